@@ -1,0 +1,124 @@
+# yimen build: `make` builds build/yimen; `make run` and `make test` are the two commands.
+.DEFAULT_GOAL := all
+SHELL := /bin/bash
+
+BUILD    ?= build
+PREFIX   ?= /usr/local
+CC       ?= cc
+PYTHON   ?= /usr/bin/python3
+LLHTTP_SRC ?= /usr/share/llhttp
+LLHTTP_INC ?= /usr/share/include/llhttp
+
+PKGS     := libuv lua5.4 jansson sqlite3 openssl
+DEPS_OK  := $(shell pkg-config --exists $(PKGS) 2>/dev/null && test -f $(LLHTTP_SRC)/llhttp.c && echo yes)
+PKG_CFLAGS := $(if $(DEPS_OK),$(shell pkg-config --cflags $(PKGS)))
+PKG_LIBS   := $(if $(DEPS_OK),$(shell pkg-config --libs $(PKGS)))
+
+SANITIZE ?=
+OPT      ?= -O2 -g
+CFLAGS   ?= $(OPT)
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter -Wno-format-zero-length
+ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SANITIZE) -D_GNU_SOURCE -Icore -Icore/include -I$(BUILD)/gen -I$(LLHTTP_INC) $(PKG_CFLAGS) -fno-strict-aliasing
+LDLIBS   := $(PKG_LIBS) -lm -ldl -lpthread
+
+CORE_SRC  := $(filter-out core/main.c,$(wildcard core/*.c))
+CORE_OBJ  := $(CORE_SRC:core/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/schema_gen.o
+LLHTTP_OBJ := $(BUILD)/obj/llhttp/llhttp.o $(BUILD)/obj/llhttp/api.o $(BUILD)/obj/llhttp/http.o
+SCHEMA    := $(sort $(wildcard core/schema/*.sql))
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps run test unit api-test check-asan bench fuzz install clean check-deps
+
+all: check-deps $(BUILD)/yimen
+
+check-deps:
+	@if [ "$(DEPS_OK)" != yes ]; then echo "missing build dependencies: run 'make deps' (as root) first" >&2; exit 1; fi
+
+# Debian packages for building, running and `make test`; `make bench` and
+# `make fuzz` add theirs. When root: apt-get update, then install what is missing.
+DEB_PKGS  := gcc make pkg-config libuv1-dev node-llhttp libsqlite3-dev sqlite3 liblua5.4-dev \
+             libssl-dev libjansson-dev libcmocka-dev python3 python3-pytest python3-requests
+BENCH_PKGS := nginx-light wrk curl
+FUZZ_PKGS  := clang libclang-rt-14-dev
+deps:
+	@missing=$$(for p in $(DEB_PKGS) $(EXTRA_PKGS); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then echo "deps: all installed"; \
+	elif [ "$$(id -u)" = 0 ]; then echo "deps: installing" $$missing; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else echo "deps: missing packages; run: sudo apt-get update && sudo apt-get install -y" $$missing >&2; exit 1; fi
+
+$(BUILD)/gen/schema_gen.c: $(SCHEMA) core/embed.sh
+	@mkdir -p $(dir $@)
+	core/embed.sh $(SCHEMA) > $@
+
+$(BUILD)/obj/schema_gen.o: $(BUILD)/gen/schema_gen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: core/%.c $(wildcard core/*.h core/include/*.h) | $(BUILD)/gen/schema_gen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# llhttp is generated C; its own warnings are not ours to fix.
+$(BUILD)/obj/llhttp/%.o: $(LLHTTP_SRC)/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(CFLAGS) $(SANITIZE) -I$(LLHTTP_INC) -w -c $< -o $@
+
+$(BUILD)/libyimen.a: $(CORE_OBJ) $(LLHTTP_OBJ)
+	rm -f $@; ar rcs $@ $^
+
+$(BUILD)/yimen: $(BUILD)/obj/main.o $(BUILD)/libyimen.a
+	$(CC) $(ALL_CFLAGS) -rdynamic -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libyimen.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libyimen.a $(LDLIBS) -lcmocka
+
+# Sub-makes, so a fresh machine sees the packages `deps` just installed.
+run:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
+	exec $(BUILD)/yimen serve -c config/yimen.conf
+
+unit: all $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+
+api-test: all
+	$(PYTHON) -m pytest -q tests/api
+
+test: all
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory api-test
+
+check-asan:
+	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
+	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined" unit
+	YIMEN_BIN=build/asan/yimen ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 $(PYTHON) -m pytest -q tests/api
+
+bench:
+	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(BENCH_PKGS)"
+	@$(MAKE) --no-print-directory all
+	tests/bench/http.sh
+
+fuzz:
+	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(FUZZ_PKGS)"
+	@$(MAKE) --no-print-directory all
+	$(MAKE) -C tests/fuzz
+
+# The installed tree mirrors the source tree (bin/, core/www, config/calendar,
+# lua/) under $(PREFIX)/lib/yimen, so defaults relative to the binary hold.
+LIBDIR := $(PREFIX)/lib/yimen
+install: all
+	install -d $(DESTDIR)$(LIBDIR)/bin/plugins $(DESTDIR)$(LIBDIR)/core $(DESTDIR)$(LIBDIR)/config \
+	  $(DESTDIR)$(LIBDIR)/lua $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/etc/yimen $(DESTDIR)/lib/systemd/system
+	install -m 0755 $(BUILD)/yimen $(DESTDIR)$(LIBDIR)/bin/yimen.tmp && mv -f $(DESTDIR)$(LIBDIR)/bin/yimen.tmp $(DESTDIR)$(LIBDIR)/bin/yimen
+	ln -sf ../lib/yimen/bin/yimen $(DESTDIR)$(PREFIX)/bin/yimen
+	rm -rf $(DESTDIR)$(LIBDIR)/core/www && cp -r core/www $(DESTDIR)$(LIBDIR)/core/www
+	rm -rf $(DESTDIR)$(LIBDIR)/config/calendar && cp -r config/calendar $(DESTDIR)$(LIBDIR)/config/calendar
+	test -f $(DESTDIR)/etc/yimen/yimen.conf || sed 's|^data_dir = .*|data_dir = "/var/lib/yimen"|' config/yimen.conf > $(DESTDIR)/etc/yimen/yimen.conf
+	sed 's|@PREFIX@|$(PREFIX)|g' config/yimen.service > $(DESTDIR)/lib/systemd/system/yimen.service
+
+clean:
+	rm -rf build

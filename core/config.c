@@ -1,0 +1,1011 @@
+/* config: evaluate yimen.conf as Lua data in an empty, capped sandbox, then validate
+ * every key into a ym_config (absolute paths, bytes, milliseconds) and diff for reload. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <lauxlib.h>
+#include <lua.h>
+#include "config.h"
+#include "log.h"
+
+#define SANDBOX_MEM (4u << 20)   /* a config is a few KiB: the cap only stops bombs */
+#define SANDBOX_INSNS 1000000    /* plain data takes a few thousand instructions */
+#define HOOK_STEP 1000
+#define MAX_FILE (1u << 20)
+#define MAX_DEPTH 32             /* plugin settings nesting; also stops `t.t = t` cycles */
+#define CHUNK "=conf"            /* short, so Lua never truncates it; replaced by the path */
+
+static char g_bindir[PATH_MAX];  /* per process, the same for every generation */
+
+typedef struct parse_ctx {
+    const char *file;            /* as the caller named it, for messages */
+    char *err;
+    size_t errlen;
+    ym_config *c;
+    int line;                    /* top-level assignment being validated */
+    size_t mem, mem_cap;
+    long insns;
+    int cur_line;                /* last line the sandbox ran */
+    int rc;
+    const char *text;            /* the source, to find where an assignment starts */
+    size_t len, *line_off;       /* line_off[i]: first byte of line i+1; NULL if no memory */
+    int nlines, prev_store;
+} parse_ctx;
+
+/* ---- errors and lists ---- */
+
+static __attribute__((format(printf, 3, 4))) int fail(parse_ctx *p, const char *key,
+                                                      const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (p->err && p->errlen && p->line > 0)
+        snprintf(p->err, p->errlen, "%s:%d: %s: %s", p->file, p->line, key, msg);
+    else if (p->err && p->errlen)
+        snprintf(p->err, p->errlen, "%s: %s: %s", p->file, key, msg);
+    return -1;
+}
+
+static __attribute__((format(printf, 3, 4))) void set_err(char *err, size_t errlen,
+                                                          const char *fmt, ...)
+{
+    va_list ap;
+    if (!err || !errlen)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static int strlist_push(ym_strlist *l, const char *s)
+{
+    char *dup = strdup(s);
+    char **v = dup ? realloc(l->v, (l->n + 1) * sizeof *v) : NULL;
+    if (!v) {
+        free(dup);
+        return -1;
+    }
+    v[l->n++] = dup;
+    l->v = v;
+    return 0;
+}
+
+static void strlist_free(ym_strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->v[i]);
+    free(l->v);
+    l->v = NULL;
+    l->n = 0;
+}
+
+static bool strlist_has(const ym_strlist *l, const char *s)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (strcmp(l->v[i], s) == 0)
+            return true;
+    return false;
+}
+
+/* ---- sizes and durations ---- */
+
+static const char *parse_digits(const char *s, uint64_t *n)
+{
+    const char *start = s;
+    for (*n = 0; isdigit((unsigned char)*s); s++)
+        if (__builtin_mul_overflow(*n, 10, n) || __builtin_add_overflow(*n, (uint64_t)(*s - '0'), n))
+            return NULL;
+    return s > start ? s : NULL;
+}
+
+int ym_parse_size(const char *s, size_t *out)
+{
+    /* "KB"/"MB" are refused on purpose: whether they mean 1000 or 1024 is a guess */
+    static const struct { const char *unit; uint64_t mul; } units[] = {
+        {"", 1}, {"b", 1}, {"k", 1u << 10}, {"kib", 1u << 10}, {"m", 1u << 20},
+        {"mib", 1u << 20}, {"g", 1u << 30}, {"gib", 1u << 30},
+    };
+    uint64_t n, v;
+    if (!s || !(s = parse_digits(s, &n)))
+        return -1;
+    if (*s == ' ' && s[1]) /* "8 MiB" reads naturally; a trailing space is a typo */
+        s++;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcasecmp(s, units[i].unit) == 0) {
+            if (__builtin_mul_overflow(n, units[i].mul, &v) || v > SIZE_MAX)
+                return -1;
+            *out = (size_t)v;
+            return 0;
+        }
+    return -1;
+}
+
+int ym_parse_duration(const char *s, uint64_t *out_ms)
+{
+    static const struct { const char *unit; uint64_t ms; } units[] = {
+        {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000},
+    };
+    uint64_t ip, frac = 0, scale = 1, v, f;
+    int fd = 0;
+    if (!s || !(s = parse_digits(s, &ip)))
+        return -1;
+    if (*s == '.') {
+        for (s++; isdigit((unsigned char)*s); s++, fd++)
+            if (fd < 9) /* below a nanosecond is noise: checked, not kept */
+                frac = frac * 10 + (uint64_t)(*s - '0'), scale *= 10;
+        if (!fd)
+            return -1;
+    }
+    if (*s == ' ' && s[1])
+        s++;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
+        if (strcmp(s, units[i].unit) == 0) {
+            if (__builtin_mul_overflow(ip, units[i].ms, &v) ||
+                __builtin_mul_overflow(frac, units[i].ms, &f) ||
+                __builtin_add_overflow(v, f / scale, &v))
+                return -1;
+            *out_ms = v;
+            return 0;
+        }
+    return -1;
+}
+
+/* ---- paths ---- */
+
+/* Lexically drop ".", ".." and repeated slashes from an absolute path, in place. */
+static void path_clean(char *path)
+{
+    char *out = path, *seg = path;
+    while (*seg) {
+        while (*seg == '/')
+            seg++;
+        size_t len = strcspn(seg, "/");
+        if (len == 2 && seg[0] == '.' && seg[1] == '.') {
+            while (out > path && *--out != '/')
+                ;
+        } else if (len && !(len == 1 && seg[0] == '.')) {
+            *out++ = '/';
+            memmove(out, seg, len);
+            out += len;
+        }
+        seg += len;
+    }
+    if (out == path)
+        *out++ = '/';
+    *out = '\0';
+}
+
+/* base + rel as an absolute path: the longest existing prefix goes through realpath (so
+ * symlinks resolve as the kernel would), the rest, not created yet, is joined textually. */
+static char *path_resolve(const char *base, const char *rel)
+{
+    char joined[PATH_MAX], buf[PATH_MAX], real[PATH_MAX], out[PATH_MAX];
+    int n = snprintf(joined, sizeof joined, rel[0] == '/' ? "%.0s%s" : "%s/%s", base, rel);
+    if (n < 0 || (size_t)n >= sizeof joined)
+        return NULL;
+    if (realpath(joined, real))
+        return strdup(real);
+    memcpy(buf, joined, (size_t)n + 1);
+    for (char *slash; (slash = strrchr(buf, '/'));) {
+        *slash = '\0';
+        if (!realpath(buf[0] ? buf : "/", real))
+            continue;
+        n = snprintf(out, sizeof out, "%s/%s", real, joined + (slash - buf) + 1);
+        if (n < 0 || (size_t)n >= sizeof out)
+            return NULL;
+        path_clean(out);
+        return strdup(out);
+    }
+    path_clean(joined);
+    return strdup(joined);
+}
+
+static void dirname_into(char *path)
+{
+    char *slash = strrchr(path, '/');
+    if (slash)
+        slash[slash == path] = '\0'; /* "/x" keeps its root */
+}
+
+void ym_config_set_bindir(const char *argv0)
+{
+    char buf[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n > 0)
+        buf[n] = '\0';
+    else if (!argv0 || !realpath(argv0, buf)) { /* last resort: the working directory */
+        if (!getcwd(buf, sizeof buf - 2))
+            buf[0] = '\0';
+        strcat(buf, "/.");
+    }
+    dirname_into(buf);
+    snprintf(g_bindir, sizeof g_bindir, "%s", buf[0] ? buf : "/");
+}
+
+const char *ym_config_bindir(void)
+{
+    if (!g_bindir[0])
+        ym_config_set_bindir(NULL);
+    return g_bindir;
+}
+
+/* ---- defaults ---- */
+
+static int set_defaults(ym_config *c)
+{
+    const char *bin = ym_config_bindir();
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    c->listen[0] = (ym_listen_addr){"127.0.0.1", 8080};
+    c->nlisten = 1;
+    c->workers = cpus < 1 ? 1 : cpus > 64 ? 64 : (int)cpus;
+    c->log_level = YM_LOG_INFO;
+    c->limits.uri = 8u << 10, c->limits.headers = 16u << 10, c->limits.header_count = 100;
+    c->limits.body = 8u << 20, c->limits.connections = 10000, c->limits.json_depth = 64;
+    c->limits.write_buffer = 1u << 20;
+    c->timeouts.header = 10000, c->timeouts.body = 30000, c->timeouts.idle = 75000;
+    c->timeouts.drain = 30000;
+    c->database.busy_timeout_ms = 5000;
+    c->metrics.loopback_only = true;
+    c->data_dir = path_resolve(bin, "../var");
+    c->www_root = path_resolve(bin, "../core/www");
+    c->calendar_dir = path_resolve(bin, "../config/calendar");
+    c->timezone = strdup("Asia/Shanghai");
+    c->database.synchronous = strdup("full");
+    c->plugin_settings = json_object();
+    char *p1 = path_resolve(bin, "plugins"), *p2 = path_resolve(bin, "../lua");
+    bool ok = p1 && p2 && !strlist_push(&c->plugin_paths, p1) && !strlist_push(&c->plugin_paths, p2);
+    free(p1);
+    free(p2);
+    return ok && c->data_dir && c->www_root && c->calendar_dir && c->timezone &&
+                   c->database.synchronous && c->plugin_settings ? 0 : -1;
+}
+
+/* ---- scalars: the value at absolute stack index idx; errors name key ---- */
+
+static int get_string(parse_ctx *p, lua_State *L, int idx, const char *key, const char **out)
+{
+    size_t len;
+    if (lua_type(L, idx) != LUA_TSTRING)
+        return fail(p, key, "expected a string");
+    *out = lua_tolstring(L, idx, &len);
+    return strlen(*out) == len ? 0 : fail(p, key, "string contains a NUL byte");
+}
+
+static int set_string(parse_ctx *p, char **dst, const char *val, const char *key)
+{
+    char *dup = strdup(val);
+    if (!dup)
+        return fail(p, key, "out of memory");
+    free(*dst);
+    *dst = dup;
+    return 0;
+}
+
+static int get_uint(lua_State *L, int idx, uint64_t *out)
+{
+    int ok;
+    lua_Integer v = lua_type(L, idx) == LUA_TNUMBER ? lua_tointegerx(L, idx, &ok) : (ok = 0);
+    if (!ok || v < 0) /* tointegerx also takes 1e6, a float with an integral value */
+        return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+static int get_size(parse_ctx *p, lua_State *L, int idx, const char *key, uint64_t *out)
+{
+    size_t sz;
+    if (get_uint(L, idx, out) == 0)
+        return 0;
+    if (lua_type(L, idx) == LUA_TSTRING && ym_parse_size(lua_tostring(L, idx), &sz) == 0)
+        return *out = sz, 0;
+    return fail(p, key, "expected a size (bytes or \"8MiB\")");
+}
+
+static int get_duration(parse_ctx *p, lua_State *L, int idx, const char *key, uint64_t *ms)
+{
+    lua_Number n = lua_type(L, idx) == LUA_TNUMBER ? lua_tonumber(L, idx) : -1;
+    if (isfinite(n) && n >= 0 && n * 1000 < 9.0e15) /* seconds; 1.5 allowed */
+        return *ms = (uint64_t)llround(n * 1000), 0;
+    if (lua_type(L, idx) == LUA_TSTRING && ym_parse_duration(lua_tostring(L, idx), ms) == 0)
+        return 0;
+    return fail(p, key, "expected a duration (seconds or \"30s\", \"250ms\", \"5m\", \"2h\")");
+}
+
+/* ---- list items ---- */
+
+typedef int (*item_fn)(parse_ctx *p, const char *item, const char *key);
+
+/* "1.2.3.4:80", "[::1]:80", "*:80", "localhost:80" -> normalised host text and port. */
+static int parse_hostport(const char *s, ym_listen_addr *out)
+{
+    char host[64];
+    unsigned char bin[16];
+    const char *colon = s[0] == '[' ? strstr(s, "]:") : strrchr(s, ':'), *hs = s + (s[0] == '[');
+    int af = s[0] == '[' ? AF_INET6 : AF_INET;
+    uint64_t port;
+    if (!colon || colon - hs >= (long)sizeof host)
+        return -1;
+    snprintf(host, sizeof host, "%.*s", (int)(colon - hs), hs);
+    if (af == AF_INET && (!strcmp(host, "*") || !host[0]))
+        strcpy(host, "0.0.0.0");
+    else if (af == AF_INET && !strcmp(host, "localhost"))
+        strcpy(host, "127.0.0.1");
+    colon += af == AF_INET6; /* skip the ']' */
+    const char *end = parse_digits(colon + 1, &port);
+    if (!end || *end || port < 1 || port > 65535 || inet_pton(af, host, bin) != 1 ||
+        !inet_ntop(af, bin, out->host, sizeof out->host))
+        return -1;
+    out->port = (int)port;
+    return 0;
+}
+
+static int listen_item(parse_ctx *p, const char *s, const char *key)
+{
+    ym_config *c = p->c;
+    ym_listen_addr a;
+    if (parse_hostport(s, &a) < 0)
+        return fail(p, key, "expected \"host:port\" (IPv6 as \"[::1]:8080\"), got \"%s\"", s);
+    for (size_t i = 0; i < c->nlisten; i++)
+        if (c->listen[i].port == a.port && !strcmp(c->listen[i].host, a.host))
+            return fail(p, key, "\"%s\" is listed twice", s);
+    if (c->nlisten == YM_MAX_LISTEN)
+        return fail(p, key, "at most %d listen addresses", YM_MAX_LISTEN);
+    c->listen[c->nlisten++] = a;
+    return 0;
+}
+
+static int proxy_item(parse_ctx *p, const char *s, const char *key)
+{
+    char addr[64];
+    unsigned char bin[16];
+    const char *slash = strchr(s, '/'), *end;
+    size_t al = slash ? (size_t)(slash - s) : strlen(s);
+    uint64_t prefix;
+    snprintf(addr, sizeof addr, "%.*s", (int)al, s);
+    int af = al >= sizeof addr ? 0 : inet_pton(AF_INET, addr, bin) == 1 ? AF_INET
+           : inet_pton(AF_INET6, addr, bin) == 1 ? AF_INET6 : 0;
+    if (!af)
+        return fail(p, key, "expected an IP address or CIDR, got \"%s\"", s);
+    if (slash && (!(end = parse_digits(slash + 1, &prefix)) || *end ||
+                  prefix > (af == AF_INET ? 32u : 128u)))
+        return fail(p, key, "bad prefix length in \"%s\"", s);
+    return strlist_push(&p->c->trusted_proxies, s) < 0 ? fail(p, key, "out of memory") : 0;
+}
+
+static int path_item(parse_ctx *p, const char *s, const char *key)
+{
+    char *abs = s[0] ? path_resolve(p->c->dir, s) : NULL;
+    int rc = abs ? strlist_push(&p->c->plugin_paths, abs) : -1;
+    free(abs);
+    return rc < 0 ? fail(p, key, "expected a directory path") : 0;
+}
+
+/* Names become table prefixes and URL segments, hence ^[a-z][a-z0-9_]{0,31}$. */
+static bool plugin_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n < 1 || n > 32 || !islower((unsigned char)s[0]))
+        return false;
+    return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
+}
+
+static int plugin_item(parse_ctx *p, const char *s, const char *key)
+{
+    static const char *const reserved[] = { /* core routes and services, DESIGN §3 */
+        "core", "yimen", "auth", "me", "admin", "ui", "users", "units", "roles", "grants",
+        "audit", "search", "events", "notifications", "files", "dispatches", "items", "test",
+    };
+    if (!plugin_name_ok(s))
+        return fail(p, key, "\"%s\" is not a plugin name (a-z, 0-9 and _, starting with a "
+                    "letter, at most 32)", s);
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
+        if (!strcmp(s, reserved[i]))
+            return fail(p, key, "\"%s\" is reserved for the core", s);
+    if (strlist_has(&p->c->plugins, s))
+        return fail(p, key, "\"%s\" is listed twice", s);
+    return strlist_push(&p->c->plugins, s) < 0 ? fail(p, key, "out of memory") : 0;
+}
+
+/* A single string or a list 1..n of strings, each handed to fn as "key[i]". */
+static int each_string(parse_ctx *p, lua_State *L, int idx, const char *key, item_fn fn)
+{
+    char ikey[128];
+    const char *s = NULL;
+    lua_Integer n = (lua_Integer)lua_rawlen(L, idx), count = 0;
+    if (lua_type(L, idx) == LUA_TSTRING)
+        return get_string(p, L, idx, key, &s) < 0 ? -1 : fn(p, s, key);
+    if (lua_type(L, idx) != LUA_TTABLE)
+        return fail(p, key, "expected a string or a list of strings");
+    for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1))
+        count++;
+    if (count != n)
+        return fail(p, key, "expected a list of strings (no named keys, no gaps)");
+    for (lua_Integer i = 1; i <= n; i++) {
+        snprintf(ikey, sizeof ikey, "%s[%lld]", key, (long long)i);
+        lua_rawgeti(L, idx, i);
+        int rc = get_string(p, L, lua_gettop(L), ikey, &s) < 0 ? -1 : fn(p, s, ikey);
+        lua_pop(L, 1);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---- the schema: one table of fields drives validation and unknown-key errors ---- */
+
+enum { F_SIZE, F_COUNT, F_MS, F_MS_INT, F_BOOL, F_SYNC, F_WORKERS, F_LEVEL, F_PATH, F_TZ,
+       F_URL, F_LISTEN, F_PROXIES, F_PATHS, F_PLUGINS, F_TABLE };
+
+typedef struct field {
+    const char *name;
+    int kind;
+    size_t off;
+    uint64_t min;               /* for numbers */
+    const struct field *sub;    /* for F_TABLE */
+} field;
+
+#define CF(m) offsetof(ym_config, m)
+static const field limits_fields[] = {
+    {"uri", F_SIZE, CF(limits.uri), 1, NULL}, {"headers", F_SIZE, CF(limits.headers), 1, NULL},
+    {"header_count", F_COUNT, CF(limits.header_count), 1, NULL},
+    {"body", F_SIZE, CF(limits.body), 0, NULL},
+    {"connections", F_COUNT, CF(limits.connections), 1, NULL},
+    {"json_depth", F_COUNT, CF(limits.json_depth), 1, NULL},
+    {"write_buffer", F_SIZE, CF(limits.write_buffer), 1, NULL}, {NULL, 0, 0, 0, NULL},
+};
+static const field timeouts_fields[] = {
+    {"header", F_MS, CF(timeouts.header), 1, NULL}, {"body", F_MS, CF(timeouts.body), 1, NULL},
+    {"idle", F_MS, CF(timeouts.idle), 1, NULL}, {"drain", F_MS, CF(timeouts.drain), 0, NULL},
+    {NULL, 0, 0, 0, NULL},
+};
+static const field database_fields[] = {
+    {"synchronous", F_SYNC, CF(database.synchronous), 0, NULL},
+    {"busy_timeout", F_MS_INT, CF(database.busy_timeout_ms), 0, NULL}, {NULL, 0, 0, 0, NULL},
+};
+static const field metrics_fields[] = {
+    {"loopback_only", F_BOOL, CF(metrics.loopback_only), 0, NULL}, {NULL, 0, 0, 0, NULL},
+};
+static const field top_fields[] = {
+    {"listen", F_LISTEN, 0, 0, NULL}, {"workers", F_WORKERS, CF(workers), 1, NULL},
+    {"data_dir", F_PATH, CF(data_dir), 0, NULL}, {"log_level", F_LEVEL, CF(log_level), 0, NULL},
+    {"timezone", F_TZ, CF(timezone), 0, NULL}, {"www_root", F_PATH, CF(www_root), 0, NULL},
+    {"calendar_dir", F_PATH, CF(calendar_dir), 0, NULL},
+    {"limits", F_TABLE, 0, 0, limits_fields}, {"timeouts", F_TABLE, 0, 0, timeouts_fields},
+    {"database", F_TABLE, 0, 0, database_fields},
+    {"trusted_proxies", F_PROXIES, CF(trusted_proxies), 0, NULL},
+    {"public_url", F_URL, CF(public_url), 0, NULL}, {"metrics", F_TABLE, 0, 0, metrics_fields},
+    {"plugin_paths", F_PATHS, CF(plugin_paths), 0, NULL},
+    {"plugins", F_PLUGINS, CF(plugins), 0, NULL}, {NULL, 0, 0, 0, NULL},
+};
+
+static int set_field(parse_ctx *p, lua_State *L, int idx, const field *f, const char *key);
+
+static int set_table(parse_ctx *p, lua_State *L, int idx, const field *fields, const char *key)
+{
+    char sub[160];
+    if (lua_type(L, idx) != LUA_TTABLE)
+        return fail(p, key, "expected a table");
+    for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+            return fail(p, key, "expected named keys only");
+        snprintf(sub, sizeof sub, "%s.%s", key, lua_tostring(L, -2));
+        const field *f = fields;
+        while (f->name && strcmp(f->name, lua_tostring(L, -2)))
+            f++;
+        if (!f->name)
+            return fail(p, sub, "unknown key");
+        if (set_field(p, L, lua_gettop(L), f, sub) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int set_text(parse_ctx *p, lua_State *L, int idx, const field *f, const char *key,
+                    char **dst)
+{
+    char zf[PATH_MAX];
+    struct stat st;
+    const char *s = NULL;
+    if (get_string(p, L, idx, key, &s) < 0)
+        return -1;
+    if (f->kind == F_SYNC && strcmp(s, "full") && strcmp(s, "normal") && strcmp(s, "off"))
+        return fail(p, key, "expected \"full\", \"normal\" or \"off\"");
+    snprintf(zf, sizeof zf, "/usr/share/zoneinfo/%s", s); /* no escaping zoneinfo: */
+    if (f->kind == F_TZ && (!s[0] || s[0] == '/' || strstr(s, "..") || stat(zf, &st) < 0 ||
+                            !S_ISREG(st.st_mode)))
+        return fail(p, key, "unknown time zone \"%s\" (no %s)", s, zf);
+    size_t skip = !strncmp(s, "https://", 8) ? 8 : !strncmp(s, "http://", 7) ? 7 : 0;
+    if (f->kind == F_URL && (!skip || !s[skip] || s[skip] == '/'))
+        return fail(p, key, "expected a URL starting with http:// or https://");
+    if (f->kind == F_PATH) {
+        char *abs = s[0] ? path_resolve(p->c->dir, s) : NULL;
+        if (!abs)
+            return fail(p, key, "expected a path");
+        free(*dst);
+        *dst = abs;
+        return 0;
+    }
+    if (set_string(p, dst, s, key) < 0)
+        return -1;
+    for (size_t n = strlen(*dst); f->kind == F_URL && n > skip && (*dst)[n - 1] == '/';)
+        (*dst)[--n] = '\0'; /* links are built as public_url + "/path" */
+    return 0;
+}
+
+static int set_list(parse_ctx *p, lua_State *L, int idx, const field *f, const char *key)
+{
+    static const item_fn fns[] = {listen_item, proxy_item, path_item, plugin_item};
+    if (f->kind == F_LISTEN)
+        p->c->nlisten = 0;
+    else
+        strlist_free((ym_strlist *)((char *)p->c + f->off));
+    if (each_string(p, L, idx, key, fns[f->kind - F_LISTEN]) < 0)
+        return -1;
+    return f->kind != F_LISTEN || p->c->nlisten ? 0 : fail(p, key, "at least one address is needed");
+}
+
+static int set_field(parse_ctx *p, lua_State *L, int idx, const field *f, const char *key)
+{
+    char *dst = (char *)p->c + f->off;
+    uint64_t v = 0;
+    ym_log_level lvl;
+    switch (f->kind) {
+    case F_TABLE:
+        return set_table(p, L, idx, f->sub, key);
+    case F_LISTEN: case F_PROXIES: case F_PATHS: case F_PLUGINS:
+        return set_list(p, L, idx, f, key);
+    case F_SYNC: case F_PATH: case F_TZ: case F_URL:
+        return set_text(p, L, idx, f, key, (char **)dst);
+    case F_BOOL:
+        if (lua_type(L, idx) != LUA_TBOOLEAN)
+            return fail(p, key, "expected true or false");
+        return *(bool *)dst = lua_toboolean(L, idx), 0;
+    case F_LEVEL:
+        if (lua_type(L, idx) != LUA_TSTRING || ym_log_parse_level(lua_tostring(L, idx), &lvl) < 0)
+            return fail(p, key, "expected \"debug\", \"info\", \"warn\" or \"error\"");
+        return *(int *)dst = (int)lvl, 0;
+    case F_WORKERS:
+        if (get_uint(L, idx, &v) < 0 || v < 1 || v > 64)
+            return fail(p, key, "expected an integer from 1 to 64");
+        return *(int *)dst = (int)v, 0;
+    case F_COUNT:
+        if (get_uint(L, idx, &v) < 0)
+            return fail(p, key, "expected a whole number");
+        break;
+    case F_SIZE:
+        if (get_size(p, L, idx, key, &v) < 0)
+            return -1;
+        break;
+    default:
+        if (get_duration(p, L, idx, key, &v) < 0)
+            return -1;
+        if (f->kind == F_MS_INT && v > INT_MAX)
+            return fail(p, key, "too long");
+    }
+    if (v < f->min)
+        return fail(p, key, "must be at least %llu", (unsigned long long)f->min);
+    if (f->kind == F_MS_INT)
+        *(int *)dst = (int)v;
+    else if (f->kind == F_MS)
+        *(uint64_t *)dst = v;
+    else if (v > SIZE_MAX)
+        return fail(p, key, "too large");
+    else
+        *(size_t *)dst = (size_t)v;
+    return 0;
+}
+
+/* ---- plugin settings: a Lua table -> JSON, built bottom-up ---- */
+
+static json_t *to_json(parse_ctx *p, lua_State *L, int idx, const char *path, int depth);
+
+static json_t *table_to_json(parse_ctx *p, lua_State *L, int idx, const char *path, int depth)
+{
+    char sub[256];
+    size_t total = 0, nint = 0, n = lua_rawlen(L, idx);
+    if (depth > MAX_DEPTH || !lua_checkstack(L, 8))
+        return fail(p, path, "nested too deeply"), NULL;
+    for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1))
+        total++, nint += lua_isinteger(L, -2);
+    bool array = total > 0 && nint == total && n == total;
+    if (nint && !array)
+        return fail(p, path, "a table is either a list 1..n or has named keys only"), NULL;
+    json_t *out = array ? json_array() : json_object();
+    if (!out)
+        return fail(p, path, "out of memory"), NULL;
+    for (size_t i = 1; array && i <= n; i++) {
+        snprintf(sub, sizeof sub, "%s[%zu]", path, i);
+        lua_rawgeti(L, idx, (lua_Integer)i);
+        json_t *v = to_json(p, L, lua_gettop(L), sub, depth + 1);
+        lua_pop(L, 1);
+        if (!v || json_array_append_new(out, v) < 0)
+            return json_decref(out), NULL;
+    }
+    for (array ? 0 : (lua_pushnil(L), 0); !array && lua_next(L, idx); lua_pop(L, 1)) {
+        size_t kl;
+        const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tolstring(L, -2, &kl) : NULL;
+        snprintf(sub, sizeof sub, "%s.%s", path, k ? k : "?");
+        json_t *v = !k || strlen(k) != kl ? (fail(p, path, "keys must be strings"), NULL)
+                                          : to_json(p, L, lua_gettop(L), sub, depth + 1);
+        if (v && json_object_set_new(out, k, v) < 0) /* it frees v */
+            v = NULL, fail(p, sub, "key is not valid UTF-8");
+        if (!v)
+            return json_decref(out), NULL;
+    }
+    return out;
+}
+
+static json_t *to_json(parse_ctx *p, lua_State *L, int idx, const char *path, int depth)
+{
+    json_t *v = NULL;
+    size_t len;
+    const char *s = NULL;
+    switch (lua_type(L, idx)) {
+    case LUA_TTABLE:
+        return table_to_json(p, L, idx, path, depth);
+    case LUA_TBOOLEAN:
+        v = json_boolean(lua_toboolean(L, idx));
+        break;
+    case LUA_TNUMBER:
+        v = lua_isinteger(L, idx) ? json_integer((json_int_t)lua_tointeger(L, idx))
+                                  : json_real(lua_tonumber(L, idx));
+        if (!v && !lua_isinteger(L, idx))
+            return fail(p, path, "not a finite number"), NULL;
+        break;
+    case LUA_TSTRING:
+        s = lua_tolstring(L, idx, &len);
+        if (!(v = json_stringn(s, len)))
+            return fail(p, path, "not valid UTF-8"), NULL;
+        break;
+    default:
+        return fail(p, path, "a %s cannot be a setting", luaL_typename(L, idx)), NULL;
+    }
+    return v ? v : (fail(p, path, "out of memory"), NULL);
+}
+
+static bool plugin_dir_exists(const ym_config *c, const char *name)
+{
+    char d[PATH_MAX];
+    struct stat st;
+    for (size_t i = 0; i < c->plugin_paths.n; i++) {
+        snprintf(d, sizeof d, "%s/%s", c->plugin_paths.v[i], name);
+        if (stat(d, &st) == 0 && S_ISDIR(st.st_mode))
+            return true;
+    }
+    return false;
+}
+
+/* Not a core key: the settings of an enabled or installed plugin, or a mistake. */
+static int set_plugin_settings(parse_ctx *p, lua_State *L, int idx, const char *key)
+{
+    if (!plugin_name_ok(key) || (!strlist_has(&p->c->plugins, key) && !plugin_dir_exists(p->c, key)))
+        return fail(p, key, "unknown key");
+    if (lua_type(L, idx) != LUA_TTABLE)
+        return fail(p, key, "expected a table (the settings of plugin %s)", key);
+    json_t *j = to_json(p, L, idx, key, 0);
+    if (j && !json_is_object(j)) {
+        json_decref(j);
+        return fail(p, key, "expected a table of named settings, not a list");
+    }
+    if (j && json_object_set_new(p->c->plugin_settings, key, j) < 0)
+        return fail(p, key, "out of memory");
+    return j ? 0 : -1;
+}
+
+/* ---- walking the evaluated file ---- */
+
+typedef struct top_key {
+    const char *name;
+    int line;
+} top_key;
+
+static int cmp_line(const void *a, const void *b)
+{
+    const top_key *x = a, *y = b;
+    return x->line != y->line ? (x->line > y->line) - (x->line < y->line) : strcmp(x->name, y->name);
+}
+
+static int apply_key(parse_ctx *p, lua_State *L, int values, const top_key *k)
+{
+    const field *f = top_fields;
+    while (f->name && strcmp(f->name, k->name))
+        f++;
+    p->line = k->line;
+    lua_getfield(L, values, k->name);
+    int rc = f->name ? set_field(p, L, lua_gettop(L), f, k->name)
+                     : set_plugin_settings(p, L, lua_gettop(L), k->name);
+    lua_pop(L, 1);
+    return rc;
+}
+
+/* Keys in line order, so the error reported is the first in the file; plugins and
+ * plugin_paths go first since they decide which other keys are plugin settings. */
+static int walk(parse_ctx *p, lua_State *L, int values, int lines)
+{
+    size_t n = 0, cap = 0, len;
+    top_key *keys = NULL, *nk;
+    int rc = 0;
+    for (lua_pushnil(L); rc == 0 && lua_next(L, values);) {
+        lua_pop(L, 1);
+        lua_pushvalue(L, -1);
+        lua_rawget(L, lines);
+        p->line = (int)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
+        if (!name || strlen(name) != len) /* only reachable through _ENV[...] */
+            rc = fail(p, "_ENV", "top-level keys must be names");
+        else if (n == cap && !(nk = realloc(keys, (cap ? cap * 2 : 16) * sizeof *keys)))
+            rc = fail(p, name, "out of memory");
+        else {
+            if (n == cap)
+                keys = nk, cap = cap ? cap * 2 : 16;
+            keys[n++] = (top_key){name, p->line}; /* the string stays anchored in values */
+        }
+    }
+    if (rc == 0 && n)
+        qsort(keys, n, sizeof *keys, cmp_line);
+    for (int pass = 0; pass < 2 && rc == 0; pass++)
+        for (size_t i = 0; i < n && rc == 0; i++) {
+            bool early = !strcmp(keys[i].name, "plugins") || !strcmp(keys[i].name, "plugin_paths");
+            if (early == (pass == 0))
+                rc = apply_key(p, L, values, &keys[i]);
+        }
+    free(keys);
+    return rc;
+}
+
+/* ---- the sandbox ---- */
+
+static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    parse_ctx *p = ud;
+    size_t old = ptr ? osize : 0; /* with ptr NULL, osize is a type tag, not a size */
+    if (nsize == 0) {
+        free(ptr);
+        p->mem -= old;
+        return NULL;
+    }
+    if (nsize > old && p->mem - old + nsize > p->mem_cap)
+        return NULL; /* Lua collects and retries once, then raises LUA_ERRMEM */
+    void *np = realloc(ptr, nsize);
+    if (np)
+        p->mem = p->mem - old + nsize;
+    return np;
+}
+
+static void sandbox_hook(lua_State *L, lua_Debug *ar)
+{
+    parse_ctx *p = *(parse_ctx **)lua_getextraspace(L);
+    if (ar->event == LUA_HOOKLINE) { /* for the memory error, which has no line of its own */
+        p->cur_line = ar->currentline;
+    } else if ((p->insns += HOOK_STEP) > SANDBOX_INSNS) {
+        lua_getinfo(L, "l", ar);
+        lua_pushfstring(L, "conf:%d: instruction limit of %d exceeded: the config must be "
+                        "plain data", ar->currentline, SANDBOX_INSNS);
+        lua_error(L);
+    }
+}
+
+static bool line_assigns(const char *s, const char *end, const char *name, size_t n)
+{
+    s += strspn(s, " \t");
+    if (s + n > end || memcmp(s, name, n) != 0)
+        return false;
+    for (s += n; s < end && (*s == ' ' || *s == '\t');)
+        s++;
+    return s < end && *s == '=' && (s + 1 == end || s[1] != '=');
+}
+
+/* Lua gives the line of the store, which for a table spread over lines is its closing
+ * brace; the reader wants the line where `name =` starts, between the previous store and
+ * this one. Without such a line (`_ENV.x = 1`, two on a line) the store's line stands. */
+static int statement_line(parse_ctx *p, const char *name, size_t n, int line)
+{
+    int lo = p->prev_store > 0 && p->prev_store <= line ? p->prev_store : 1;
+    p->prev_store = line;
+    for (int l = line; p->line_off && l >= lo && l <= p->nlines; l--) {
+        const char *b = p->text + p->line_off[l - 1], *e = memchr(b, '\n', (size_t)(p->text + p->len - b));
+        if (line_assigns(b, e ? e : p->text + p->len, name, n))
+            return l;
+    }
+    return line;
+}
+
+/* __newindex of the empty _ENV: keep the value and the line of its assignment. Keeping
+ * values elsewhere makes every assignment, even a repeated one, come through here. */
+static int env_newindex(lua_State *L)
+{
+    lua_Debug ar;
+    size_t n;
+    int line = lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar) ? ar.currentline : 0;
+    if (lua_type(L, 2) == LUA_TSTRING) {
+        const char *name = lua_tolstring(L, 2, &n);
+        line = statement_line(*(parse_ctx **)lua_getextraspace(L), name, n, line);
+    }
+    lua_settop(L, 3);
+    lua_pushvalue(L, 2);
+    lua_pushinteger(L, line);
+    lua_rawset(L, lua_upvalueindex(2));
+    lua_rawset(L, lua_upvalueindex(1));
+    return 0;
+}
+
+/* Lua says "conf:7: msg"; the reader wants "<file>:7: msg". */
+static void lua_failure(parse_ctx *p, lua_State *L, int status)
+{
+    const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "unknown error";
+    size_t cl = strlen(CHUNK) - 1;
+    if (status == LUA_ERRMEM && p->cur_line > 0)
+        set_err(p->err, p->errlen, "%s:%d: memory limit of %u MiB exceeded: the config must "
+                "be plain data", p->file, p->cur_line, SANDBOX_MEM >> 20);
+    else if (status == LUA_ERRMEM)
+        set_err(p->err, p->errlen, "%s: memory limit of %u MiB exceeded", p->file, SANDBOX_MEM >> 20);
+    else if (!strncmp(msg, &CHUNK[1], cl) && msg[cl] == ':')
+        set_err(p->err, p->errlen, "%s%s", p->file, msg + cl);
+    else
+        set_err(p->err, p->errlen, "%s: %s", p->file, msg);
+}
+
+/* Under lua_pcall, so running out of memory anywhere is an error, not a panic.
+ * Arguments: the ctx; stack 1 = values, 2 = lines, 3 = the chunk. */
+static int sandbox_run(lua_State *L)
+{
+    parse_ctx *p = lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    lua_newtable(L);
+    lua_newtable(L);
+    int status = luaL_loadbufferx(L, p->text, p->len, CHUNK, "t");
+    if (status != LUA_OK) { /* report here: re-raising would turn LUA_ERRMEM into a string */
+        lua_failure(p, L, status);
+        return p->rc = -1, 0;
+    }
+    lua_newtable(L); /* _ENV */
+    lua_createtable(L, 0, 2);
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "__index"); /* `limits.body = 1` after `limits = {}` works */
+    lua_pushvalue(L, 1);
+    lua_pushvalue(L, 2);
+    lua_pushcclosure(L, env_newindex, 2);
+    lua_setfield(L, -2, "__newindex");
+    lua_setmetatable(L, -2);
+    lua_setupvalue(L, 3, 1);
+    lua_sethook(L, sandbox_hook, LUA_MASKCOUNT | LUA_MASKLINE, HOOK_STEP);
+    lua_call(L, 0, 0);
+    lua_sethook(L, NULL, 0, 0);
+    p->mem_cap = SIZE_MAX; /* the file ran; checking it must not fail for lack of room */
+    p->rc = walk(p, L, 1, 2);
+    return 0;
+}
+
+static int evaluate(parse_ctx *p)
+{
+    int n = 1, status = LUA_ERRMEM;
+    for (size_t i = 0; i < p->len; i++)
+        n += p->text[i] == '\n';
+    if ((p->line_off = malloc((size_t)n * sizeof *p->line_off))) {
+        p->line_off[p->nlines++] = 0;
+        for (size_t i = 0; i < p->len; i++)
+            if (p->text[i] == '\n')
+                p->line_off[p->nlines++] = i + 1;
+    }
+    lua_State *L = lua_newstate(sandbox_alloc, p);
+    if (L) {
+        *(parse_ctx **)lua_getextraspace(L) = p;
+        lua_pushcfunction(L, sandbox_run);
+        lua_pushlightuserdata(L, p);
+        if ((status = lua_pcall(L, 1, 0, 0)) != LUA_OK)
+            lua_failure(p, L, status);
+        lua_close(L);
+    } else {
+        set_err(p->err, p->errlen, "%s: cannot create a Lua state", p->file);
+    }
+    free(p->line_off);
+    return status != LUA_OK ? -1 : p->rc;
+}
+
+/* ---- public API ---- */
+
+static ym_config *config_new(const char *path, char *err, size_t errlen)
+{
+    char cwd[PATH_MAX];
+    ym_config *c = calloc(1, sizeof *c);
+    if (c && path && (c->path = path_resolve(getcwd(cwd, sizeof cwd) ? cwd : "/", path)))
+        c->dir = strdup(c->path);
+    else if (c && !path)
+        c->dir = strdup(ym_config_bindir());
+    if (c && c->dir && path)
+        dirname_into(c->dir);
+    if (!c || !c->dir || set_defaults(c) < 0) {
+        set_err(err, errlen, "%s: out of memory", path ? path : "config");
+        ym_config_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+int ym_config_load_string(const char *text, size_t len, const char *path, ym_config **out,
+                          char *err, size_t errlen)
+{
+    const char *name = path ? path : "config"; /* no file: defaults relative to bindir */
+    ym_config *c = config_new(path, err, errlen);
+    if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) /* a BOM, as Windows editors write */
+        text += 3, len -= 3;
+    parse_ctx p = {.file = name, .err = err, .errlen = errlen, .c = c, .mem_cap = SANDBOX_MEM,
+                   .text = text, .len = len};
+    if (c && evaluate(&p) < 0) {
+        ym_config_free(c);
+        c = NULL;
+    }
+    *out = c;
+    return c ? 0 : -1;
+}
+
+int ym_config_load_file(const char *path, ym_config **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!path)
+        return (*out = config_new(NULL, err, errlen)) ? 0 : -1;
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        set_err(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    char *buf = malloc(MAX_FILE + 1);
+    size_t n = buf ? fread(buf, 1, MAX_FILE + 1, f) : 0;
+    int e = !buf ? ENOMEM : ferror(f) ? errno : 0;
+    fclose(f);
+    if (e || n > MAX_FILE) {
+        set_err(err, errlen, "cannot read %s: %s", path, e ? strerror(e) : "larger than 1 MiB");
+        free(buf);
+        return -1;
+    }
+    int rc = ym_config_load_string(buf, n, path, out, err, errlen);
+    free(buf);
+    return rc;
+}
+
+void ym_config_free(ym_config *c)
+{
+    if (!c)
+        return;
+    char *owned[] = {c->path, c->dir, c->data_dir, c->timezone, c->www_root, c->calendar_dir,
+                     c->database.synchronous, c->public_url};
+    for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
+        free(owned[i]);
+    strlist_free(&c->trusted_proxies);
+    strlist_free(&c->plugin_paths);
+    strlist_free(&c->plugins);
+    json_decref(c->plugin_settings);
+    free(c);
+}
+
+static bool listen_has(const ym_config *c, const ym_listen_addr *a)
+{
+    for (size_t i = 0; i < c->nlisten; i++)
+        if (c->listen[i].port == a->port && !strcmp(c->listen[i].host, a->host))
+            return true;
+    return false;
+}
+
+int ym_config_reloadable(const ym_config *a, const ym_config *b, char *err, size_t errlen)
+{
+    bool same = a->nlisten == b->nlisten; /* entries are unique: equal counts + inclusion */
+    for (size_t i = 0; same && i < b->nlisten; i++)
+        same = listen_has(a, &b->listen[i]);
+    if (!same)
+        set_err(err, errlen, "listen changed: restart the server to apply it");
+    else if (strcmp(a->data_dir, b->data_dir) != 0)
+        set_err(err, errlen, "data_dir changed: restart the server to apply it");
+    return same && strcmp(a->data_dir, b->data_dir) == 0 ? 0 : -1;
+}

@@ -1,0 +1,835 @@
+/* http: one worker's HTTP/1.1 server on libuv: accept under a connection cap,
+ * parse with request.c, answer pipelined requests in order, enforce timeouts. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include "http.h"
+#include "static.h"
+#include "log.h"
+#include "clock.h"
+#include "metrics.h"
+
+#define LINGER_MS 2000
+#define PENDING_MAX (64 * 1024) /* pipelined bytes held while a request runs */
+
+enum { T_NONE, T_IDLE, T_HEADER, T_BODY, T_LINGER };
+
+typedef struct conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_shutdown_t shutdown;
+    ym_server *srv;
+    ym_parser ps;
+    struct conn *prev, *next;
+    char *pending;             /* received, not yet parsed (pipelined) */
+    size_t pending_len, pending_cap;
+    ym_request *cur;           /* the request being answered; one at a time */
+    size_t wbytes;             /* bytes queued for writing */
+    int tstate;
+    int handles;               /* open libuv handles; freed at 0 with no request */
+    bool reading, read_paused, closing, close_after, in_feed, eof;
+    uint64_t requests;
+    char peer[48];
+    bool loopback;
+} conn;
+
+struct ym_server {
+    uv_loop_t *loop;
+    const ym_config *cfg;
+    ym_router *router;
+    ym_db *db;
+    ym_static *www;
+    ym_http_limits lim;
+    uv_tcp_t *listeners[YM_MAX_LISTEN];
+    bool listener_waiting[YM_MAX_LISTEN]; /* a connection waits for room under the cap */
+    size_t nlisteners;
+    conn *conns;
+    size_t nconns;
+    bool draining;
+    uv_timer_t drain_timer;
+    void (*drain_done)(void *);
+    void *drain_ud;
+    uint64_t req_seq;
+    time_t date_sec;
+    char date[40];
+};
+
+typedef struct wreq {
+    uv_write_t w;
+    conn *c;
+    size_t len;
+    char data[];
+} wreq;
+
+static void conn_close(conn *c);
+static void conn_process(conn *c);
+static void accept_one(ym_server *s, uv_stream_t *server);
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+
+/* ---------- small helpers ---------- */
+
+const char *ym_http_reason(int status)
+{
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 422: return "Unprocessable Content";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return "Unknown";
+    }
+}
+
+static const char *http_date(ym_server *s)
+{
+    time_t now = time(NULL);
+    if (now != s->date_sec) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(s->date, sizeof s->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        s->date_sec = now;
+    }
+    return s->date;
+}
+
+static void peer_name(conn *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    snprintf(c->peer, sizeof c->peer, "-");
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        uv_ip4_name(a, c->peer, sizeof c->peer);
+        c->loopback = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        uv_ip6_name(a, c->peer, sizeof c->peer);
+        c->loopback = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr) ||
+                      (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127);
+    }
+}
+
+/* ---------- timers ---------- */
+
+static void on_timer(uv_timer_t *t);
+
+static void timer_set(conn *c, int state)
+{
+    const ym_config *cfg = c->srv->cfg;
+    uint64_t ms = 0;
+    switch (state) {
+    case T_IDLE: ms = c->srv->draining ? cfg->timeouts.drain : cfg->timeouts.idle; break;
+    case T_HEADER: ms = cfg->timeouts.header; break;
+    case T_BODY: ms = cfg->timeouts.body; break;
+    case T_LINGER: ms = LINGER_MS; break;
+    default: break;
+    }
+    /* the header timeout runs from a request's first byte: trickling bytes cannot extend it */
+    if (state == T_HEADER && c->tstate == T_HEADER)
+        return;
+    c->tstate = state;
+    if (state == T_NONE)
+        uv_timer_stop(&c->timer);
+    else
+        uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+/* ---------- writing ---------- */
+
+static void start_reading(conn *c)
+{
+    if (!c->reading && !c->closing && !c->eof) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read) == 0)
+            c->reading = true;
+    }
+}
+
+static void stop_reading(conn *c)
+{
+    if (c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    }
+}
+
+static void on_write(uv_write_t *w, int status)
+{
+    wreq *wr = (wreq *)w;
+    conn *c = wr->c;
+    c->wbytes -= wr->len;
+    free(wr);
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    if (c->read_paused && c->wbytes < c->srv->cfg->limits.write_buffer / 2) {
+        c->read_paused = false;
+        if (!c->cur)
+            start_reading(c);
+    }
+}
+
+static int conn_write(conn *c, const char *head, size_t hlen, const char *body, size_t blen)
+{
+    if (c->closing)
+        return -1;
+    wreq *wr = malloc(sizeof *wr + hlen + blen);
+    if (!wr)
+        abort();
+    wr->c = c;
+    wr->len = hlen + blen;
+    memcpy(wr->data, head, hlen);
+    if (blen)
+        memcpy(wr->data + hlen, body, blen);
+    uv_buf_t b = uv_buf_init(wr->data, (unsigned)wr->len);
+    if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
+        free(wr);
+        conn_close(c);
+        return -1;
+    }
+    c->wbytes += wr->len;
+    if (c->wbytes > c->srv->cfg->limits.write_buffer) {
+        c->read_paused = true; /* backpressure: a client that does not read stops being read */
+        stop_reading(c);
+    }
+    return 0;
+}
+
+/* ---------- closing ---------- */
+
+static void conn_free_if_done(conn *c)
+{
+    if (c->handles > 0 || c->cur)
+        return;
+    ym_parser_reset(&c->ps);
+    free(c->pending);
+    free(c);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    conn *c = h->data;
+    c->handles--;
+    conn_free_if_done(c);
+}
+
+static void server_check_drained(ym_server *s);
+
+static void conn_close(conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    ym_server *s = c->srv;
+    if (c->prev) c->prev->next = c->next;
+    else s->conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    s->nconns--;
+    ym_metrics_connections(-1);
+    uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+    /* room under the cap again: take a connection that waited */
+    for (size_t i = 0; i < s->nlisteners; i++) {
+        if (s->listener_waiting[i] && !s->draining) {
+            s->listener_waiting[i] = false;
+            accept_one(s, (uv_stream_t *)s->listeners[i]);
+            break;
+        }
+    }
+    server_check_drained(s);
+}
+
+/* Lingering close (as nginx does): stop writing, then read and discard what the
+ * client is still sending for a moment, so it sees our answer instead of a reset. */
+static void on_linger_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    if (nread < 0)
+        conn_close(st->data);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    conn *c = req->data;
+    if (status < 0 || c->eof) {
+        conn_close(c);
+        return;
+    }
+    timer_set(c, T_LINGER);
+    if (c->reading)
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_linger_read) == 0;
+    if (!c->reading)
+        conn_close(c);
+}
+
+static void conn_close_after_writes(conn *c)
+{
+    if (c->closing || c->close_after)
+        return;
+    c->close_after = true;
+    stop_reading(c);
+    c->shutdown.data = c;
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) < 0)
+        conn_close(c);
+}
+
+/* ---------- responses ---------- */
+
+typedef struct pending_resp {
+    ym_request *r;
+    int status;
+    char *ctype, *body, *extra;
+    size_t len;
+} pending_resp;
+
+static void access_log(conn *c, ym_request *r, size_t bytes)
+{
+    uint64_t us = (uint64_t)(uv_hrtime() / 1000) - r->t_start_us;
+    ym_metrics_request(r->method_name ? r->method_name : "-", r->route ? r->route : "(none)", r->status, us);
+    ym_log_set_request_id(r->id);
+    ym_log(YM_LOG_INFO, "request", "method=%s path=%s status=%d bytes=%zu ms=%.3f peer=%s",
+           r->method_name ? r->method_name : "-", r->path, r->status, bytes, us / 1000.0, c->peer);
+    ym_log_set_request_id(NULL);
+}
+
+/* After the response is queued: next pipelined request, or wait for one. */
+static void request_done(conn *c, ym_request *r, bool close)
+{
+    c->cur = NULL;
+    ym_request_free(r);
+    if (c->closing) {
+        conn_free_if_done(c);
+        return;
+    }
+    if (close) {
+        conn_close_after_writes(c);
+        return;
+    }
+    if (!c->in_feed)
+        conn_process(c);
+}
+
+static void write_response(ym_request *r, int status, const char *ctype, const char *body, size_t len,
+                           const char *extra)
+{
+    conn *c = r->conn;
+    ym_server *s = c->srv;
+    bool head = r->method_name && strcmp(r->method_name, "HEAD") == 0;
+    bool close = !r->keep_alive || s->draining || status == 400 || status == 408 || status == 413 ||
+                 status == 414 || status == 431 || c->eof;
+    char hdr[1024];
+    int n = snprintf(hdr, sizeof hdr,
+                     "HTTP/1.1 %d %s\r\nServer: yimen\r\nDate: %s\r\nX-Request-Id: %s\r\n"
+                     "%s%s%s"
+                     "Content-Length: %zu\r\n%s",
+                     status, ym_http_reason(status), http_date(s), r->id, ctype ? "Content-Type: " : "",
+                     ctype ? ctype : "", ctype ? "\r\n" : "", len,
+                     close ? "Connection: close\r\n"
+                           : (r->http_minor == 0 ? "Connection: keep-alive\r\n" : ""));
+    size_t elen = extra ? strlen(extra) : 0;
+    char *head_buf = hdr;
+    if ((size_t)n + elen + 3 > sizeof hdr) {
+        head_buf = malloc((size_t)n + elen + 3);
+        if (!head_buf)
+            abort();
+        memcpy(head_buf, hdr, (size_t)n);
+    }
+    if (elen)
+        memcpy(head_buf + n, extra, elen);
+    memcpy(head_buf + n + elen, "\r\n", 3);
+    size_t blen = (head || status == 204 || status == 304) ? 0 : len;
+    r->status = status;
+    conn_write(c, head_buf, (size_t)n + elen + 2, body, blen);
+    if (head_buf != hdr)
+        free(head_buf);
+    access_log(c, r, blen);
+    request_done(c, r, close);
+}
+
+static void on_committed(void *ud, int rc)
+{
+    pending_resp *p = ud;
+    ym_request *r = p->r;
+    conn *c = r->conn;
+    if (c->closing) {
+        /* the client left before the commit: the write stands, nobody to tell */
+        r->status = p->status;
+        request_done(c, r, true);
+    } else if (rc != 0 && p->status < 400) {
+        static const char fail[] = "{\"error\":{\"code\":\"storage_error\",\"message\":\"the change could not be saved\"}}";
+        ym_log(YM_LOG_ERROR, "commit failed", "rc=%d", rc);
+        write_response(r, 500, "application/json", fail, sizeof fail - 1, NULL);
+    } else {
+        write_response(r, p->status, p->ctype, p->body, p->len, p->extra);
+    }
+    free(p->ctype);
+    free(p->body);
+    free(p->extra);
+    free(p);
+}
+
+static char *dup_or_null(const char *s, size_t n)
+{
+    if (!s)
+        return NULL;
+    char *p = malloc(n + 1);
+    if (!p)
+        abort();
+    memcpy(p, s, n);
+    p[n] = 0;
+    return p;
+}
+
+void ym_resp_send(ym_request *r, int status, const char *content_type, const char *body, size_t len,
+                  const char *extra_headers)
+{
+    if (r->answered) {
+        ym_log(YM_LOG_ERROR, "second response for one request ignored", "path=%s", r->path);
+        return;
+    }
+    r->answered = true;
+    conn *c = r->conn;
+    ym_db *db = c->srv->db;
+    if (!db || !ym_db_in_batch(db)) {
+        write_response(r, status, content_type, body, len, extra_headers);
+        return;
+    }
+    /* This turn wrote to the database: the response leaves after the group COMMIT. */
+    pending_resp *p = calloc(1, sizeof *p);
+    if (!p)
+        abort();
+    p->r = r;
+    p->status = status;
+    p->ctype = dup_or_null(content_type, content_type ? strlen(content_type) : 0);
+    p->body = dup_or_null(body ? body : "", len);
+    p->len = len;
+    p->extra = dup_or_null(extra_headers, extra_headers ? strlen(extra_headers) : 0);
+    r->write_pending = true;
+    ym_db_after_commit(db, on_committed, p);
+}
+
+/* ---------- requests ---------- */
+
+static bool method_supported(const char *m)
+{
+    static const char *const ok[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        if (strcmp(m, ok[i]) == 0)
+            return true;
+    return false;
+}
+
+static void dispatch(conn *c, ym_request *r)
+{
+    ym_server *s = c->srv;
+    c->cur = r;
+    r->conn = c;
+    r->t_start_us = uv_hrtime() / 1000;
+    snprintf(r->id, sizeof r->id, "%x-%llx", (unsigned)getpid(), (unsigned long long)++s->req_seq);
+    snprintf(r->peer, sizeof r->peer, "%s", c->peer);
+    r->peer_loopback = c->loopback;
+    c->requests++;
+    ym_log_set_request_id(r->id);
+    const ym_route *rt = NULL;
+    char allow[96];
+    if (!method_supported(r->method_name)) {
+        ym_resp_error(r, 501, "not_implemented", "method %s is not supported", r->method_name);
+    } else {
+        ym_route_rc rc = ym_router_match(s->router, r, &rt, allow, sizeof allow);
+        if (rc == YM_ROUTE_FOUND) {
+            rt->handler(r, rt->ud);
+        } else if (rc == YM_ROUTE_BAD_METHOD) {
+            char hdr[128];
+            snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
+            static const char body[] = "{\"error\":{\"code\":\"method_not_allowed\",\"message\":\"method not allowed for this path\"}}";
+            r->route = "(405)";
+            ym_resp_send(r, 405, "application/json", body, sizeof body - 1, hdr);
+        } else if ((strcmp(r->method_name, "GET") == 0 || strcmp(r->method_name, "HEAD") == 0) &&
+                   strncmp(r->path, "/api/", 5) != 0 && s->www && ym_static_serve(s->www, r)) {
+            /* answered from www */
+        } else {
+            r->route = "(404)";
+            ym_resp_error(r, 404, "not_found", "no route or file for this path");
+        }
+    }
+    ym_log_set_request_id(NULL);
+}
+
+static void send_parse_error(conn *c)
+{
+    ym_parser *ps = &c->ps;
+    ym_request *r = ym_parser_take(ps);
+    if (!r) {
+        r = calloc(1, sizeof *r);
+        if (!r)
+            abort();
+        r->path = r->query = r->target = "";
+    }
+    r->keep_alive = false;
+    r->route = "(error)";
+    c->cur = r;
+    r->conn = c;
+    r->t_start_us = uv_hrtime() / 1000;
+    snprintf(r->id, sizeof r->id, "%x-%llx", (unsigned)getpid(), (unsigned long long)++c->srv->req_seq);
+    if (!r->method_name)
+        r->method_name = "-";
+    /* a refused request never reaches the router: answer it without the database */
+    r->answered = true;
+    char body[256];
+    json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", ps->err_code, "message", ps->err_msg);
+    char *txt = json_dumps(j, JSON_COMPACT);
+    snprintf(body, sizeof body, "%s", txt ? txt : "{}");
+    free(txt);
+    json_decref(j);
+    write_response(r, ps->err_status, "application/json", body, strlen(body), NULL);
+}
+
+/* Parse what has arrived, one request at a time; stops while a request is answered. */
+static void feed(conn *c, const char *data, size_t len)
+{
+    c->in_feed = true;
+    while (len > 0 && !c->cur && !c->closing && !c->close_after) {
+        size_t used = 0;
+        ym_parse_rc rc = ym_parser_feed(&c->ps, data, len, &used);
+        data += used;
+        len -= used;
+        if (rc == YM_PARSE_MORE) {
+            bool headers = c->ps.req && c->ps.req->method_name;
+            timer_set(c, headers ? T_BODY : T_HEADER);
+        } else if (rc == YM_PARSE_CONTINUE) {
+            static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            conn_write(c, cont, sizeof cont - 1, NULL, 0);
+            ym_parser_resume(&c->ps);
+            timer_set(c, T_BODY);
+        } else if (rc == YM_PARSE_DONE) {
+            ym_request *r = ym_parser_take(&c->ps);
+            ym_parser_resume(&c->ps);
+            timer_set(c, T_NONE);
+            dispatch(c, r);
+        } else {
+            timer_set(c, T_NONE);
+            send_parse_error(c);
+            len = 0;
+        }
+    }
+    /* keep what is left for after the current response */
+    if (len > 0 && !c->closing && !c->close_after) {
+        if (c->pending_len + len > c->pending_cap) {
+            size_t cap = c->pending_cap ? c->pending_cap : 4096;
+            while (cap < c->pending_len + len)
+                cap *= 2;
+            char *p = realloc(c->pending, cap);
+            if (!p)
+                abort();
+            c->pending = p;
+            c->pending_cap = cap;
+        }
+        memmove(c->pending + c->pending_len, data, len);
+        c->pending_len += len;
+        if (c->pending_len > PENDING_MAX)
+            stop_reading(c);
+    }
+    c->in_feed = false;
+}
+
+/* Continue with pipelined bytes once the current request is answered. */
+static void conn_process(conn *c)
+{
+    while (!c->cur && !c->closing && !c->close_after && c->pending_len > 0) {
+        size_t n = c->pending_len;
+        char *buf = c->pending;
+        c->pending = NULL;
+        c->pending_len = c->pending_cap = 0;
+        feed(c, buf, n);
+        free(buf);
+    }
+    if (c->cur || c->closing || c->close_after)
+        return;
+    if (c->eof) {
+        conn_close(c);
+        return;
+    }
+    if (!ym_parser_mid_message(&c->ps)) {
+        if (c->srv->draining && c->requests > 0) {
+            conn_close(c);
+            return;
+        }
+        timer_set(c, T_IDLE);
+    }
+    if (!c->read_paused)
+        start_reading(c);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    /* one buffer per loop: a read callback consumes or copies what it needs */
+    static char slab[64 * 1024];
+    buf->base = slab;
+    buf->len = sizeof slab;
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    conn *c = st->data;
+    if (nread == 0)
+        return;
+    if (nread < 0) {
+        c->eof = true;
+        stop_reading(c);
+        if (!c->cur)
+            conn_close(c); /* a request cut off mid-way has nobody to answer */
+        return;
+    }
+    if (c->cur) { /* pipelined while answering: keep in order */
+        size_t n = (size_t)nread;
+        if (c->pending_len + n > c->pending_cap) {
+            size_t cap = c->pending_cap ? c->pending_cap : 4096;
+            while (cap < c->pending_len + n)
+                cap *= 2;
+            char *p = realloc(c->pending, cap);
+            if (!p)
+                abort();
+            c->pending = p;
+            c->pending_cap = cap;
+        }
+        memcpy(c->pending + c->pending_len, buf->base, n);
+        c->pending_len += n;
+        if (c->pending_len > PENDING_MAX)
+            stop_reading(c);
+        return;
+    }
+    feed(c, buf->base, (size_t)nread);
+    if (!c->cur && !c->closing && !c->close_after && c->pending_len)
+        conn_process(c);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    conn *c = t->data;
+    int st = c->tstate;
+    c->tstate = T_NONE;
+    if (st == T_HEADER || st == T_BODY) {
+        c->ps.err_status = 408;
+        c->ps.err_code = "timeout";
+        snprintf(c->ps.err_msg, sizeof c->ps.err_msg, "%s",
+                 st == T_HEADER ? "request headers took too long" : "request body stalled");
+        stop_reading(c);
+        send_parse_error(c);
+    } else if (st == T_IDLE || st == T_LINGER) {
+        conn_close(c);
+    }
+}
+
+/* ---------- accepting ---------- */
+
+static void accept_one(ym_server *s, uv_stream_t *server)
+{
+    conn *c = calloc(1, sizeof *c);
+    if (!c)
+        abort();
+    c->srv = s;
+    uv_tcp_init(s->loop, &c->tcp);
+    uv_timer_init(s->loop, &c->timer);
+    c->tcp.data = c->timer.data = c;
+    c->handles = 2;
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0) {
+        c->closing = true;
+        uv_close((uv_handle_t *)&c->tcp, on_handle_closed);
+        uv_close((uv_handle_t *)&c->timer, on_handle_closed);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    ym_parser_init(&c->ps, &s->lim);
+    peer_name(c);
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    ym_metrics_connections(1);
+    timer_set(c, T_IDLE);
+    start_reading(c);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    ym_server *s = server->data;
+    if (status < 0) {
+        ym_log(YM_LOG_WARN, "accept failed", "error=%s", uv_strerror(status));
+        return;
+    }
+    size_t idx = 0;
+    while (idx < s->nlisteners && (uv_stream_t *)s->listeners[idx] != server)
+        idx++;
+    if (s->nconns >= s->cfg->limits.connections) {
+        /* leave it unaccepted: libuv stops polling this listener until we take it */
+        s->listener_waiting[idx] = true;
+        return;
+    }
+    accept_one(s, server);
+}
+
+/* ---------- server ---------- */
+
+ym_server *ym_server_new(uv_loop_t *loop, const ym_config *cfg, ym_router *router, ym_db *db,
+                         ym_static *www)
+{
+    ym_server *s = calloc(1, sizeof *s);
+    if (!s)
+        abort();
+    s->loop = loop;
+    s->cfg = cfg;
+    s->router = router;
+    s->db = db;
+    s->www = www;
+    s->lim.uri = cfg->limits.uri;
+    s->lim.headers = cfg->limits.headers;
+    s->lim.header_count = cfg->limits.header_count;
+    s->lim.body = cfg->limits.body;
+    uv_timer_init(loop, &s->drain_timer);
+    s->drain_timer.data = s;
+    return s;
+}
+
+static int add_listener(ym_server *s, uv_tcp_t *t, char *err, size_t errlen)
+{
+    t->data = s;
+    int rc = uv_listen((uv_stream_t *)t, 1024, on_connection);
+    if (rc < 0) {
+        snprintf(err, errlen, "listen: %s", uv_strerror(rc));
+        uv_close((uv_handle_t *)t, (uv_close_cb)free);
+        return -1;
+    }
+    s->listeners[s->nlisteners++] = t;
+    return 0;
+}
+
+int ym_server_listen_fd(ym_server *s, int fd, char *err, size_t errlen)
+{
+    if (s->nlisteners == YM_MAX_LISTEN) {
+        snprintf(err, errlen, "too many listeners");
+        return -1;
+    }
+    uv_tcp_t *t = malloc(sizeof *t);
+    if (!t)
+        abort();
+    uv_tcp_init(s->loop, t);
+    int rc = uv_tcp_open(t, fd);
+    if (rc < 0) {
+        snprintf(err, errlen, "listening socket %d: %s", fd, uv_strerror(rc));
+        uv_close((uv_handle_t *)t, (uv_close_cb)free);
+        return -1;
+    }
+    return add_listener(s, t, err, errlen);
+}
+
+int ym_server_listen_addr(ym_server *s, const ym_listen_addr *a, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    if (uv_ip4_addr(a->host, a->port, (struct sockaddr_in *)&ss) != 0 &&
+        uv_ip6_addr(a->host, a->port, (struct sockaddr_in6 *)&ss) != 0) {
+        snprintf(err, errlen, "bad listen address %s", a->host);
+        return -1;
+    }
+    uv_tcp_t *t = malloc(sizeof *t);
+    if (!t)
+        abort();
+    uv_tcp_init(s->loop, t);
+    int rc = uv_tcp_bind(t, (struct sockaddr *)&ss, 0);
+    if (rc < 0) {
+        snprintf(err, errlen, "bind %s:%d: %s", a->host, a->port, uv_strerror(rc));
+        uv_close((uv_handle_t *)t, (uv_close_cb)free);
+        return -1;
+    }
+    return add_listener(s, t, err, errlen);
+}
+
+static void server_check_drained(ym_server *s)
+{
+    if (s->draining && s->nconns == 0 && s->drain_done) {
+        void (*done)(void *) = s->drain_done;
+        s->drain_done = NULL;
+        uv_timer_stop(&s->drain_timer);
+        done(s->drain_ud);
+    }
+}
+
+static void close_listeners(ym_server *s)
+{
+    for (size_t i = 0; i < s->nlisteners; i++)
+        uv_close((uv_handle_t *)s->listeners[i], (uv_close_cb)free);
+    s->nlisteners = 0;
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    ym_server *s = t->data;
+    ym_log(YM_LOG_INFO, "drain deadline reached", "closing=%zu", s->nconns);
+    for (conn *c = s->conns, *n; c; c = n) {
+        n = c->next;
+        conn_close(c);
+    }
+}
+
+void ym_server_drain(ym_server *s, void (*done)(void *ud), void *ud)
+{
+    if (s->draining)
+        return;
+    s->draining = true;
+    s->drain_done = done;
+    s->drain_ud = ud;
+    close_listeners(s);
+    /* A connection that never sent a request can go now; one between requests is
+     * kept until the deadline so a request already on the wire still gets its answer. */
+    for (conn *c = s->conns, *n; c; c = n) {
+        n = c->next;
+        if (!c->cur && !ym_parser_mid_message(&c->ps) && c->pending_len == 0 && c->requests == 0)
+            conn_close(c);
+    }
+    uv_timer_start(&s->drain_timer, on_drain_timeout, s->cfg->timeouts.drain, 0);
+    server_check_drained(s);
+}
+
+size_t ym_server_connections(const ym_server *s) { return s->nconns; }
+ym_db *ym_server_db(const ym_server *s) { return s->db; }
+const ym_config *ym_server_config(const ym_server *s) { return s->cfg; }
+ym_server *ym_req_server(const ym_request *r) { return ((conn *)r->conn)->srv; }
+
+void ym_server_close(ym_server *s)
+{
+    close_listeners(s);
+    for (conn *c = s->conns, *n; c; c = n) {
+        n = c->next;
+        conn_close(c);
+    }
+    uv_timer_stop(&s->drain_timer);
+    uv_close((uv_handle_t *)&s->drain_timer, NULL);
+}
+
+void ym_server_free(ym_server *s) { free(s); }

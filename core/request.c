@@ -1,0 +1,443 @@
+/* request: builds ym_request objects from bytes with llhttp, enforcing the limits
+ * llhttp does not (URI, header bytes and count, body) and the header rules it lets pass. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <stdio.h>
+#include "request.h"
+
+/* Strings of a request live in chunks that never move, so pointers stay valid. */
+typedef struct chunk {
+    struct chunk *next;
+    size_t used, cap;
+    char data[];
+} chunk;
+
+typedef struct arena {
+    chunk *chunks;
+    char *tmp;           /* the fragment being assembled (URL, field or value) */
+    size_t tmp_len, tmp_cap;
+    const char *field;   /* committed name of the header whose value is arriving */
+    size_t hcap;
+    size_t body_cap;
+    bool headers_done;
+} arena;
+
+static void *xcalloc(size_t n, size_t s)
+{
+    void *p = calloc(n, s);
+    if (!p)
+        abort();
+    return p;
+}
+
+static char *arena_store(arena *a, const char *s, size_t n)
+{
+    if (!a->chunks || a->chunks->cap - a->chunks->used < n + 1) {
+        size_t cap = n + 1 > 1024 ? n + 1 : 1024;
+        chunk *c = malloc(sizeof *c + cap);
+        if (!c)
+            abort();
+        c->next = a->chunks;
+        c->used = 0;
+        c->cap = cap;
+        a->chunks = c;
+    }
+    char *p = a->chunks->data + a->chunks->used;
+    memcpy(p, s, n);
+    p[n] = 0;
+    a->chunks->used += n + 1;
+    return p;
+}
+
+static int tmp_append(arena *a, const char *s, size_t n)
+{
+    if (a->tmp_len + n + 1 > a->tmp_cap) {
+        size_t cap = a->tmp_cap ? a->tmp_cap : 256;
+        while (cap < a->tmp_len + n + 1)
+            cap *= 2;
+        char *p = realloc(a->tmp, cap);
+        if (!p)
+            abort();
+        a->tmp = p;
+        a->tmp_cap = cap;
+    }
+    memcpy(a->tmp + a->tmp_len, s, n);
+    a->tmp_len += n;
+    a->tmp[a->tmp_len] = 0;
+    return 0;
+}
+
+static char *tmp_commit(arena *a)
+{
+    char *p = arena_store(a, a->tmp ? a->tmp : "", a->tmp_len);
+    a->tmp_len = 0;
+    return p;
+}
+
+void ym_request_free(ym_request *r)
+{
+    if (!r)
+        return;
+    arena *a = r->arena;
+    if (a) {
+        for (chunk *c = a->chunks, *n; c; c = n) {
+            n = c->next;
+            free(c);
+        }
+        free(a->tmp);
+        free(a);
+    }
+    for (size_t i = 0; i < r->nparams; i++)
+        free(r->params[i].value);
+    free(r->headers);
+    free(r->body);
+    free(r);
+}
+
+static ym_request *request_new(void)
+{
+    ym_request *r = xcalloc(1, sizeof *r);
+    r->arena = xcalloc(1, sizeof(arena));
+    r->query = "";
+    r->path = "";
+    r->target = "";
+    return r;
+}
+
+const char *ym_req_header(const ym_request *r, const char *name)
+{
+    for (size_t i = 0; i < r->nheaders; i++)
+        if (strcasecmp(r->headers[i].name, name) == 0)
+            return r->headers[i].value;
+    return NULL;
+}
+
+const char *ym_req_param(const ym_request *r, const char *name)
+{
+    for (size_t i = 0; i < r->nparams; i++)
+        if (strcmp(r->params[i].name, name) == 0)
+            return r->params[i].value;
+    return NULL;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+int ym_url_decode(char *s, bool plus_space)
+{
+    char *w = s;
+    for (char *p = s; *p; p++) {
+        if (*p == '%') {
+            int h = hexval(p[1]), l = h < 0 ? -1 : hexval(p[2]);
+            if (h < 0 || l < 0)
+                return -1;
+            char c = (char)(h * 16 + l);
+            if (c == 0)
+                return -1;
+            *w++ = c;
+            p += 2;
+        } else if (*p == '+' && plus_space) {
+            *w++ = ' ';
+        } else {
+            *w++ = *p;
+        }
+    }
+    *w = 0;
+    return 0;
+}
+
+char *ym_req_query(const ym_request *r, const char *name)
+{
+    size_t nl = strlen(name);
+    for (const char *p = r->query; p && *p;) {
+        const char *amp = strchr(p, '&');
+        size_t seg = amp ? (size_t)(amp - p) : strlen(p);
+        const char *eq = memchr(p, '=', seg);
+        size_t kl = eq ? (size_t)(eq - p) : seg;
+        char *key = strndup(p, kl);
+        if (!key)
+            abort();
+        int ok = ym_url_decode(key, true) == 0 && strlen(key) == nl && memcmp(key, name, nl) == 0;
+        free(key);
+        if (ok) {
+            char *v = eq ? strndup(eq + 1, seg - kl - 1) : strdup("");
+            if (!v)
+                abort();
+            if (ym_url_decode(v, true) < 0) {
+                free(v);
+                return NULL;
+            }
+            return v;
+        }
+        p = amp ? amp + 1 : p + seg;
+    }
+    return NULL;
+}
+
+/* ---- llhttp callbacks ---- */
+
+#define PS(p) ((ym_parser *)(p)->data)
+
+static int fail(ym_parser *ps, int status, const char *code, const char *msg)
+{
+    ps->err_status = status;
+    ps->err_code = code;
+    snprintf(ps->err_msg, sizeof ps->err_msg, "%s", msg);
+    return -1;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    ym_parser *ps = PS(p);
+    ym_request_free(ps->req);
+    ps->req = request_new();
+    ps->header_bytes = 0;
+    ps->seen_host = false;
+    ps->in_message = true;
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    ym_parser *ps = PS(p);
+    arena *a = ps->req->arena;
+    if (a->tmp_len + len > ps->lim.uri)
+        return fail(ps, 414, "uri_too_long", "request URI is longer than the configured limit");
+    return tmp_append(a, at, len);
+}
+
+/* Splits the target into path and query and decodes the path exactly once. */
+static int on_url_complete(llhttp_t *p)
+{
+    ym_parser *ps = PS(p);
+    ym_request *r = ps->req;
+    arena *a = r->arena;
+    r->target = tmp_commit(a);
+    if (r->target[0] != '/')
+        return fail(ps, 400, "bad_request", "request target must be an absolute path");
+    char *q = strchr(r->target, '?');
+    size_t plen = q ? (size_t)(q - r->target) : strlen(r->target);
+    r->path = arena_store(a, r->target, plen);
+    r->query = q ? arena_store(a, q + 1, strlen(q + 1)) : "";
+    if (ym_url_decode(r->path, false) < 0)
+        return fail(ps, 400, "bad_request", "bad percent-encoding in path");
+    return 0;
+}
+
+static int count_header_bytes(ym_parser *ps, size_t len)
+{
+    ps->header_bytes += len;
+    if (ps->header_bytes > ps->lim.headers)
+        return fail(ps, 431, "headers_too_large", "request headers are larger than the configured limit");
+    return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    ym_parser *ps = PS(p);
+    if (count_header_bytes(ps, len + 4) < 0) /* + ": " and CRLF */
+        return -1;
+    arena *a = ps->req->arena;
+    if (a->headers_done) /* trailer fields are counted, not kept */
+        return 0;
+    return tmp_append(a, at, len);
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    ym_parser *ps = PS(p);
+    arena *a = ps->req->arena;
+    if (a->headers_done)
+        return 0;
+    if (a->tmp_len && (a->tmp[a->tmp_len - 1] == ' ' || a->tmp[a->tmp_len - 1] == '\t'))
+        return fail(ps, 400, "bad_request", "whitespace between header name and colon");
+    if (ps->req->nheaders + 1 > ps->lim.header_count)
+        return fail(ps, 431, "headers_too_large", "too many request headers");
+    a->field = tmp_commit(a);
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    ym_parser *ps = PS(p);
+    if (count_header_bytes(ps, len) < 0)
+        return -1;
+    arena *a = ps->req->arena;
+    if (a->headers_done)
+        return 0;
+    return tmp_append(a, at, len);
+}
+
+static int add_header(ym_parser *ps, const char *name, const char *value)
+{
+    ym_request *r = ps->req;
+    arena *a = r->arena;
+    if (r->nheaders == a->hcap) {
+        a->hcap = a->hcap ? a->hcap * 2 : 16;
+        ym_header *h = realloc(r->headers, a->hcap * sizeof *h);
+        if (!h)
+            abort();
+        r->headers = h;
+    }
+    r->headers[r->nheaders].name = name;
+    r->headers[r->nheaders].value = value;
+    r->nheaders++;
+    if (strcasecmp(name, "host") == 0) {
+        if (ps->seen_host)
+            return fail(ps, 400, "bad_request", "more than one Host header");
+        ps->seen_host = true;
+    }
+    return 0;
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    ym_parser *ps = PS(p);
+    arena *a = ps->req->arena;
+    if (a->headers_done)
+        return 0;
+    /* obs-fold (a line continued with leading whitespace) reaches us as CR/LF in the value */
+    if (memchr(a->tmp ? a->tmp : "", '\r', a->tmp_len) || memchr(a->tmp ? a->tmp : "", '\n', a->tmp_len))
+        return fail(ps, 400, "bad_request", "folded header line (obs-fold) is not accepted");
+    size_t s = 0, e = a->tmp_len;
+    while (s < e && (a->tmp[s] == ' ' || a->tmp[s] == '\t'))
+        s++;
+    while (e > s && (a->tmp[e - 1] == ' ' || a->tmp[e - 1] == '\t'))
+        e--;
+    const char *v = arena_store(a, a->tmp ? a->tmp + s : "", e - s);
+    a->tmp_len = 0;
+    return add_header(ps, a->field ? a->field : "", v);
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    ym_parser *ps = PS(p);
+    ym_request *r = ps->req;
+    arena *a = r->arena;
+    a->headers_done = true;
+    r->method = p->method;
+    r->method_name = llhttp_method_name((llhttp_method_t)p->method);
+    r->http_major = p->http_major;
+    r->http_minor = p->http_minor;
+    r->keep_alive = llhttp_should_keep_alive(p);
+    if (!ps->seen_host && (p->http_major > 1 || (p->http_major == 1 && p->http_minor >= 1)))
+        return fail(ps, 400, "bad_request", "missing Host header");
+    bool chunked = (p->flags & F_CHUNKED) != 0;
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > ps->lim.body)
+        return fail(ps, 413, "body_too_large", "request body is larger than the configured limit");
+    const char *expect = ym_req_header(r, "expect");
+    if (expect) {
+        if (strcasecmp(expect, "100-continue") != 0)
+            return fail(ps, 417, "expectation_failed", "only Expect: 100-continue is supported");
+        r->expect_continue = true;
+        if (chunked || p->content_length > 0)
+            return HPE_PAUSED;
+    }
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    ym_parser *ps = PS(p);
+    ym_request *r = ps->req;
+    arena *a = r->arena;
+    if (r->body_len + len > ps->lim.body)
+        return fail(ps, 413, "body_too_large", "request body is larger than the configured limit");
+    if (r->body_len + len + 1 > a->body_cap) {
+        size_t cap = a->body_cap ? a->body_cap : 1024;
+        while (cap < r->body_len + len + 1)
+            cap *= 2;
+        char *b = realloc(r->body, cap);
+        if (!b)
+            abort();
+        r->body = b;
+        a->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, at, len);
+    r->body_len += len;
+    r->body[r->body_len] = 0;
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    ym_parser *ps = PS(p);
+    ps->in_message = false;
+    if (!ps->req->body) {
+        ps->req->body = strdup("");
+        if (!ps->req->body)
+            abort();
+    }
+    return HPE_PAUSED;
+}
+
+void ym_parser_init(ym_parser *ps, const ym_http_limits *lim)
+{
+    memset(ps, 0, sizeof *ps);
+    ps->lim = *lim;
+    llhttp_settings_init(&ps->settings);
+    ps->settings.on_message_begin = on_message_begin;
+    ps->settings.on_url = on_url;
+    ps->settings.on_url_complete = on_url_complete;
+    ps->settings.on_header_field = on_header_field;
+    ps->settings.on_header_field_complete = on_header_field_complete;
+    ps->settings.on_header_value = on_header_value;
+    ps->settings.on_header_value_complete = on_header_value_complete;
+    ps->settings.on_headers_complete = on_headers_complete;
+    ps->settings.on_body = on_body;
+    ps->settings.on_message_complete = on_message_complete;
+    llhttp_init(&ps->p, HTTP_REQUEST, &ps->settings);
+    ps->p.data = ps;
+}
+
+void ym_parser_reset(ym_parser *ps)
+{
+    ym_request_free(ps->req);
+    ps->req = NULL;
+}
+
+ym_parse_rc ym_parser_feed(ym_parser *ps, const char *data, size_t len, size_t *consumed)
+{
+    llhttp_errno_t e = llhttp_execute(&ps->p, data, len);
+    if (e == HPE_OK) {
+        *consumed = len;
+        return YM_PARSE_MORE;
+    }
+    if (e == HPE_PAUSED) {
+        *consumed = (size_t)(llhttp_get_error_pos(&ps->p) - data);
+        return ps->in_message ? YM_PARSE_CONTINUE : YM_PARSE_DONE;
+    }
+    *consumed = len;
+    if (!ps->err_status) {
+        ps->err_status = 400;
+        ps->err_code = "bad_request";
+        snprintf(ps->err_msg, sizeof ps->err_msg, "malformed request: %s", llhttp_get_error_reason(&ps->p));
+    }
+    return YM_PARSE_ERROR;
+}
+
+ym_request *ym_parser_take(ym_parser *ps)
+{
+    ym_request *r = ps->req;
+    ps->req = NULL;
+    return r;
+}
+
+void ym_parser_resume(ym_parser *ps)
+{
+    if (llhttp_get_errno(&ps->p) == HPE_PAUSED)
+        llhttp_resume(&ps->p);
+}
+
+bool ym_parser_mid_message(const ym_parser *ps) { return ps->in_message; }
+
+int ym_parser_eof(ym_parser *ps)
+{
+    return ps->in_message ? 1 : 0;
+}

@@ -1,0 +1,225 @@
+/* router: a flat table of routes matched segment by segment; a route table is
+ * small (hundreds) and matching is a few string compares per route. */
+#include <stdlib.h>
+#include <string.h>
+#include <stdio.h>
+#include "router.h"
+
+struct ym_router {
+    ym_route *routes;
+    size_t n, cap;
+};
+
+static const char *const methods[] = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"};
+
+ym_router *ym_router_new(void)
+{
+    ym_router *r = calloc(1, sizeof *r);
+    if (!r)
+        abort();
+    return r;
+}
+
+static void route_free(ym_route *rt)
+{
+    for (size_t i = 0; i < rt->nsegs; i++)
+        free(rt->segs[i]);
+    free(rt->segs);
+    free(rt->method);
+    free(rt->pattern);
+    free(rt->permission);
+    free(rt->owner);
+}
+
+void ym_router_free(ym_router *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n; i++)
+        route_free(&r->routes[i]);
+    free(r->routes);
+    free(r);
+}
+
+static char *xstrdup(const char *s)
+{
+    char *p = strdup(s ? s : "");
+    if (!p)
+        abort();
+    return p;
+}
+
+/* Splits "/a/b/:c" into {"a","b",":c"}; "/" has zero segments. */
+static int split(const char *path, char ***out, size_t *n)
+{
+    size_t cap = 4, cnt = 0;
+    char **v = malloc(cap * sizeof *v);
+    if (!v)
+        abort();
+    const char *p = path + 1;
+    while (*p) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
+        if (cnt == cap) {
+            cap *= 2;
+            char **nv = realloc(v, cap * sizeof *v);
+            if (!nv)
+                abort();
+            v = nv;
+        }
+        v[cnt] = strndup(p, len);
+        if (!v[cnt])
+            abort();
+        cnt++;
+        if (!slash)
+            break;
+        p = slash + 1;
+        if (!*p) { /* trailing slash: an empty last segment */
+            v[cnt++] = xstrdup("");
+            break;
+        }
+    }
+    *out = v;
+    *n = cnt;
+    return 0;
+}
+
+static int method_known(const char *m)
+{
+    for (size_t i = 0; i < sizeof methods / sizeof *methods; i++)
+        if (strcmp(m, methods[i]) == 0)
+            return 1;
+    return 0;
+}
+
+int ym_router_add(ym_router *r, const char *method, const char *pattern, const char *permission,
+                  const char *owner, ym_handler h, void *ud, char *err, size_t errlen)
+{
+    if (!method_known(method)) {
+        snprintf(err, errlen, "unknown method %s", method);
+        return -1;
+    }
+    if (!pattern || pattern[0] != '/' || strstr(pattern, "//") || !h || !permission || !*permission) {
+        snprintf(err, errlen, "bad route %s %s: pattern must start with '/', handler and permission are required",
+                 method, pattern ? pattern : "(null)");
+        return -1;
+    }
+    for (size_t i = 0; i < r->n; i++)
+        if (strcmp(r->routes[i].method, method) == 0 && strcmp(r->routes[i].pattern, pattern) == 0) {
+            snprintf(err, errlen, "route %s %s is already registered by %s", method, pattern, r->routes[i].owner);
+            return -1;
+        }
+    if (r->n == r->cap) {
+        r->cap = r->cap ? r->cap * 2 : 32;
+        ym_route *nr = realloc(r->routes, r->cap * sizeof *nr);
+        if (!nr)
+            abort();
+        r->routes = nr;
+    }
+    ym_route *rt = &r->routes[r->n];
+    memset(rt, 0, sizeof *rt);
+    split(pattern, &rt->segs, &rt->nsegs);
+    size_t params = 0;
+    for (size_t i = 0; i < rt->nsegs; i++)
+        if (rt->segs[i][0] == ':' && (++params > YM_MAX_PARAMS || !rt->segs[i][1])) {
+            snprintf(err, errlen, "bad route %s %s: empty or too many :params", method, pattern);
+            route_free(rt);
+            return -1;
+        }
+    rt->method = xstrdup(method);
+    rt->pattern = xstrdup(pattern);
+    rt->permission = xstrdup(permission);
+    rt->owner = xstrdup(owner ? owner : "core");
+    rt->handler = h;
+    rt->ud = ud;
+    r->n++;
+    return 0;
+}
+
+/* Score: one bit per segment, set where the route has a static segment, first
+ * segment highest; the larger score is the more specific route. -1 = no match. */
+static long long match_route(const ym_route *rt, char **segs, size_t n)
+{
+    if (rt->nsegs != n || n > 60)
+        return -1;
+    long long score = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rt->segs[i][0] == ':') {
+            if (!segs[i][0])
+                return -1;
+            score <<= 1;
+        } else if (strcmp(rt->segs[i], segs[i]) == 0) {
+            score = (score << 1) | 1;
+        } else {
+            return -1;
+        }
+    }
+    return score;
+}
+
+static void append_allow(char *allow, size_t len, const char *m)
+{
+    if (strstr(allow, m))
+        return;
+    size_t used = strlen(allow);
+    snprintf(allow + used, len - used, "%s%s", used ? ", " : "", m);
+}
+
+ym_route_rc ym_router_match(ym_router *r, ym_request *req, const ym_route **out, char *allow,
+                            size_t allowlen)
+{
+    char **segs;
+    size_t n;
+    split(req->path, &segs, &n);
+    const ym_route *best = NULL;
+    long long best_score = -1;
+    bool head = strcmp(req->method_name, "HEAD") == 0;
+    if (allow && allowlen)
+        allow[0] = 0;
+    for (int pass = 0; pass < 2 && !best; pass++) {
+        const char *want = pass == 0 ? req->method_name : (head ? "GET" : NULL);
+        if (!want)
+            break;
+        for (size_t i = 0; i < r->n; i++) {
+            const ym_route *rt = &r->routes[i];
+            long long s = match_route(rt, segs, n);
+            if (s < 0)
+                continue;
+            if (strcmp(rt->method, want) != 0) {
+                if (pass == 0 && allow) {
+                    append_allow(allow, allowlen, rt->method);
+                    if (strcmp(rt->method, "GET") == 0)
+                        append_allow(allow, allowlen, "HEAD");
+                }
+                continue;
+            }
+            if (s > best_score) {
+                best = rt;
+                best_score = s;
+            }
+        }
+    }
+    ym_route_rc rc = YM_ROUTE_NOT_FOUND;
+    if (best) {
+        req->nparams = 0;
+        for (size_t i = 0; i < n; i++)
+            if (best->segs[i][0] == ':') {
+                req->params[req->nparams].name = best->segs[i] + 1;
+                req->params[req->nparams].value = segs[i];
+                segs[i] = NULL; /* now owned by the request's params */
+                req->nparams++;
+            }
+        req->route = best->pattern;
+        *out = best;
+        rc = YM_ROUTE_FOUND;
+    } else if (allow && allow[0]) {
+        rc = YM_ROUTE_BAD_METHOD;
+    }
+    for (size_t i = 0; i < n; i++)
+        free(segs[i]);
+    free(segs);
+    return rc;
+}
+
+size_t ym_router_count(const ym_router *r) { return r->n; }
+const ym_route *ym_router_at(const ym_router *r, size_t i) { return i < r->n ? &r->routes[i] : NULL; }

@@ -1,0 +1,61 @@
+/* shared: the shared-memory segment (a memfd) that the master creates and every
+ * worker maps, so counters and the test clock are one for the whole server. */
+#include <sys/mman.h>
+#include <unistd.h>
+#include <string.h>
+#include <stdlib.h>
+#include "shared.h"
+
+#define YM_SHARED_MAGIC 0x796d656eu
+
+static ym_shared *g_shared;
+
+static ym_shared *map_fd(int fd)
+{
+    void *p = mmap(NULL, sizeof(ym_shared), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+int ym_shared_create(ym_shared **out)
+{
+    int fd = memfd_create("yimen-shared", 0); /* no CLOEXEC: workers inherit it */
+    if (fd < 0)
+        return -1;
+    if (ftruncate(fd, sizeof(ym_shared)) < 0 || !(g_shared = map_fd(fd))) {
+        close(fd);
+        return -1;
+    }
+    g_shared->magic = YM_SHARED_MAGIC;
+    g_shared->size = sizeof(ym_shared);
+    *out = g_shared;
+    return fd;
+}
+
+int ym_shared_map(int fd, ym_shared **out)
+{
+    ym_shared *s = map_fd(fd);
+    if (!s)
+        return -1;
+    if (s->magic != YM_SHARED_MAGIC || s->size != sizeof(ym_shared)) {
+        munmap(s, sizeof(ym_shared));
+        return -1;
+    }
+    g_shared = s;
+    *out = s;
+    return 0;
+}
+
+ym_shared *ym_shared_private(void)
+{
+    if (g_shared)
+        return g_shared;
+    void *p = mmap(NULL, sizeof(ym_shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        abort();
+    g_shared = p;
+    g_shared->magic = YM_SHARED_MAGIC;
+    g_shared->size = sizeof(ym_shared);
+    return g_shared;
+}
+
+ym_shared *ym_shared_get(void) { return g_shared; }

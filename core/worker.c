@@ -1,0 +1,293 @@
+/* worker: one process serving requests on its own libuv loop and SQLite connection;
+ * started by the master (fds: 3 = IPC pipe, 4 = shared memory, 5.. = listeners). */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+#include "system.h"
+#include "http.h"
+#include "static.h"
+#include "shared.h"
+#include "clock.h"
+#include "log.h"
+
+#define WWW_MAX_BYTES (64u << 20)
+
+typedef struct worker {
+    uv_loop_t *loop;
+    ym_config *cfg;
+    ym_db *db;
+    ym_router *router;
+    ym_static *www;
+    ym_server *srv;
+    uv_pipe_t ipc;
+    bool has_ipc;
+    uv_check_t flush;
+    uv_signal_t sigterm, sigint, sighup;
+    char ibuf[256];
+    size_t ilen;
+    bool stopping;
+} worker;
+
+static void on_flush(uv_check_t *h)
+{
+    worker *w = h->data;
+    ym_db_flush(w->db);
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void on_drained(void *ud)
+{
+    worker *w = ud;
+    ym_log(YM_LOG_INFO, "worker drained, exiting", "");
+    ym_db_flush(w->db);
+    ym_server_close(w->srv);
+    uv_walk(w->loop, close_walk, NULL);
+}
+
+static void worker_stop(worker *w, const char *why)
+{
+    if (w->stopping)
+        return;
+    w->stopping = true;
+    ym_log(YM_LOG_INFO, "worker draining", "reason=%s connections=%zu", why, ym_server_connections(w->srv));
+    ym_server_drain(w->srv, on_drained, w);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    worker *w = s->data;
+    if (signum == SIGHUP)
+        return; /* reloads are the master's business */
+    worker_stop(w, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void ipc_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    worker *w = h->data;
+    buf->base = w->ibuf + w->ilen;
+    buf->len = sizeof w->ibuf - w->ilen - 1;
+}
+
+/* Master -> worker lines: "drain". EOF means the master is gone: stop too. */
+static void on_ipc(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    worker *w = st->data;
+    if (nread < 0) {
+        uv_read_stop(st);
+        worker_stop(w, "master gone");
+        return;
+    }
+    w->ilen += (size_t)nread;
+    w->ibuf[w->ilen] = 0;
+    char *nl;
+    while ((nl = strchr(w->ibuf, '\n'))) {
+        *nl = 0;
+        if (strcmp(w->ibuf, "drain") == 0)
+            worker_stop(w, "asked by the master");
+        size_t rest = w->ilen - (size_t)(nl + 1 - w->ibuf);
+        memmove(w->ibuf, nl + 1, rest + 1);
+        w->ilen = rest;
+    }
+    if (w->ilen >= sizeof w->ibuf - 1)
+        w->ilen = 0;
+}
+
+static void ipc_send(worker *w, const char *line)
+{
+    if (!w->has_ipc)
+        return;
+    /* short lines on a socketpair: one blocking write is atomic and immediate */
+    ssize_t n = write(3, line, strlen(line));
+    (void)n;
+}
+
+static void signals_init(worker *w)
+{
+    uv_signal_t *sigs[] = {&w->sigterm, &w->sigint, &w->sighup};
+    int nums[] = {SIGTERM, SIGINT, SIGHUP};
+    for (int i = 0; i < 3; i++) {
+        uv_signal_init(w->loop, sigs[i]);
+        sigs[i]->data = w;
+        uv_signal_start(sigs[i], on_signal, nums[i]);
+        uv_unref((uv_handle_t *)sigs[i]);
+    }
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* Everything a worker needs before it accepts: db, routes, www, server. */
+static int worker_setup(worker *w, char *err, size_t errlen)
+{
+    w->loop = uv_default_loop();
+    char dbpath[4096];
+    snprintf(dbpath, sizeof dbpath, "%s/yimen.db", w->cfg->data_dir);
+    ym_db_opts o = {.synchronous = w->cfg->database.synchronous, .busy_timeout_ms = w->cfg->database.busy_timeout_ms};
+    if (ym_db_open(dbpath, &o, &w->db, err, errlen) < 0)
+        return -1;
+    w->router = ym_router_new();
+    if (ym_system_routes(w->router, err, errlen) < 0)
+        return -1;
+    w->www = ym_static_load(w->cfg->www_root, WWW_MAX_BYTES, err, errlen);
+    if (!w->www)
+        return -1;
+    w->srv = ym_server_new(w->loop, w->cfg, w->router, w->db, w->www);
+    uv_check_init(w->loop, &w->flush);
+    w->flush.data = w;
+    uv_check_start(&w->flush, on_flush);
+    uv_unref((uv_handle_t *)&w->flush);
+    signals_init(w);
+    return 0;
+}
+
+static void worker_teardown(worker *w)
+{
+    uv_run(w->loop, UV_RUN_DEFAULT);
+    if (w->srv)
+        ym_server_free(w->srv);
+    ym_static_free(w->www);
+    ym_router_free(w->router);
+    ym_db_close(w->db);
+    uv_loop_close(w->loop);
+}
+
+static int read_all(int fd, char *buf, size_t len)
+{
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = read(fd, buf + got, len - got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+    }
+    return 0;
+}
+
+/* The master sends "config <len>\n<text>" first: the worker runs exactly the
+ * configuration the master validated, even if the file changes meanwhile. */
+static char *read_config(size_t *len)
+{
+    char line[64];
+    size_t n = 0;
+    while (n < sizeof line - 1) {
+        if (read_all(3, line + n, 1) < 0)
+            return NULL;
+        if (line[n++] == '\n')
+            break;
+    }
+    line[n] = 0;
+    unsigned long long l;
+    if (sscanf(line, "config %llu", &l) != 1 || l > (16u << 20))
+        return NULL;
+    char *text = malloc(l + 1);
+    if (!text || read_all(3, text, l) < 0) {
+        free(text);
+        return NULL;
+    }
+    text[l] = 0;
+    *len = l;
+    return text;
+}
+
+int ym_worker_main(int argc, char **argv)
+{
+    const char *cfg_path = NULL;
+    unsigned gen = 0, slot = 0, nfds = 0;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "-c") == 0) cfg_path = argv[i + 1];
+        else if (strcmp(argv[i], "--generation") == 0) gen = (unsigned)atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--slot") == 0) slot = (unsigned)atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--listeners") == 0) nfds = (unsigned)atoi(argv[i + 1]);
+    }
+    ym_log_init(YM_LOG_INFO, "worker", gen);
+    worker w = {0};
+    char err[512];
+    size_t len = 0;
+    char *text = read_config(&len);
+    if (!text) {
+        ym_log(YM_LOG_ERROR, "worker could not read its configuration from the master", "");
+        return 1;
+    }
+    int rc = ym_config_load_string(text, len, cfg_path && *cfg_path ? cfg_path : NULL, &w.cfg, err, sizeof err);
+    free(text);
+    if (rc < 0) {
+        ym_log(YM_LOG_ERROR, "worker configuration invalid", "error=%s", err);
+        return 1;
+    }
+    ym_log_set_level((ym_log_level)w.cfg->log_level);
+    ym_clock_set_timezone(w.cfg->timezone);
+    ym_shared *sh;
+    if (ym_shared_map(4, &sh) < 0) {
+        ym_log(YM_LOG_ERROR, "worker could not map shared memory", "");
+        return 1;
+    }
+    ym_metrics_attach(&sh->metrics);
+    ym_clock_attach(&sh->clock_offset_ms);
+    if (worker_setup(&w, err, sizeof err) < 0) {
+        ym_log(YM_LOG_ERROR, "worker start failed", "error=%s", err);
+        return 1;
+    }
+    for (unsigned i = 0; i < nfds; i++)
+        if (ym_server_listen_fd(w.srv, 5 + (int)i, err, sizeof err) < 0) {
+            ym_log(YM_LOG_ERROR, "worker start failed", "error=%s", err);
+            return 1;
+        }
+    uv_pipe_init(w.loop, &w.ipc, 0);
+    w.ipc.data = &w;
+    if (uv_pipe_open(&w.ipc, 3) == 0) {
+        w.has_ipc = true;
+        uv_read_start((uv_stream_t *)&w.ipc, ipc_alloc, on_ipc);
+        uv_unref((uv_handle_t *)&w.ipc);
+    }
+    ym_log(YM_LOG_INFO, "worker ready", "slot=%u routes=%zu www_files=%zu", slot, ym_router_count(w.router),
+           ym_static_count(w.www));
+    ipc_send(&w, "ready\n");
+    worker_teardown(&w);
+    ym_config_free(w.cfg);
+    return 0;
+}
+
+int ym_worker_run_single(const char *cfg_path, const char *cfg_text, size_t cfg_len)
+{
+    worker w = {0};
+    char err[512];
+    if (ym_config_load_string(cfg_text, cfg_len, cfg_path, &w.cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "yimen: %s\n", err);
+        return 1;
+    }
+    ym_log_init((ym_log_level)w.cfg->log_level, "worker", 1);
+    ym_clock_set_timezone(w.cfg->timezone);
+    ym_shared *sh = ym_shared_private();
+    ym_metrics_attach(&sh->metrics);
+    ym_clock_attach(&sh->clock_offset_ms);
+    sh->generation = 1;
+    if (ym_prepare_database(w.cfg, err, sizeof err) < 0 || ym_pidfile_write(w.cfg, err, sizeof err) < 0 ||
+        worker_setup(&w, err, sizeof err) < 0) {
+        fprintf(stderr, "yimen: %s\n", err);
+        ym_config_free(w.cfg);
+        return 1;
+    }
+    for (size_t i = 0; i < w.cfg->nlisten; i++)
+        if (ym_server_listen_addr(w.srv, &w.cfg->listen[i], err, sizeof err) < 0) {
+            fprintf(stderr, "yimen: %s\n", err);
+            ym_pidfile_remove(w.cfg);
+            worker_stop(&w, "start failed");
+            worker_teardown(&w);
+            ym_config_free(w.cfg);
+            return 1;
+        }
+    ym_log(YM_LOG_INFO, "serving (single process)", "listen=%s port=%d", w.cfg->listen[0].host, w.cfg->listen[0].port);
+    worker_teardown(&w);
+    ym_pidfile_remove(w.cfg);
+    ym_config_free(w.cfg);
+    return 0;
+}
