@@ -51,30 +51,30 @@ deps:
 
 $(BUILD)/gen/schema_gen.c: $(SCHEMA) core/embed.sh
 	@mkdir -p $(dir $@)
-	core/embed.sh $(SCHEMA) > $@
+	@echo "  GEN  $@"; core/embed.sh $(SCHEMA) > $@
 
 $(BUILD)/obj/schema_gen.o: $(BUILD)/gen/schema_gen.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	@echo "  CC   $<"; $(CC) $(ALL_CFLAGS) -c $< -o $@
 
 $(BUILD)/obj/%.o: core/%.c $(wildcard core/*.h core/include/*.h) | $(BUILD)/gen/schema_gen.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	@echo "  CC   $<"; $(CC) $(ALL_CFLAGS) -c $< -o $@
 
 # llhttp is generated C; its own warnings are not ours to fix.
 $(BUILD)/obj/llhttp/%.o: $(LLHTTP_SRC)/%.c
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 $(CFLAGS) $(SANITIZE) -I$(LLHTTP_INC) -w -c $< -o $@
+	@echo "  CC   $<"; $(CC) -std=gnu11 $(CFLAGS) $(SANITIZE) -I$(LLHTTP_INC) -w -c $< -o $@
 
 $(BUILD)/libyimen.a: $(CORE_OBJ) $(LLHTTP_OBJ)
-	rm -f $@; ar rcs $@ $^
+	@echo "  AR   $@"; rm -f $@; ar rcs $@ $^
 
 $(BUILD)/yimen: $(BUILD)/obj/main.o $(BUILD)/libyimen.a
-	$(CC) $(ALL_CFLAGS) -rdynamic -o $@ $^ $(LDLIBS)
+	@echo "  LD   $@"; $(CC) $(ALL_CFLAGS) -rdynamic -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libyimen.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libyimen.a $(LDLIBS) -lcmocka
+	@echo "  CC   $<"; $(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libyimen.a $(LDLIBS) -lcmocka
 
 # Sub-makes, so a fresh machine sees the packages `deps` just installed.
 run:

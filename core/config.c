@@ -816,6 +816,7 @@ static int statement_line(parse_ctx *p, const char *name, size_t n, int line)
     p->prev_store = line;
     for (int l = line; p->line_off && l >= lo && l <= p->nlines; l--) {
         const char *b = p->text + p->line_off[l - 1], *e = memchr(b, '\n', (size_t)(p->text + p->len - b));
+        p->insns++; /* charged to the budget, or a loop could make this scan quadratic */
         if (line_assigns(b, e ? e : p->text + p->len, name, n))
             return l;
     }

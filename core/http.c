@@ -805,13 +805,8 @@ void ym_server_drain(ym_server *s, void (*done)(void *ud), void *ud)
     s->drain_done = done;
     s->drain_ud = ud;
     close_listeners(s);
-    /* A connection that never sent a request can go now; one between requests is
-     * kept until the deadline so a request already on the wire still gets its answer. */
-    for (conn *c = s->conns, *n; c; c = n) {
-        n = c->next;
-        if (!c->cur && !ym_parser_mid_message(&c->ps) && c->pending_len == 0 && c->requests == 0)
-            conn_close(c);
-    }
+    /* Idle connections stay until the deadline: a request may already be on the wire,
+     * and its answer (with Connection: close) is what lets the client move on cleanly. */
     uv_timer_start(&s->drain_timer, on_drain_timeout, s->cfg->timeouts.drain, 0);
     server_check_drained(s);
 }

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include "system.h"
 #include "config.h"
 #include "datadir.h"
@@ -136,9 +137,20 @@ static int cmd_reload(const ym_config *cfg)
     return 0;
 }
 
+/* Every connection is a descriptor: take all the kernel allows (workers inherit it). */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
 int main(int argc, char **argv)
 {
     ym_config_set_bindir(argv[0]);
+    raise_nofile();
     if (argc >= 2 && strcmp(argv[1], "__worker") == 0)
         return ym_worker_main(argc, argv);
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {

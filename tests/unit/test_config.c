@@ -154,6 +154,13 @@ static void test_every_key(void **state)
 
 static void test_partial_tables_keep_defaults(void **state)
 {
+    ym_config *e = load("-- nothing but a comment\n");
+    assert_int_equal(e->limits.body, 8 << 20);
+    ym_config_free(e);
+    e = load("");
+    assert_int_equal(e->nlisten, 1);
+    ym_config_free(e);
+
     ym_config *c = load("limits = { body = \"1MiB\" }\nlimits.uri = 100\n");
     assert_int_equal(c->limits.body, 1 << 20);
     assert_int_equal(c->limits.uri, 100);
