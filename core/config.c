@@ -1,5 +1,6 @@
-/* config: evaluate yimen.conf as Lua data in an empty, capped sandbox, then validate
- * every key into a ym_config (absolute paths, bytes, milliseconds) and diff for reload. */
+/* config: validate what yimen.conf assigned (evaluated by config_eval.c in an empty,
+ * capped Lua sandbox) into a ym_config (absolute paths, bytes, milliseconds); defaults,
+ * sizes and durations, and the diff for reload. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -14,14 +15,11 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include "config.h"
+#include "config_eval.h"
 #include "log.h"
 
-#define SANDBOX_MEM (4u << 20)   /* a config is a few KiB: the cap only stops bombs */
-#define SANDBOX_INSNS 1000000    /* plain data takes a few thousand instructions */
-#define HOOK_STEP 1000
 #define MAX_FILE (1u << 20)
 #define MAX_DEPTH 32             /* plugin settings nesting; also stops `t.t = t` cycles */
-#define CHUNK "=conf"            /* short, so Lua never truncates it; replaced by the path */
 
 static char g_bindir[PATH_MAX];  /* per process, the same for every generation */
 
@@ -31,13 +29,6 @@ typedef struct parse_ctx {
     size_t errlen;
     ym_config *c;
     int line;                    /* top-level assignment being validated */
-    size_t mem, mem_cap;
-    long insns;
-    int cur_line;                /* last line the sandbox ran */
-    int rc;
-    const char *text;            /* the source, to find where an assignment starts */
-    size_t len, *line_off;       /* line_off[i]: first byte of line i+1; NULL if no memory */
-    int nlines, prev_store;
 } parse_ctx;
 
 /* ---- errors and lists ---- */
@@ -263,12 +254,20 @@ static int set_defaults(ym_config *c)
     c->timezone = strdup("Asia/Shanghai");
     c->database.synchronous = strdup("full");
     c->plugin_settings = json_object();
+    c->auth.idle_timeout = 30 * 60000, c->auth.absolute_timeout = 12 * 3600000;
+    c->auth.lockout.attempts = 5, c->auth.lockout.window = c->auth.lockout.duration = 30 * 60000;
+    c->auth.rate_limit.per_ip = 20, c->auth.rate_limit.per_account = 10;
+    c->auth.argon2.memory = 19u << 20, c->auth.argon2.iterations = 2;
+    c->auth.argon2.parallelism = 1, c->auth.password.min_length = 12;
+    c->auth.password.common_list = path_resolve(bin, "../config/common-passwords.txt");
+    c->auth.audit_hash = strdup("sm3"), c->auth.issuer = strdup("yimen");
     char *p1 = path_resolve(bin, "plugins"), *p2 = path_resolve(bin, "../lua");
     bool ok = p1 && p2 && !strlist_push(&c->plugin_paths, p1) && !strlist_push(&c->plugin_paths, p2);
     free(p1);
     free(p2);
     return ok && c->data_dir && c->www_root && c->calendar_dir && c->timezone &&
-                   c->database.synchronous && c->plugin_settings ? 0 : -1;
+                   c->database.synchronous && c->plugin_settings && c->auth.password.common_list &&
+                   c->auth.audit_hash && c->auth.issuer ? 0 : -1;
 }
 
 /* ---- scalars: the value at absolute stack index idx; errors name key ---- */
@@ -350,15 +349,22 @@ static int parse_hostport(const char *s, ym_listen_addr *out)
     return 0;
 }
 
+static bool listen_has(const ym_config *c, const ym_listen_addr *a)
+{
+    for (size_t i = 0; i < c->nlisten; i++)
+        if (c->listen[i].port == a->port && !strcmp(c->listen[i].host, a->host))
+            return true;
+    return false;
+}
+
 static int listen_item(parse_ctx *p, const char *s, const char *key)
 {
     ym_config *c = p->c;
     ym_listen_addr a;
     if (parse_hostport(s, &a) < 0)
         return fail(p, key, "expected \"host:port\" (IPv6 as \"[::1]:8080\"), got \"%s\"", s);
-    for (size_t i = 0; i < c->nlisten; i++)
-        if (c->listen[i].port == a.port && !strcmp(c->listen[i].host, a.host))
-            return fail(p, key, "\"%s\" is listed twice", s);
+    if (listen_has(c, &a))
+        return fail(p, key, "\"%s\" is listed twice", s);
     if (c->nlisten == YM_MAX_LISTEN)
         return fail(p, key, "at most %d listen addresses", YM_MAX_LISTEN);
     c->listen[c->nlisten++] = a;
@@ -391,8 +397,9 @@ static int path_item(parse_ctx *p, const char *s, const char *key)
     return rc < 0 ? fail(p, key, "expected a directory path") : 0;
 }
 
-/* Names become table prefixes and URL segments, hence ^[a-z][a-z0-9_]{0,31}$. */
-static bool plugin_name_ok(const char *s)
+/* Plugin names become table prefixes and URL segments, hence ^[a-z][a-z0-9_]{0,31}$;
+ * role keys follow the same rule. */
+static bool name_ok(const char *s)
 {
     size_t n = strlen(s);
     if (n < 1 || n > 32 || !islower((unsigned char)s[0]))
@@ -406,7 +413,7 @@ static int plugin_item(parse_ctx *p, const char *s, const char *key)
         "core", "yimen", "auth", "me", "admin", "ui", "users", "units", "roles", "grants",
         "audit", "search", "events", "notifications", "files", "dispatches", "items", "test",
     };
-    if (!plugin_name_ok(s))
+    if (!name_ok(s))
         return fail(p, key, "\"%s\" is not a plugin name (a-z, 0-9 and _, starting with a "
                     "letter, at most 32)", s);
     for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
@@ -415,6 +422,17 @@ static int plugin_item(parse_ctx *p, const char *s, const char *key)
     if (strlist_has(&p->c->plugins, s))
         return fail(p, key, "\"%s\" is listed twice", s);
     return strlist_push(&p->c->plugins, s) < 0 ? fail(p, key, "out of memory") : 0;
+}
+
+static int role_item(parse_ctx *p, const char *s, const char *key)
+{
+    ym_strlist *l = &p->c->auth.totp_roles;
+    if (!name_ok(s))
+        return fail(p, key, "\"%s\" is not a role key (a-z, 0-9 and _, starting with a "
+                    "letter, at most 32)", s);
+    if (strlist_has(l, s))
+        return fail(p, key, "\"%s\" is listed twice", s);
+    return strlist_push(l, s) < 0 ? fail(p, key, "out of memory") : 0;
 }
 
 /* A single string or a list 1..n of strings, each handed to fn as "key[i]". */
@@ -444,49 +462,75 @@ static int each_string(parse_ctx *p, lua_State *L, int idx, const char *key, ite
 
 /* ---- the schema: one table of fields drives validation and unknown-key errors ---- */
 
-enum { F_SIZE, F_COUNT, F_MS, F_MS_INT, F_BOOL, F_SYNC, F_WORKERS, F_LEVEL, F_PATH, F_TZ,
-       F_URL, F_LISTEN, F_PROXIES, F_PATHS, F_PLUGINS, F_TABLE };
+enum { F_SIZE, F_KIB, F_COUNT, F_MS, F_MS_INT, F_BOOL, F_SYNC, F_HASH, F_ISSUER, F_WORKERS,
+       F_LEVEL, F_PATH, F_TZ, F_URL, F_LISTEN, F_PROXIES, F_PATHS, F_PLUGINS, F_ROLES, F_TABLE };
 
 typedef struct field {
     const char *name;
     int kind;
     size_t off;
-    uint64_t min;               /* for numbers */
+    uint64_t min, max;          /* for numbers; max 0 = none */
     const struct field *sub;    /* for F_TABLE */
 } field;
 
 #define CF(m) offsetof(ym_config, m)
+#define FLD(name, kind, m, min, max) {name, kind, CF(m), min, max, NULL}
+#define SUB(name, fields) {name, F_TABLE, 0, 0, 0, fields}
+#define END {NULL, 0, 0, 0, 0, NULL}
 static const field limits_fields[] = {
-    {"uri", F_SIZE, CF(limits.uri), 1, NULL}, {"headers", F_SIZE, CF(limits.headers), 1, NULL},
-    {"header_count", F_COUNT, CF(limits.header_count), 1, NULL},
-    {"body", F_SIZE, CF(limits.body), 0, NULL},
-    {"connections", F_COUNT, CF(limits.connections), 1, NULL},
-    {"json_depth", F_COUNT, CF(limits.json_depth), 1, NULL},
-    {"write_buffer", F_SIZE, CF(limits.write_buffer), 1, NULL}, {NULL, 0, 0, 0, NULL},
+    FLD("uri", F_SIZE, limits.uri, 1, 0), FLD("headers", F_SIZE, limits.headers, 1, 0),
+    FLD("header_count", F_COUNT, limits.header_count, 1, 0),
+    FLD("body", F_SIZE, limits.body, 0, 0), FLD("connections", F_COUNT, limits.connections, 1, 0),
+    FLD("json_depth", F_COUNT, limits.json_depth, 1, 0),
+    FLD("write_buffer", F_SIZE, limits.write_buffer, 1, 0), END,
 };
 static const field timeouts_fields[] = {
-    {"header", F_MS, CF(timeouts.header), 1, NULL}, {"body", F_MS, CF(timeouts.body), 1, NULL},
-    {"idle", F_MS, CF(timeouts.idle), 1, NULL}, {"drain", F_MS, CF(timeouts.drain), 0, NULL},
-    {NULL, 0, 0, 0, NULL},
+    FLD("header", F_MS, timeouts.header, 1, 0), FLD("body", F_MS, timeouts.body, 1, 0),
+    FLD("idle", F_MS, timeouts.idle, 1, 0), FLD("drain", F_MS, timeouts.drain, 0, 0), END,
 };
 static const field database_fields[] = {
-    {"synchronous", F_SYNC, CF(database.synchronous), 0, NULL},
-    {"busy_timeout", F_MS_INT, CF(database.busy_timeout_ms), 0, NULL}, {NULL, 0, 0, 0, NULL},
+    FLD("synchronous", F_SYNC, database.synchronous, 0, 0),
+    FLD("busy_timeout", F_MS_INT, database.busy_timeout_ms, 0, 0), END,
 };
-static const field metrics_fields[] = {
-    {"loopback_only", F_BOOL, CF(metrics.loopback_only), 0, NULL}, {NULL, 0, 0, 0, NULL},
+static const field metrics_fields[] = {FLD("loopback_only", F_BOOL, metrics.loopback_only, 0, 0), END};
+static const field lockout_fields[] = {
+    FLD("attempts", F_COUNT, auth.lockout.attempts, 1, 0),
+    FLD("window", F_MS, auth.lockout.window, 1, 0),
+    FLD("duration", F_MS, auth.lockout.duration, 1, 0), END,
+};
+static const field rate_limit_fields[] = {
+    FLD("per_ip", F_COUNT, auth.rate_limit.per_ip, 1, 0),
+    FLD("per_account", F_COUNT, auth.rate_limit.per_account, 1, 0), END,
+};
+static const field argon2_fields[] = {
+    FLD("memory", F_KIB, auth.argon2.memory, 8u << 10, 1u << 30),
+    FLD("iterations", F_COUNT, auth.argon2.iterations, 1, 10),
+    FLD("parallelism", F_COUNT, auth.argon2.parallelism, 1, 16), END,
+};
+static const field password_fields[] = {
+    FLD("min_length", F_COUNT, auth.password.min_length, 8, 128),
+    FLD("classes", F_COUNT, auth.password.classes, 0, 4),
+    FLD("max_age", F_MS, auth.password.max_age, 0, 0),
+    FLD("common_list", F_PATH, auth.password.common_list, 0, 0), END,
+};
+static const field auth_fields[] = {
+    FLD("idle_timeout", F_MS, auth.idle_timeout, 1, 0),
+    FLD("absolute_timeout", F_MS, auth.absolute_timeout, 1, 0),
+    SUB("lockout", lockout_fields), SUB("rate_limit", rate_limit_fields),
+    SUB("argon2", argon2_fields), SUB("password", password_fields),
+    FLD("totp_roles", F_ROLES, auth.totp_roles, 0, 0), FLD("audit_hash", F_HASH, auth.audit_hash, 0, 0),
+    FLD("issuer", F_ISSUER, auth.issuer, 0, 0), END,
 };
 static const field top_fields[] = {
-    {"listen", F_LISTEN, 0, 0, NULL}, {"workers", F_WORKERS, CF(workers), 1, NULL},
-    {"data_dir", F_PATH, CF(data_dir), 0, NULL}, {"log_level", F_LEVEL, CF(log_level), 0, NULL},
-    {"timezone", F_TZ, CF(timezone), 0, NULL}, {"www_root", F_PATH, CF(www_root), 0, NULL},
-    {"calendar_dir", F_PATH, CF(calendar_dir), 0, NULL},
-    {"limits", F_TABLE, 0, 0, limits_fields}, {"timeouts", F_TABLE, 0, 0, timeouts_fields},
-    {"database", F_TABLE, 0, 0, database_fields},
-    {"trusted_proxies", F_PROXIES, CF(trusted_proxies), 0, NULL},
-    {"public_url", F_URL, CF(public_url), 0, NULL}, {"metrics", F_TABLE, 0, 0, metrics_fields},
-    {"plugin_paths", F_PATHS, CF(plugin_paths), 0, NULL},
-    {"plugins", F_PLUGINS, CF(plugins), 0, NULL}, {NULL, 0, 0, 0, NULL},
+    FLD("listen", F_LISTEN, listen, 0, 0), FLD("workers", F_WORKERS, workers, 1, 0),
+    FLD("data_dir", F_PATH, data_dir, 0, 0), FLD("log_level", F_LEVEL, log_level, 0, 0),
+    FLD("timezone", F_TZ, timezone, 0, 0), FLD("www_root", F_PATH, www_root, 0, 0),
+    FLD("calendar_dir", F_PATH, calendar_dir, 0, 0), SUB("limits", limits_fields),
+    SUB("timeouts", timeouts_fields), SUB("database", database_fields),
+    FLD("trusted_proxies", F_PROXIES, trusted_proxies, 0, 0),
+    FLD("public_url", F_URL, public_url, 0, 0), SUB("metrics", metrics_fields),
+    FLD("plugin_paths", F_PATHS, plugin_paths, 0, 0), FLD("plugins", F_PLUGINS, plugins, 0, 0),
+    SUB("auth", auth_fields), END,
 };
 
 static int set_field(parse_ctx *p, lua_State *L, int idx, const field *f, const char *key);
@@ -508,7 +552,20 @@ static int set_table(parse_ctx *p, lua_State *L, int idx, const field *fields, c
         if (set_field(p, L, lua_gettop(L), f, sub) < 0)
             return -1;
     }
+    size_t lanes = p->c->auth.argon2.parallelism; /* Argon2 needs 8 KiB per lane */
+    if (fields == argon2_fields && p->c->auth.argon2.memory < (lanes << 13))
+        return fail(p, key, "memory must be at least 8KiB per lane: %zuKiB for parallelism %zu",
+                    lanes << 3, lanes);
     return 0;
+}
+
+static bool issuer_ok(const char *s)
+{
+    json_t *utf8 = json_string(s); /* NULL unless valid UTF-8 */
+    bool ok = utf8 && s[0] && strlen(s) <= 64 && !strpbrk(s, ":\x7f");
+    for (json_decref(utf8); ok && *s; s++)
+        ok = (unsigned char)*s >= 0x20;
+    return ok;
 }
 
 static int set_text(parse_ctx *p, lua_State *L, int idx, const field *f, const char *key,
@@ -521,6 +578,10 @@ static int set_text(parse_ctx *p, lua_State *L, int idx, const field *f, const c
         return -1;
     if (f->kind == F_SYNC && strcmp(s, "full") && strcmp(s, "normal") && strcmp(s, "off"))
         return fail(p, key, "expected \"full\", \"normal\" or \"off\"");
+    if (f->kind == F_HASH && strcmp(s, "sm3") && strcmp(s, "sha256"))
+        return fail(p, key, "expected \"sm3\" or \"sha256\"");
+    if (f->kind == F_ISSUER && !issuer_ok(s)) /* it goes into otpauth:// URIs as is */
+        return fail(p, key, "expected 1 to 64 bytes of UTF-8 without ':' or control characters");
     snprintf(zf, sizeof zf, "/usr/share/zoneinfo/%s", s); /* no escaping zoneinfo: */
     if (f->kind == F_TZ && (!s[0] || s[0] == '/' || strstr(s, "..") || stat(zf, &st) < 0 ||
                             !S_ISREG(st.st_mode)))
@@ -545,7 +606,7 @@ static int set_text(parse_ctx *p, lua_State *L, int idx, const field *f, const c
 
 static int set_list(parse_ctx *p, lua_State *L, int idx, const field *f, const char *key)
 {
-    static const item_fn fns[] = {listen_item, proxy_item, path_item, plugin_item};
+    static const item_fn fns[] = {listen_item, proxy_item, path_item, plugin_item, role_item};
     if (f->kind == F_LISTEN)
         p->c->nlisten = 0;
     else
@@ -553,6 +614,21 @@ static int set_list(parse_ctx *p, lua_State *L, int idx, const field *f, const c
     if (each_string(p, L, idx, key, fns[f->kind - F_LISTEN]) < 0)
         return -1;
     return f->kind != F_LISTEN || p->c->nlisten ? 0 : fail(p, key, "at least one address is needed");
+}
+
+/* "must be from 8KiB to 1GiB": sizes read as in the file when they are exact. */
+static int range_fail(parse_ctx *p, const field *f, const char *key)
+{
+    static const char *const unit[] = {"", "KiB", "MiB", "GiB"};
+    char txt[2][32];
+    uint64_t v[2] = {f->min, f->max};
+    for (int i = 0, u = 0; i < 2; i++, u = 0) {
+        for (; (f->kind == F_SIZE || f->kind == F_KIB) && u < 3 && v[i] && v[i] % 1024 == 0; u++)
+            v[i] /= 1024;
+        snprintf(txt[i], sizeof txt[i], "%llu%s", (unsigned long long)v[i], unit[u]);
+    }
+    return f->max ? fail(p, key, "must be from %s to %s", txt[0], txt[1])
+                  : fail(p, key, "must be at least %s", txt[0]);
 }
 
 static int set_field(parse_ctx *p, lua_State *L, int idx, const field *f, const char *key)
@@ -563,9 +639,9 @@ static int set_field(parse_ctx *p, lua_State *L, int idx, const field *f, const 
     switch (f->kind) {
     case F_TABLE:
         return set_table(p, L, idx, f->sub, key);
-    case F_LISTEN: case F_PROXIES: case F_PATHS: case F_PLUGINS:
+    case F_LISTEN: case F_PROXIES: case F_PATHS: case F_PLUGINS: case F_ROLES:
         return set_list(p, L, idx, f, key);
-    case F_SYNC: case F_PATH: case F_TZ: case F_URL:
+    case F_SYNC: case F_HASH: case F_ISSUER: case F_PATH: case F_TZ: case F_URL:
         return set_text(p, L, idx, f, key, (char **)dst);
     case F_BOOL:
         if (lua_type(L, idx) != LUA_TBOOLEAN)
@@ -583,7 +659,7 @@ static int set_field(parse_ctx *p, lua_State *L, int idx, const field *f, const 
         if (get_uint(L, idx, &v) < 0)
             return fail(p, key, "expected a whole number");
         break;
-    case F_SIZE:
+    case F_SIZE: case F_KIB:
         if (get_size(p, L, idx, key, &v) < 0)
             return -1;
         break;
@@ -593,8 +669,10 @@ static int set_field(parse_ctx *p, lua_State *L, int idx, const field *f, const 
         if (f->kind == F_MS_INT && v > INT_MAX)
             return fail(p, key, "too long");
     }
-    if (v < f->min)
-        return fail(p, key, "must be at least %llu", (unsigned long long)f->min);
+    if (v < f->min || (f->max && v > f->max))
+        return range_fail(p, f, key);
+    if (f->kind == F_KIB && v % 1024)
+        return fail(p, key, "must be a whole number of KiB");
     if (f->kind == F_MS_INT)
         *(int *)dst = (int)v;
     else if (f->kind == F_MS)
@@ -689,7 +767,7 @@ static bool plugin_dir_exists(const ym_config *c, const char *name)
 /* Not a core key: the settings of an enabled or installed plugin, or a mistake. */
 static int set_plugin_settings(parse_ctx *p, lua_State *L, int idx, const char *key)
 {
-    if (!plugin_name_ok(key) || (!strlist_has(&p->c->plugins, key) && !plugin_dir_exists(p->c, key)))
+    if (!name_ok(key) || (!strlist_has(&p->c->plugins, key) && !plugin_dir_exists(p->c, key)))
         return fail(p, key, "unknown key");
     if (lua_type(L, idx) != LUA_TTABLE)
         return fail(p, key, "expected a table (the settings of plugin %s)", key);
@@ -703,20 +781,9 @@ static int set_plugin_settings(parse_ctx *p, lua_State *L, int idx, const char *
     return j ? 0 : -1;
 }
 
-/* ---- walking the evaluated file ---- */
+/* ---- applying the evaluated file ---- */
 
-typedef struct top_key {
-    const char *name;
-    int line;
-} top_key;
-
-static int cmp_line(const void *a, const void *b)
-{
-    const top_key *x = a, *y = b;
-    return x->line != y->line ? (x->line > y->line) - (x->line < y->line) : strcmp(x->name, y->name);
-}
-
-static int apply_key(parse_ctx *p, lua_State *L, int values, const top_key *k)
+static int apply_key(parse_ctx *p, lua_State *L, int values, const ym_conf_key *k)
 {
     const field *f = top_fields;
     while (f->name && strcmp(f->name, k->name))
@@ -729,190 +796,17 @@ static int apply_key(parse_ctx *p, lua_State *L, int values, const top_key *k)
     return rc;
 }
 
-/* Keys in line order, so the error reported is the first in the file; plugins and
- * plugin_paths go first since they decide which other keys are plugin settings. */
-static int walk(parse_ctx *p, lua_State *L, int values, int lines)
+/* Keys come in line order; plugins and plugin_paths go first since they decide which
+ * other keys are plugin settings. */
+static int apply_keys(void *ud, lua_State *L, int values, const ym_conf_key *keys, size_t n)
 {
-    size_t n = 0, cap = 0, len;
-    top_key *keys = NULL, *nk;
-    int rc = 0;
-    for (lua_pushnil(L); rc == 0 && lua_next(L, values);) {
-        lua_pop(L, 1);
-        lua_pushvalue(L, -1);
-        lua_rawget(L, lines);
-        p->line = (int)lua_tointeger(L, -1);
-        lua_pop(L, 1);
-        const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tolstring(L, -1, &len) : NULL;
-        if (!name || strlen(name) != len) /* only reachable through _ENV[...] */
-            rc = fail(p, "_ENV", "top-level keys must be names");
-        else if (n == cap && !(nk = realloc(keys, (cap ? cap * 2 : 16) * sizeof *keys)))
-            rc = fail(p, name, "out of memory");
-        else {
-            if (n == cap)
-                keys = nk, cap = cap ? cap * 2 : 16;
-            keys[n++] = (top_key){name, p->line}; /* the string stays anchored in values */
-        }
-    }
-    if (rc == 0 && n)
-        qsort(keys, n, sizeof *keys, cmp_line);
-    for (int pass = 0; pass < 2 && rc == 0; pass++)
-        for (size_t i = 0; i < n && rc == 0; i++) {
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++) {
             bool early = !strcmp(keys[i].name, "plugins") || !strcmp(keys[i].name, "plugin_paths");
-            if (early == (pass == 0))
-                rc = apply_key(p, L, values, &keys[i]);
+            if (early == (pass == 0) && apply_key(ud, L, values, &keys[i]) < 0)
+                return -1;
         }
-    free(keys);
-    return rc;
-}
-
-/* ---- the sandbox ---- */
-
-static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-    parse_ctx *p = ud;
-    size_t old = ptr ? osize : 0; /* with ptr NULL, osize is a type tag, not a size */
-    if (nsize == 0) {
-        free(ptr);
-        p->mem -= old;
-        return NULL;
-    }
-    if (nsize > old && p->mem - old + nsize > p->mem_cap)
-        return NULL; /* Lua collects and retries once, then raises LUA_ERRMEM */
-    void *np = realloc(ptr, nsize);
-    if (np)
-        p->mem = p->mem - old + nsize;
-    return np;
-}
-
-static void sandbox_hook(lua_State *L, lua_Debug *ar)
-{
-    parse_ctx *p = *(parse_ctx **)lua_getextraspace(L);
-    if (ar->event == LUA_HOOKLINE) { /* for the memory error, which has no line of its own */
-        p->cur_line = ar->currentline;
-    } else if ((p->insns += HOOK_STEP) > SANDBOX_INSNS) {
-        lua_getinfo(L, "l", ar);
-        lua_pushfstring(L, "conf:%d: instruction limit of %d exceeded: the config must be "
-                        "plain data", ar->currentline, SANDBOX_INSNS);
-        lua_error(L);
-    }
-}
-
-static bool line_assigns(const char *s, const char *end, const char *name, size_t n)
-{
-    s += strspn(s, " \t");
-    if (s + n > end || memcmp(s, name, n) != 0)
-        return false;
-    for (s += n; s < end && (*s == ' ' || *s == '\t');)
-        s++;
-    return s < end && *s == '=' && (s + 1 == end || s[1] != '=');
-}
-
-/* Lua gives the line of the store, which for a table spread over lines is its closing
- * brace; the reader wants the line where `name =` starts, between the previous store and
- * this one. Without such a line (`_ENV.x = 1`, two on a line) the store's line stands. */
-static int statement_line(parse_ctx *p, const char *name, size_t n, int line)
-{
-    int lo = p->prev_store > 0 && p->prev_store <= line ? p->prev_store : 1;
-    p->prev_store = line;
-    for (int l = line; p->line_off && l >= lo && l <= p->nlines; l--) {
-        const char *b = p->text + p->line_off[l - 1], *e = memchr(b, '\n', (size_t)(p->text + p->len - b));
-        p->insns++; /* charged to the budget, or a loop could make this scan quadratic */
-        if (line_assigns(b, e ? e : p->text + p->len, name, n))
-            return l;
-    }
-    return line;
-}
-
-/* __newindex of the empty _ENV: keep the value and the line of its assignment. Keeping
- * values elsewhere makes every assignment, even a repeated one, come through here. */
-static int env_newindex(lua_State *L)
-{
-    lua_Debug ar;
-    size_t n;
-    int line = lua_getstack(L, 1, &ar) && lua_getinfo(L, "l", &ar) ? ar.currentline : 0;
-    if (lua_type(L, 2) == LUA_TSTRING) {
-        const char *name = lua_tolstring(L, 2, &n);
-        line = statement_line(*(parse_ctx **)lua_getextraspace(L), name, n, line);
-    }
-    lua_settop(L, 3);
-    lua_pushvalue(L, 2);
-    lua_pushinteger(L, line);
-    lua_rawset(L, lua_upvalueindex(2));
-    lua_rawset(L, lua_upvalueindex(1));
     return 0;
-}
-
-/* Lua says "conf:7: msg"; the reader wants "<file>:7: msg". */
-static void lua_failure(parse_ctx *p, lua_State *L, int status)
-{
-    const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "unknown error";
-    size_t cl = strlen(CHUNK) - 1;
-    if (status == LUA_ERRMEM && p->cur_line > 0)
-        set_err(p->err, p->errlen, "%s:%d: memory limit of %u MiB exceeded: the config must "
-                "be plain data", p->file, p->cur_line, SANDBOX_MEM >> 20);
-    else if (status == LUA_ERRMEM)
-        set_err(p->err, p->errlen, "%s: memory limit of %u MiB exceeded", p->file, SANDBOX_MEM >> 20);
-    else if (!strncmp(msg, &CHUNK[1], cl) && msg[cl] == ':')
-        set_err(p->err, p->errlen, "%s%s", p->file, msg + cl);
-    else
-        set_err(p->err, p->errlen, "%s: %s", p->file, msg);
-}
-
-/* Under lua_pcall, so running out of memory anywhere is an error, not a panic.
- * Arguments: the ctx; stack 1 = values, 2 = lines, 3 = the chunk. */
-static int sandbox_run(lua_State *L)
-{
-    parse_ctx *p = lua_touserdata(L, 1);
-    lua_settop(L, 0);
-    lua_newtable(L);
-    lua_newtable(L);
-    int status = luaL_loadbufferx(L, p->text, p->len, CHUNK, "t");
-    if (status != LUA_OK) { /* report here: re-raising would turn LUA_ERRMEM into a string */
-        lua_failure(p, L, status);
-        return p->rc = -1, 0;
-    }
-    lua_newtable(L); /* _ENV */
-    lua_createtable(L, 0, 2);
-    lua_pushvalue(L, 1);
-    lua_setfield(L, -2, "__index"); /* `limits.body = 1` after `limits = {}` works */
-    lua_pushvalue(L, 1);
-    lua_pushvalue(L, 2);
-    lua_pushcclosure(L, env_newindex, 2);
-    lua_setfield(L, -2, "__newindex");
-    lua_setmetatable(L, -2);
-    lua_setupvalue(L, 3, 1);
-    lua_sethook(L, sandbox_hook, LUA_MASKCOUNT | LUA_MASKLINE, HOOK_STEP);
-    lua_call(L, 0, 0);
-    lua_sethook(L, NULL, 0, 0);
-    p->mem_cap = SIZE_MAX; /* the file ran; checking it must not fail for lack of room */
-    p->rc = walk(p, L, 1, 2);
-    return 0;
-}
-
-static int evaluate(parse_ctx *p)
-{
-    int n = 1, status = LUA_ERRMEM;
-    for (size_t i = 0; i < p->len; i++)
-        n += p->text[i] == '\n';
-    if ((p->line_off = malloc((size_t)n * sizeof *p->line_off))) {
-        p->line_off[p->nlines++] = 0;
-        for (size_t i = 0; i < p->len; i++)
-            if (p->text[i] == '\n')
-                p->line_off[p->nlines++] = i + 1;
-    }
-    lua_State *L = lua_newstate(sandbox_alloc, p);
-    if (L) {
-        *(parse_ctx **)lua_getextraspace(L) = p;
-        lua_pushcfunction(L, sandbox_run);
-        lua_pushlightuserdata(L, p);
-        if ((status = lua_pcall(L, 1, 0, 0)) != LUA_OK)
-            lua_failure(p, L, status);
-        lua_close(L);
-    } else {
-        set_err(p->err, p->errlen, "%s: cannot create a Lua state", p->file);
-    }
-    free(p->line_off);
-    return status != LUA_OK ? -1 : p->rc;
 }
 
 /* ---- public API ---- */
@@ -942,9 +836,8 @@ int ym_config_load_string(const char *text, size_t len, const char *path, ym_con
     ym_config *c = config_new(path, err, errlen);
     if (len >= 3 && !memcmp(text, "\xEF\xBB\xBF", 3)) /* a BOM, as Windows editors write */
         text += 3, len -= 3;
-    parse_ctx p = {.file = name, .err = err, .errlen = errlen, .c = c, .mem_cap = SANDBOX_MEM,
-                   .text = text, .len = len};
-    if (c && evaluate(&p) < 0) {
+    parse_ctx p = {.file = name, .err = err, .errlen = errlen, .c = c};
+    if (c && ym_conf_eval(text, len, name, err, errlen, apply_keys, &p) < 0) {
         ym_config_free(c);
         c = NULL;
     }
@@ -981,22 +874,16 @@ void ym_config_free(ym_config *c)
     if (!c)
         return;
     char *owned[] = {c->path, c->dir, c->data_dir, c->timezone, c->www_root, c->calendar_dir,
-                     c->database.synchronous, c->public_url};
+                     c->database.synchronous, c->public_url, c->auth.password.common_list,
+                     c->auth.audit_hash, c->auth.issuer};
     for (size_t i = 0; i < sizeof owned / sizeof owned[0]; i++)
         free(owned[i]);
     strlist_free(&c->trusted_proxies);
     strlist_free(&c->plugin_paths);
     strlist_free(&c->plugins);
+    strlist_free(&c->auth.totp_roles);
     json_decref(c->plugin_settings);
     free(c);
-}
-
-static bool listen_has(const ym_config *c, const ym_listen_addr *a)
-{
-    for (size_t i = 0; i < c->nlisten; i++)
-        if (c->listen[i].port == a->port && !strcmp(c->listen[i].host, a->host))
-            return true;
-    return false;
 }
 
 int ym_config_reloadable(const ym_config *a, const ym_config *b, char *err, size_t errlen)

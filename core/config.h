@@ -57,6 +57,33 @@ typedef struct ym_config {
     ym_strlist plugin_paths;     /* absolute; default <bindir>/plugins, <bindir>/../lua */
     ym_strlist plugins;          /* enabled plugin names, in order */
     json_t *plugin_settings;     /* object: plugin name -> its settings table as JSON */
+    struct {
+        uint64_t idle_timeout;       /* ms, 30 min: a session unused this long ends */
+        uint64_t absolute_timeout;   /* ms, 12 h: a session ends this long after login */
+        struct {
+            size_t attempts;         /* 5 failed logins ... */
+            uint64_t window;         /* ms, 30 min: ... within this window ... */
+            uint64_t duration;       /* ms, 30 min: ... lock the account this long */
+        } lockout;
+        struct {
+            size_t per_ip;           /* 20 login attempts per minute per client address */
+            size_t per_account;      /* 10 login attempts per minute per username */
+        } rate_limit;
+        struct {
+            size_t memory;           /* bytes, 19 MiB (OWASP); tests lower it */
+            size_t iterations;       /* 2 */
+            size_t parallelism;      /* 1 */
+        } argon2;
+        struct {
+            size_t min_length;       /* 12 characters */
+            size_t classes;          /* 0..4 character classes required (lower, upper, digit, other); 0 */
+            uint64_t max_age;        /* ms; 0 = passwords never expire (rotation off) */
+            char *common_list;       /* absolute; default <bindir>/../config/common-passwords.txt */
+        } password;
+        ym_strlist totp_roles;       /* role keys that must use a second factor; empty */
+        char *audit_hash;            /* "sm3" (default) or "sha256" */
+        char *issuer;                /* TOTP issuer shown in authenticator apps, "yimen" */
+    } auth;
 } ym_config;
 
 /* Parse and validate. path NULL = built-in defaults only. On error returns -1 and

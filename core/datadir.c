@@ -9,12 +9,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <stdbool.h>
 #include <sys/stat.h>
 #include "datadir.h"
 #include "system.h"
 #include "clock.h"
 #include "db.h"
 #include "log.h"
+#include "identity.h"
+#include "password.h"
 
 int ym_mkdirs(const char *path, unsigned mode)
 {
@@ -85,6 +88,50 @@ void ym_pidfile_remove(const ym_config *cfg)
     unlink(path);
 }
 
+/* First start: the built-in roles, the root unit and "admin". The password is
+ * YIMEN_ADMIN_PASSWORD (the operator's own: not forced to change) or a random one
+ * printed once, which must be changed at first sign-in. */
+static int bootstrap(const ym_config *cfg, ym_db *db, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = ym_db_prepare(db, "core", "SELECT count(*) FROM core_users WHERE username = 'admin'");
+    if (!st) {
+        snprintf(err, errlen, "bootstrap: %s", ym_db_errmsg(db));
+        return -1;
+    }
+    bool have_admin = sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) > 0;
+    sqlite3_reset(st);
+    char hash[256] = "", random_pw[32] = "";
+    const char *pw = getenv("YIMEN_ADMIN_PASSWORD");
+    if (!have_admin) {
+        if (!pw || !*pw) {
+            ym_random_token(random_pw, sizeof random_pw, 12);
+            pw = random_pw;
+        }
+        ym_argon2_params prm;
+        ym_argon2_params_from(cfg, &prm);
+        if (ym_password_hash(pw, &prm, hash, sizeof hash) < 0) {
+            snprintf(err, errlen, "bootstrap: cannot hash the admin password");
+            return -1;
+        }
+    }
+    if (ym_db_write_begin(db) < 0) {
+        snprintf(err, errlen, "bootstrap: database busy");
+        return -1;
+    }
+    int rc = ym_identity_bootstrap(db, "本县", have_admin ? NULL : hash, random_pw[0] != 0, err, errlen);
+    ym_db_write_end(db, rc >= 0);
+    if (ym_db_flush(db) < 0 && rc >= 0) {
+        snprintf(err, errlen, "bootstrap: commit failed: %s", ym_db_errmsg(db));
+        rc = -1;
+    }
+    if (rc == 1 && random_pw[0])
+        fprintf(stderr, "yimen: created the administrator: username admin, password %s\n"
+                        "yimen: it is shown only now; you will be asked to change it at first sign-in.\n", random_pw);
+    else if (rc == 1)
+        fprintf(stderr, "yimen: created the administrator: username admin, password from YIMEN_ADMIN_PASSWORD\n");
+    return rc < 0 ? -1 : 0;
+}
+
 int ym_prepare_database(const ym_config *cfg, char *err, size_t errlen)
 {
     if (ym_mkdirs(cfg->data_dir, 0750) < 0) {
@@ -101,6 +148,8 @@ int ym_prepare_database(const ym_config *cfg, char *err, size_t errlen)
     long long off = 0;
     if (rc == 0 && ym_clock_test_enabled() && ym_db_state_get_int(db, "test_clock_offset_ms", &off) == 0)
         ym_clock_set_offset(off);
+    if (rc == 0)
+        rc = bootstrap(cfg, db, err, errlen);
     ym_db_close(db);
     return rc;
 }

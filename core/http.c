@@ -14,6 +14,7 @@
 #include "log.h"
 #include "clock.h"
 #include "metrics.h"
+#include "auth.h"
 
 #define LINGER_MS 2000
 #define PENDING_MAX (64 * 1024) /* pipelined bytes held while a request runs */
@@ -463,7 +464,8 @@ static void dispatch(conn *c, ym_request *r)
     } else {
         ym_route_rc rc = ym_router_match(s->router, r, &rt, allow, sizeof allow);
         if (rc == YM_ROUTE_FOUND) {
-            rt->handler(r, rt->ud);
+            if (ym_auth_route(r, rt) == 0)
+                rt->handler(r, rt->ud);
         } else if (rc == YM_ROUTE_BAD_METHOD) {
             char hdr[128];
             snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);
@@ -815,6 +817,8 @@ size_t ym_server_connections(const ym_server *s) { return s->nconns; }
 ym_db *ym_server_db(const ym_server *s) { return s->db; }
 const ym_config *ym_server_config(const ym_server *s) { return s->cfg; }
 ym_server *ym_req_server(const ym_request *r) { return ((conn *)r->conn)->srv; }
+uv_loop_t *ym_server_loop(const ym_server *s) { return s->loop; }
+bool ym_req_gone(const ym_request *r) { return ((conn *)r->conn)->closing; }
 
 void ym_server_close(ym_server *s)
 {

@@ -29,6 +29,9 @@ void ym_server_free(ym_server *s);
 ym_db *ym_server_db(const ym_server *s);
 const ym_config *ym_server_config(const ym_server *s);
 ym_server *ym_req_server(const ym_request *r);
+uv_loop_t *ym_server_loop(const ym_server *s);
+/* The connection closed before the answer: the handler may skip work. */
+bool ym_req_gone(const ym_request *r);
 
 /* ---- responses: exactly one per request ---- */
 

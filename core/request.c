@@ -79,6 +79,8 @@ void ym_request_free(ym_request *r)
 {
     if (!r)
         return;
+    if (r->who && r->who_free)
+        r->who_free(r->who);
     arena *a = r->arena;
     if (a) {
         for (chunk *c = a->chunks, *n; c; c = n) {

@@ -43,6 +43,8 @@ typedef struct ym_request {
     size_t nparams;
     void *conn;                 /* owning connection (http.c) */
     void *arena;                /* string storage (request.c) */
+    struct ym_principal *who;   /* the authenticated user, NULL on public routes */
+    void (*who_free)(struct ym_principal *); /* set with who */
     int status;                 /* response status once answered, else 0 */
     bool answered;
     bool write_pending;         /* response waits for the group commit */

@@ -59,3 +59,27 @@ ym_shared *ym_shared_private(void)
 }
 
 ym_shared *ym_shared_get(void) { return g_shared; }
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h ? h : 1;
+}
+
+/* Races between workers may lose a count now and then; a rate limit tolerates that. */
+uint32_t ym_rate_hit(const char *key, int64_t now_ms, int *retry_after)
+{
+    ym_shared *s = g_shared ? g_shared : ym_shared_private();
+    uint64_t k = fnv1a(key), window = (uint64_t)(now_ms / 60000);
+    ym_rate_slot *slot = &s->rate[k % YM_RATE_SLOTS];
+    if (retry_after)
+        *retry_after = (int)(60 - (now_ms / 1000) % 60);
+    if (__atomic_load_n(&slot->key, __ATOMIC_RELAXED) != k || __atomic_load_n(&slot->window, __ATOMIC_RELAXED) != window) {
+        __atomic_store_n(&slot->key, k, __ATOMIC_RELAXED);
+        __atomic_store_n(&slot->window, window, __ATOMIC_RELAXED);
+        __atomic_store_n(&slot->count, 0, __ATOMIC_RELAXED);
+    }
+    return __atomic_add_fetch(&slot->count, 1, __ATOMIC_RELAXED);
+}

@@ -6,6 +6,20 @@
 #include <stddef.h>
 #include "metrics.h"
 
+#define YM_RATE_SLOTS 4096
+
+/* A fixed window counter; collisions only make two keys share a budget. */
+typedef struct ym_rate_slot {
+    uint64_t key;       /* hash of "ip:<addr>" or "user:<name>" */
+    uint64_t window;    /* minute number */
+    uint32_t count;
+    uint32_t pad;
+} ym_rate_slot;
+
+/* Counts one event for key in the current minute; returns the count including it,
+ * and the seconds left in the window in *retry_after. */
+uint32_t ym_rate_hit(const char *key, int64_t now_ms, int *retry_after);
+
 typedef struct ym_shared {
     uint32_t magic;
     uint32_t size;
@@ -13,6 +27,7 @@ typedef struct ym_shared {
     uint64_t generation;          /* current generation */
     uint64_t worker_restarts;     /* workers replaced after dying */
     ym_metrics_shm metrics;
+    ym_rate_slot rate[YM_RATE_SLOTS]; /* login attempts per client address / username */
 } ym_shared;
 
 /* Create a segment (memfd) and map it; returns the fd to pass to workers, or -1. */

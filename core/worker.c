@@ -13,6 +13,9 @@
 #include "shared.h"
 #include "clock.h"
 #include "log.h"
+#include "auth.h"
+#include "me.h"
+#include "password.h"
 
 #define WWW_MAX_BYTES (64u << 20)
 
@@ -133,8 +136,11 @@ static int worker_setup(worker *w, char *err, size_t errlen)
     if (ym_db_open(dbpath, &o, &w->db, err, errlen) < 0)
         return -1;
     w->router = ym_router_new();
-    if (ym_system_routes(w->router, err, errlen) < 0)
+    ym_identity_register_permissions();
+    if (ym_system_routes(w->router, err, errlen) < 0 || ym_auth_routes(w->router, err, errlen) < 0 ||
+        ym_me_routes(w->router, err, errlen) < 0)
         return -1;
+    ym_password_common_load(w->cfg->auth.password.common_list);
     w->www = ym_static_load(w->cfg->www_root, WWW_MAX_BYTES, err, errlen);
     if (!w->www)
         return -1;
@@ -154,6 +160,8 @@ static void worker_teardown(worker *w)
         ym_server_free(w->srv);
     ym_static_free(w->www);
     ym_router_free(w->router);
+    ym_perm_clear();
+    ym_password_common_free();
     ym_db_close(w->db);
     uv_loop_close(w->loop);
 }
