@@ -45,7 +45,13 @@ uint64_t ym_mono_ms(void)
 
 size_t ym_time_format(int64_t ms, char *buf, size_t len)
 {
-    time_t s = (time_t)(ms / 1000);
+    /* floor division: -1 ms is 23:59:59.999 of the day before, not second 0 */
+    int64_t sec = ms / 1000, frac = ms % 1000;
+    if (frac < 0) {
+        sec -= 1;
+        frac += 1000;
+    }
+    time_t s = (time_t)sec;
     struct tm tm;
     localtime_r(&s, &tm);
     char base[32];
@@ -54,7 +60,7 @@ size_t ym_time_format(int64_t ms, char *buf, size_t len)
     char sign = off < 0 ? '-' : '+';
     if (off < 0)
         off = -off;
-    int n = snprintf(buf, len, "%s.%03d%c%02ld:%02ld", base, (int)(ms % 1000), sign, off / 3600,
+    int n = snprintf(buf, len, "%s.%03d%c%02ld:%02ld", base, (int)frac, sign, off / 3600,
                      (off % 3600) / 60);
     return n < 0 ? 0 : (size_t)n;
 }
