@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "metrics.h"
 #include "auth.h"
+#include "proxy.h"
 
 #define LINGER_MS 2000
 #define PENDING_MAX (64 * 1024) /* pipelined bytes held while a request runs */
@@ -46,6 +47,7 @@ struct ym_server {
     ym_router *router;
     ym_db *db;
     ym_static *www;
+    ym_proxies *proxies;
     ym_http_limits lim;
     uv_tcp_t *listeners[YM_MAX_LISTEN];
     bool listener_waiting[YM_MAX_LISTEN]; /* a connection waits for room under the cap */
@@ -315,7 +317,7 @@ static void access_log(conn *c, ym_request *r, size_t bytes)
     ym_metrics_request(r->method_name ? r->method_name : "-", r->route ? r->route : "(none)", r->status, us);
     ym_log_set_request_id(r->id);
     ym_log(YM_LOG_INFO, "request", "method=%s path=%s status=%d bytes=%zu ms=%.3f peer=%s",
-           r->method_name ? r->method_name : "-", r->path, r->status, bytes, us / 1000.0, c->peer);
+           r->method_name ? r->method_name : "-", r->path, r->status, bytes, us / 1000.0, r->peer[0] ? r->peer : c->peer);
     ym_log_set_request_id(NULL);
 }
 
@@ -453,8 +455,8 @@ static void dispatch(conn *c, ym_request *r)
     r->conn = c;
     r->t_start_us = uv_hrtime() / 1000;
     snprintf(r->id, sizeof r->id, "%x-%llx", (unsigned)getpid(), (unsigned long long)++s->req_seq);
-    snprintf(r->peer, sizeof r->peer, "%s", c->peer);
-    r->peer_loopback = c->loopback;
+    ym_client_addr(s->proxies, c->peer, ym_req_header(r, "x-forwarded-for"), r->peer, sizeof r->peer);
+    r->peer_loopback = c->loopback && strcmp(r->peer, c->peer) == 0;
     c->requests++;
     ym_log_set_request_id(r->id);
     const ym_route *rt = NULL;
@@ -714,6 +716,7 @@ ym_server *ym_server_new(uv_loop_t *loop, const ym_config *cfg, ym_router *route
     s->lim.headers = cfg->limits.headers;
     s->lim.header_count = cfg->limits.header_count;
     s->lim.body = cfg->limits.body;
+    s->proxies = ym_proxies_new(&cfg->trusted_proxies);
     uv_timer_init(loop, &s->drain_timer);
     s->drain_timer.data = s;
     return s;
@@ -831,4 +834,8 @@ void ym_server_close(ym_server *s)
     uv_close((uv_handle_t *)&s->drain_timer, NULL);
 }
 
-void ym_server_free(ym_server *s) { free(s); }
+void ym_server_free(ym_server *s)
+{
+    ym_proxies_free(s->proxies);
+    free(s);
+}
