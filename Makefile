@@ -118,6 +118,7 @@ install: all
 	ln -sf ../lib/yimen/bin/yimen $(DESTDIR)$(PREFIX)/bin/yimen
 	rm -rf $(DESTDIR)$(LIBDIR)/core/www && cp -r core/www $(DESTDIR)$(LIBDIR)/core/www
 	rm -rf $(DESTDIR)$(LIBDIR)/config/calendar && cp -r config/calendar $(DESTDIR)$(LIBDIR)/config/calendar
+	install -m 0644 config/common-passwords.txt $(DESTDIR)$(LIBDIR)/config/common-passwords.txt
 	test -f $(DESTDIR)/etc/yimen/yimen.conf || sed 's|^data_dir = .*|data_dir = "/var/lib/yimen"|' config/yimen.conf > $(DESTDIR)/etc/yimen/yimen.conf
 	sed 's|@PREFIX@|$(PREFIX)|g' config/yimen.service > $(DESTDIR)/lib/systemd/system/yimen.service
 

@@ -140,7 +140,9 @@ static int worker_setup(worker *w, char *err, size_t errlen)
     if (ym_system_routes(w->router, err, errlen) < 0 || ym_auth_routes(w->router, err, errlen) < 0 ||
         ym_me_routes(w->router, err, errlen) < 0)
         return -1;
-    ym_password_common_load(w->cfg->auth.password.common_list);
+    if (ym_password_common_load(w->cfg->auth.password.common_list) < 0)
+        ym_log(YM_LOG_WARN, "common-password list not found: the policy cannot refuse common passwords",
+               "file=%s", w->cfg->auth.password.common_list);
     w->www = ym_static_load(w->cfg->www_root, WWW_MAX_BYTES, err, errlen);
     if (!w->www)
         return -1;

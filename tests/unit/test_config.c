@@ -1,7 +1,9 @@
-/* test_config: the config sandbox (limits, errors with lines), every key, sizes and
- * durations, plugin settings as JSON, path resolution and the reload diff. */
+/* test_config: the config sandbox (limits, errors with lines), every key (auth included),
+ * sizes and durations, plugin settings as JSON, path resolution, the reload diff and the
+ * shipped common-password list. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -469,6 +471,10 @@ static void test_reloadable(void **state)
     ym_config *d = load("listen = { \"127.0.0.1:8080\", \"[::1]:8080\" }\ndata_dir = \"/e\"");
     ym_config *e = load("listen = { \"127.0.0.1:8081\", \"[::1]:8080\" }\ndata_dir = \"/d\"");
     assert_int_equal(ym_config_reloadable(a, b, err, sizeof err), 0);
+    ym_config *f = load("listen = { \"127.0.0.1:8080\", \"[::1]:8080\" }\ndata_dir = \"/d\"\n"
+                        "auth = { totp_roles = \"system_admin\", argon2 = { memory = \"64MiB\" } }");
+    assert_int_equal(ym_config_reloadable(a, f, err, sizeof err), 0); /* auth applies on reload */
+    ym_config_free(f);
     assert_int_equal(ym_config_reloadable(a, c, err, sizeof err), -1);
     assert_string_equal(err, "listen changed: restart the server to apply it");
     assert_int_equal(ym_config_reloadable(c, a, err, sizeof err), -1);
@@ -482,6 +488,250 @@ static void test_reloadable(void **state)
     ym_config_free(e);
 }
 
+static void test_auth_defaults(void **state)
+{
+    ym_config *c = NULL;
+    char want[PATH_MAX + 64], up[PATH_MAX + 8], real[PATH_MAX];
+    assert_int_equal(ym_config_load_file(NULL, &c, err, sizeof err), 0);
+    assert_int_equal(c->auth.idle_timeout, 30 * 60 * 1000);
+    assert_int_equal(c->auth.absolute_timeout, 12 * 3600 * 1000);
+    assert_int_equal(c->auth.lockout.attempts, 5);
+    assert_int_equal(c->auth.lockout.window, 30 * 60 * 1000);
+    assert_int_equal(c->auth.lockout.duration, 30 * 60 * 1000);
+    assert_int_equal(c->auth.rate_limit.per_ip, 20);
+    assert_int_equal(c->auth.rate_limit.per_account, 10);
+    assert_int_equal(c->auth.argon2.memory, 19 << 20);
+    assert_int_equal(c->auth.argon2.iterations, 2);
+    assert_int_equal(c->auth.argon2.parallelism, 1);
+    assert_int_equal(c->auth.password.min_length, 12);
+    assert_int_equal(c->auth.password.classes, 0);
+    assert_int_equal(c->auth.password.max_age, 0);
+    assert_int_equal(c->auth.totp_roles.n, 0);
+    assert_string_equal(c->auth.audit_hash, "sm3");
+    assert_string_equal(c->auth.issuer, "yimen");
+    /* <bindir>/../config/common-passwords.txt; <bindir>/../config need not exist */
+    snprintf(up, sizeof up, "%s/..", ym_config_bindir());
+    assert_non_null(realpath(up, real));
+    snprintf(want, sizeof want, "%s/config/common-passwords.txt", real);
+    assert_string_equal(c->auth.password.common_list, want);
+    ym_config_free(c);
+
+    /* a file without auth, or with an empty auth table, keeps every default */
+    c = load("auth = {}\n");
+    assert_int_equal(c->auth.lockout.attempts, 5);
+    assert_string_equal(c->auth.password.common_list, want);
+    ym_config_free(c);
+}
+
+static void test_auth_every_key(void **state)
+{
+    char tmp[PATH_MAX], want[PATH_MAX + 32];
+    assert_non_null(realpath("/tmp", tmp));
+    ym_config *c = load(
+        "auth = {\n"
+        "  idle_timeout = \"15m\", absolute_timeout = \"8h\",\n"
+        "  lockout = { attempts = 3, window = \"10m\", duration = 3600 },\n"
+        "  rate_limit = { per_ip = 60, per_account = 5 },\n"
+        "  argon2 = { memory = \"64MiB\", iterations = 3, parallelism = 4 },\n"
+        "  password = { min_length = 16, classes = 3, max_age = \"90d\",\n"
+        "               common_list = \"../lists/pw.txt\" },\n"
+        "  totp_roles = { \"system_admin\", \"security_admin\", \"audit_admin\" },\n"
+        "  audit_hash = \"sha256\",\n"
+        "  issuer = \"某县政务 OA\",\n"
+        "}\n");
+    assert_int_equal(c->auth.idle_timeout, 15 * 60 * 1000);
+    assert_int_equal(c->auth.absolute_timeout, 8 * 3600 * 1000);
+    assert_int_equal(c->auth.lockout.attempts, 3);
+    assert_int_equal(c->auth.lockout.window, 10 * 60 * 1000);
+    assert_int_equal(c->auth.lockout.duration, 3600 * 1000);
+    assert_int_equal(c->auth.rate_limit.per_ip, 60);
+    assert_int_equal(c->auth.rate_limit.per_account, 5);
+    assert_int_equal(c->auth.argon2.memory, 64 << 20);
+    assert_int_equal(c->auth.argon2.iterations, 3);
+    assert_int_equal(c->auth.argon2.parallelism, 4);
+    assert_int_equal(c->auth.password.min_length, 16);
+    assert_int_equal(c->auth.password.classes, 3);
+    assert_int_equal(c->auth.password.max_age, 90ull * 86400 * 1000);
+    snprintf(want, sizeof want, "%s/lists/pw.txt", tmp); /* relative to the file's dir */
+    assert_string_equal(c->auth.password.common_list, want);
+    assert_int_equal(c->auth.totp_roles.n, 3);
+    assert_string_equal(c->auth.totp_roles.v[0], "system_admin");
+    assert_string_equal(c->auth.totp_roles.v[1], "security_admin");
+    assert_string_equal(c->auth.totp_roles.v[2], "audit_admin");
+    assert_string_equal(c->auth.audit_hash, "sha256");
+    assert_string_equal(c->auth.issuer, "某县政务 OA");
+    ym_config_free(c);
+
+    /* bounds are accepted; one role may be a plain string; min_length 8 is allowed */
+    c = load("auth = { argon2 = { memory = \"8KiB\", iterations = 1, parallelism = 1 },\n"
+             "         password = { min_length = 8, classes = 4 }, totp_roles = \"system_admin\" }\n"
+             "auth.argon2.memory = \"1GiB\"\nauth.argon2.iterations = 10\n"
+             "auth.argon2.parallelism = 16\nauth.password.classes = 0\n");
+    assert_int_equal(c->auth.argon2.memory, 1 << 30);
+    assert_int_equal(c->auth.argon2.iterations, 10);
+    assert_int_equal(c->auth.argon2.parallelism, 16);
+    assert_int_equal(c->auth.password.min_length, 8);
+    assert_int_equal(c->auth.password.classes, 0);
+    assert_int_equal(c->auth.totp_roles.n, 1);
+    ym_config_free(c);
+    c = load("auth = { argon2 = { memory = 1024 * 1024, parallelism = 128 // 8 },"
+             " password = { min_length = 128, max_age = 0 }, totp_roles = {} }");
+    assert_int_equal(c->auth.argon2.memory, 1 << 20);
+    assert_int_equal(c->auth.password.min_length, 128);
+    assert_int_equal(c->auth.totp_roles.n, 0);
+    ym_config_free(c);
+}
+
+static void test_auth_partial_tables_keep_defaults(void **state)
+{
+    ym_config *c = load("auth = { lockout = { attempts = 3 }, password = {} }\n"
+                        "auth.password.min_length = 14\n");
+    assert_int_equal(c->auth.lockout.attempts, 3);
+    assert_int_equal(c->auth.lockout.window, 30 * 60 * 1000);
+    assert_int_equal(c->auth.lockout.duration, 30 * 60 * 1000);
+    assert_int_equal(c->auth.password.min_length, 14);
+    assert_int_equal(c->auth.password.classes, 0);
+    assert_non_null(strstr(c->auth.password.common_list, "/config/common-passwords.txt"));
+    assert_int_equal(c->auth.argon2.memory, 19 << 20);
+    assert_int_equal(c->auth.idle_timeout, 30 * 60 * 1000);
+    assert_string_equal(c->auth.audit_hash, "sm3");
+    ym_config_free(c);
+}
+
+static void test_auth_errors(void **state)
+{
+    static const struct { const char *text, *want; } bad[] = {
+        {"auth = 5", FAKE ":1: auth: expected a table"},
+        {"auth = { 1 }", "auth: expected named keys only"},
+        {"auth = { idle_timeout = 0 }", "auth.idle_timeout: must be at least 1"},
+        {"auth = { idle_timeout = \"soon\" }", "auth.idle_timeout: expected a duration"},
+        {"auth = { absolute_timeout = 0 }", "auth.absolute_timeout: must be at least 1"},
+        {"auth = { absolute_timeout = \"12H\" }", "auth.absolute_timeout: expected a duration"},
+        {"auth = { lockout = 5 }", "auth.lockout: expected a table"},
+        {"auth = { lockout = { attempts = 0 } }", "auth.lockout.attempts: must be at least 1"},
+        {"auth = { lockout = { attempts = 2.5 } }", "auth.lockout.attempts: expected a whole number"},
+        {"auth = { lockout = { window = 0 } }", "auth.lockout.window: must be at least 1"},
+        {"auth = { lockout = { duration = -1 } }", "auth.lockout.duration: expected a duration"},
+        {"auth = { rate_limit = { per_ip = 0 } }", "auth.rate_limit.per_ip: must be at least 1"},
+        {"auth = { rate_limit = { per_account = 0 } }",
+         "auth.rate_limit.per_account: must be at least 1"},
+        {"auth = { rate_limit = { per_account = \"10\" } }",
+         "auth.rate_limit.per_account: expected a whole number"},
+        {"auth = { argon2 = { memory = \"4KiB\" } }", "auth.argon2.memory: must be from 8KiB to 1GiB"},
+        {"auth = { argon2 = { memory = 8191 } }", "auth.argon2.memory: must be from 8KiB to 1GiB"},
+        {"auth = { argon2 = { memory = \"2GiB\" } }", "auth.argon2.memory: must be from 8KiB to 1GiB"},
+        {"auth = { argon2 = { memory = 10000 } }", "auth.argon2.memory: must be a whole number of KiB"},
+        {"auth = { argon2 = { memory = \"19MB\" } }", "auth.argon2.memory: expected a size"},
+        {"auth = { argon2 = { iterations = 0 } }", "auth.argon2.iterations: must be from 1 to 10"},
+        {"auth = { argon2 = { iterations = 11 } }", "auth.argon2.iterations: must be from 1 to 10"},
+        {"auth = { argon2 = { parallelism = 0 } }", "auth.argon2.parallelism: must be from 1 to 16"},
+        {"auth = { argon2 = { parallelism = 17 } }", "auth.argon2.parallelism: must be from 1 to 16"},
+        {"auth = { argon2 = { memory = \"8KiB\", parallelism = 2 } }",
+         "auth.argon2: memory must be at least 8KiB per lane: 16KiB for parallelism 2"},
+        {"auth = { password = { min_length = 7 } }", "auth.password.min_length: must be from 8 to 128"},
+        {"auth = { password = { min_length = 129 } }", "auth.password.min_length: must be from 8 to 128"},
+        {"auth = { password = { classes = 5 } }", "auth.password.classes: must be from 0 to 4"},
+        {"auth = { password = { classes = -1 } }", "auth.password.classes: expected a whole number"},
+        {"auth = { password = { max_age = \"3 months\" } }", "auth.password.max_age: expected a duration"},
+        {"auth = { password = { common_list = \"\" } }", "auth.password.common_list: expected a path"},
+        {"auth = { password = { common_list = false } }", "auth.password.common_list: expected a string"},
+        {"auth = { totp_roles = 1 }", "auth.totp_roles: expected a string or a list of strings"},
+        {"auth = { totp_roles = { admin = true } }", "auth.totp_roles: expected a list of strings"},
+        {"auth = { totp_roles = { \"system_admin\", 2 } }", "auth.totp_roles[2]: expected a string"},
+        {"auth = { totp_roles = { \"System_Admin\" } }",
+         "auth.totp_roles[1]: \"System_Admin\" is not a role key"},
+        {"auth = { totp_roles = { \"1admin\" } }", "auth.totp_roles[1]: \"1admin\" is not a role key"},
+        {"auth = { totp_roles = \"a_role_key_that_is_33_characters_\" }",
+         "auth.totp_roles: \"a_role_key_that_is_33_characters_\" is not a role key"},
+        {"auth = { totp_roles = { \"x\", \"x\" } }", "auth.totp_roles[2]: \"x\" is listed twice"},
+        {"auth = { audit_hash = \"md5\" }", "auth.audit_hash: expected \"sm3\" or \"sha256\""},
+        {"auth = { audit_hash = \"SM3\" }", "auth.audit_hash: expected \"sm3\" or \"sha256\""},
+        {"auth = { issuer = \"\" }", "auth.issuer: expected 1 to 64 bytes of UTF-8"},
+        {"auth = { issuer = \"a:b\" }", "auth.issuer: expected 1 to 64 bytes of UTF-8"},
+        {"auth = { issuer = \"a\\nb\" }", "auth.issuer: expected 1 to 64 bytes of UTF-8"},
+        {"auth = { issuer = \"\\xff\" }", "auth.issuer: expected 1 to 64 bytes of UTF-8"},
+        {"auth = { issuer = \"a\\0b\" }", "auth.issuer: string contains a NUL byte"},
+        {"auth = { issuer = 5 }", "auth.issuer: expected a string"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        load_bad(bad[i].text, bad[i].want);
+    char issuer[128];
+    snprintf(issuer, sizeof issuer, "auth = { issuer = \"%065d\" }", 0);
+    load_bad(issuer, "auth.issuer: expected 1 to 64 bytes of UTF-8");
+    snprintf(issuer, sizeof issuer, "auth = { issuer = \"%064d\" }", 0);
+    ym_config *c = load(issuer); /* 64 bytes is the most */
+    assert_int_equal(strlen(c->auth.issuer), 64);
+    ym_config_free(c);
+    /* the line is where auth = starts, also for a problem deep inside */
+    load_bad("workers = 1\n\nauth = {\n  password = {\n    min_length = 4,\n  },\n}\n",
+             FAKE ":3: auth.password.min_length: must be from 8 to 128");
+}
+
+static void test_auth_unknown_nested_key(void **state)
+{
+    load_bad("auth = {\n  lockout = {\n    attemps = 5,\n  },\n}\n", FAKE ":1: auth.lockout.attemps: unknown key");
+    load_bad("workers = 1\nauth = { idle = \"5m\" }", FAKE ":2: auth.idle: unknown key");
+    load_bad("auth = { rate_limit = { per_user = 1 } }", "auth.rate_limit.per_user: unknown key");
+    load_bad("auth = { argon2 = { memory_cost = 1 } }", "auth.argon2.memory_cost: unknown key");
+    load_bad("auth = { password = { min_lenght = 12 } }", "auth.password.min_lenght: unknown key");
+    load_bad("auth = { password = {} }\nauth.password.history = 5", FAKE ":1: auth.password.history: unknown key");
+    load_bad("auth = { totp = { \"system_admin\" } }", "auth.totp: unknown key");
+    load_bad("auth = { lockout = { [1] = 5 } }", "auth.lockout: expected named keys only");
+}
+
+static void test_shipped_auth_example(void **state)
+{
+    /* the commented-out auth block in the shipped config is valid once uncommented */
+    char line[512], text[4096] = "";
+    bool in = false;
+    FILE *f = fopen("config/yimen.conf", "r");
+    if (!f)
+        skip();
+    while (fgets(line, sizeof line, f)) {
+        in = in || !strncmp(line, "-- auth = {", 11);
+        if (in && !strncmp(line, "-- ", 3))
+            strncat(text, line + 3, sizeof text - strlen(text) - 1);
+        if (in && !strncmp(line, "-- }", 4))
+            break;
+    }
+    fclose(f);
+    ym_config *c = load(text);
+    assert_int_equal(c->auth.idle_timeout, 30 * 60 * 1000);
+    assert_int_equal(c->auth.argon2.memory, 19 << 20);
+    assert_int_equal(c->auth.password.min_length, 12);
+    assert_int_equal(c->auth.totp_roles.n, 3);
+    assert_string_equal(c->auth.totp_roles.v[0], "system_admin");
+    assert_string_equal(c->auth.audit_hash, "sm3");
+    ym_config_free(c);
+}
+
+static void test_shipped_common_passwords(void **state)
+{
+    /* plain list: one per line, lowercase, 6+ bytes, sorted, unique, no comments */
+    char line[256], prev[256] = "";
+    size_t n = 0;
+    FILE *f = fopen("config/common-passwords.txt", "r");
+    if (!f)
+        skip();
+    while (fgets(line, sizeof line, f)) {
+        size_t len = strlen(line);
+        if (len == 0 || line[len - 1] != '\n')
+            fail_msg("line %zu: not newline-terminated or too long", n + 1);
+        line[--len] = '\0';
+        if (len < 6 || line[0] == '#' || strpbrk(line, " \t\r"))
+            fail_msg("line %zu: \"%s\"", n + 1, line);
+        for (size_t i = 0; i < len; i++)
+            if (line[i] >= 'A' && line[i] <= 'Z')
+                fail_msg("line %zu: \"%s\" is not lowercase", n + 1, line);
+        if (n && strcmp(prev, line) >= 0)
+            fail_msg("line %zu: \"%s\" is not after \"%s\" (sorted, unique)", n + 1, line, prev);
+        memcpy(prev, line, len + 1);
+        n++;
+    }
+    fclose(f);
+    assert_true(n >= 2000);
+}
+
 static void test_shipped_config_loads(void **state)
 {
     /* the default config must always load; tests run from the repository root */
@@ -493,6 +743,8 @@ static void test_shipped_config_loads(void **state)
     assert_string_equal(c->listen[0].host, "127.0.0.1");
     assert_int_equal(c->listen[0].port, 8080);
     assert_true(strstr(c->data_dir, "/var") != NULL);
+    assert_int_equal(c->auth.lockout.attempts, 5); /* the auth example is commented out */
+    assert_int_equal(c->auth.totp_roles.n, 0);
     ym_config_free(c);
 }
 
@@ -517,7 +769,14 @@ int main(void)
         cmocka_unit_test(test_relative_paths),
         cmocka_unit_test(test_load_file),
         cmocka_unit_test(test_reloadable),
+        cmocka_unit_test(test_auth_defaults),
+        cmocka_unit_test(test_auth_every_key),
+        cmocka_unit_test(test_auth_partial_tables_keep_defaults),
+        cmocka_unit_test(test_auth_errors),
+        cmocka_unit_test(test_auth_unknown_nested_key),
         cmocka_unit_test(test_shipped_config_loads),
+        cmocka_unit_test(test_shipped_auth_example),
+        cmocka_unit_test(test_shipped_common_passwords),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
