@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <stdbool.h>
 #include <sys/stat.h>
+#include <sys/file.h>
 #include "datadir.h"
 #include "system.h"
 #include "clock.h"
@@ -45,6 +46,8 @@ static void pid_path(const ym_config *cfg, char *buf, size_t len)
     snprintf(buf, len, "%s/yimen.pid", cfg->data_dir);
 }
 
+/* The pid of the master serving this data_dir, or 0: a pid file counts only while
+ * its master holds the lock on it (a stale file from a crash does not). */
 int ym_pidfile_read(const ym_config *cfg)
 {
     char path[PATH_MAX], buf[32] = {0};
@@ -52,40 +55,56 @@ int ym_pidfile_read(const ym_config *cfg)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
+    if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+        close(fd);
+        return 0;
+    }
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
     close(fd);
     int pid = n > 0 ? atoi(buf) : 0;
-    if (pid <= 0 || (kill(pid, 0) < 0 && errno == ESRCH))
-        return 0;
-    return pid;
+    return pid > 0 ? pid : 0;
 }
+
+/* The master holds an exclusive lock on the pid file for its life: two masters
+ * starting at once cannot both take it, and a crash releases it. */
+static int g_pid_fd = -1;
 
 int ym_pidfile_write(const ym_config *cfg, char *err, size_t errlen)
 {
-    int other = ym_pidfile_read(cfg);
-    if (other && other != getpid()) {
+    if (g_pid_fd >= 0)
+        return 0; /* this process holds it already */
+    char path[PATH_MAX], buf[32];
+    pid_path(cfg, path, sizeof path);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int other = ym_pidfile_read(cfg);
+        close(fd);
         snprintf(err, errlen, "another yimen is serving this data_dir (pid %d)", other);
         return -1;
     }
-    char path[PATH_MAX], tmp[PATH_MAX + 8], buf[32];
-    pid_path(cfg, path, sizeof path);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     int n = snprintf(buf, sizeof buf, "%d\n", (int)getpid());
-    if (fd < 0 || write(fd, buf, (size_t)n) != n || close(fd) < 0 || rename(tmp, path) < 0) {
+    if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, (size_t)n, 0) != n) {
         snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
+        close(fd);
         return -1;
     }
+    g_pid_fd = fd;
     return 0;
 }
 
 void ym_pidfile_remove(const ym_config *cfg)
 {
-    if (!cfg || ym_pidfile_read(cfg) != getpid())
+    if (!cfg || g_pid_fd < 0)
         return;
     char path[PATH_MAX];
     pid_path(cfg, path, sizeof path);
     unlink(path);
+    close(g_pid_fd);
+    g_pid_fd = -1;
 }
 
 /* First start: the built-in roles, the root unit and "admin". The password is

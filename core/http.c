@@ -560,6 +560,9 @@ static void feed(conn *c, const char *data, size_t len)
             stop_reading(c);
     }
     c->in_feed = false;
+    /* answered at once and nothing more arrived: wait for the next request */
+    if (!c->cur && !c->closing && !c->close_after && !c->pending_len && !ym_parser_mid_message(&c->ps))
+        timer_set(c, T_IDLE);
 }
 
 /* Continue with pipelined bytes once the current request is answered. */

@@ -1,5 +1,5 @@
-/* main: the yimen command line: serve, check-config, reload, backup, restore,
- * version (and __worker, which the master runs). */
+/* main: the yimen command line: serve, check-config, reload, backup, restore, version,
+ * the admin commands of cli_admin.c (and __worker, which the master runs). */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -12,6 +12,7 @@
 #include "config.h"
 #include "datadir.h"
 #include "log.h"
+#include "cli_admin.h"
 
 typedef struct cli {
     const char *cmd;
@@ -28,6 +29,10 @@ static const struct { const char *name, *usage, *help; } commands[] = {
     {"backup", "backup [-c FILE] OUT", "copy the database (consistent, while serving) and attachments into directory OUT"},
     {"restore", "restore [-c FILE] IN", "replace the database and attachments from backup directory IN (server stopped)"},
     {"version", "version", "print the version"},
+    {"user", "user VERB [-c FILE] ...", "accounts: add, passwd, disable, enable, unlock, import (yimen user --help)"},
+    {"unit", "unit VERB [-c FILE] ...", "units: add, import from CSV (yimen unit --help)"},
+    {"audit", "audit verify [-c FILE]", "check the audit log's hash chain"},
+    {"demo", "demo [-c FILE] [--seed N]", "load the demo county (573 units, 1,452 staff)"},
 };
 
 static void usage(FILE *f)
@@ -157,6 +162,8 @@ int main(int argc, char **argv)
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 1 : 0;
     }
+    if (ym_cli_admin_handles(argv[1]))
+        return ym_cli_admin_main(argc, argv);
     cli c = {0};
     if (parse_args(argc, argv, &c))
         return 1;

@@ -58,7 +58,11 @@ void ym_metrics_request(const char *method, const char *route, int status, uint6
 {
     if (!g_m)
         return;
-    ym_metrics_slot *s = find_slot(method, route ? route : "", status);
+    /* the key is what a slot can hold, so a long route always finds its own slot */
+    char m[sizeof g_m->slots[0].method], rt[YM_METRICS_ROUTE_LEN];
+    snprintf(m, sizeof m, "%s", method);
+    snprintf(rt, sizeof rt, "%s", route ? route : "");
+    ym_metrics_slot *s = find_slot(m, rt, status);
     if (s)
         __atomic_add_fetch(&s->count, 1, __ATOMIC_RELAXED);
     else

@@ -82,6 +82,7 @@ typedef struct ym_parser {
     int hstate;                 /* 0 none, 1 in field, 2 in value */
     bool seen_host;
     bool in_message;
+    bool scan_headers, line_start, first_line; /* obs-fold watch over the raw header bytes */
     int err_status;
     const char *err_code;
     char err_msg[160];

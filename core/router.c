@@ -4,6 +4,7 @@
 #include <string.h>
 #include <stdio.h>
 #include "router.h"
+#include <stdbool.h>
 
 struct ym_router {
     ym_route *routes;
@@ -92,6 +93,23 @@ static int method_known(const char *m)
     return 0;
 }
 
+/* "/a/:id" and "/a/:uid" match the same paths: the second could never be reached. */
+static bool same_shape(const char *a, const char *b)
+{
+    while (*a && *b) {
+        if (*a == ':' && *b == ':') {
+            while (*a && *a != '/')
+                a++;
+            while (*b && *b != '/')
+                b++;
+            continue;
+        }
+        if (*a++ != *b++)
+            return false;
+    }
+    return *a == *b;
+}
+
 int ym_router_add(ym_router *r, const char *method, const char *pattern, const char *permission,
                   const char *owner, ym_handler h, void *ud, char *err, size_t errlen)
 {
@@ -105,8 +123,9 @@ int ym_router_add(ym_router *r, const char *method, const char *pattern, const c
         return -1;
     }
     for (size_t i = 0; i < r->n; i++)
-        if (strcmp(r->routes[i].method, method) == 0 && strcmp(r->routes[i].pattern, pattern) == 0) {
-            snprintf(err, errlen, "route %s %s is already registered by %s", method, pattern, r->routes[i].owner);
+        if (strcmp(r->routes[i].method, method) == 0 && same_shape(r->routes[i].pattern, pattern)) {
+            snprintf(err, errlen, "route %s %s is already registered by %s as %s", method, pattern, r->routes[i].owner,
+                     r->routes[i].pattern);
             return -1;
         }
     if (r->n == r->cap) {

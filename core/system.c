@@ -13,10 +13,14 @@
 #include "db.h"
 #include "log.h"
 
+static unsigned g_generation;
+
+void ym_system_set_generation(unsigned gen) { g_generation = gen; }
+
+/* The generation of the worker that answers: during a reload both may answer. */
 static void healthz(ym_request *r, void *ud)
 {
-    ym_shared *sh = ym_shared_get();
-    unsigned long long gen = sh ? __atomic_load_n(&sh->generation, __ATOMIC_RELAXED) : 0;
+    unsigned long long gen = g_generation;
     ym_resp_json(r, 200, json_pack("{s:s,s:s,s:I}", "status", "ok", "version", YM_VERSION, "generation",
                                    (json_int_t)gen));
 }

@@ -9,6 +9,7 @@
 #define YM_VERSION "0.1.0"
 
 int ym_system_routes(ym_router *rt, char *err, size_t errlen);
+void ym_system_set_generation(unsigned gen);
 
 /* master.c: `yimen serve`. cfg_text is the file the config was parsed from. */
 int ym_master_run(const char *cfg_path, const char *cfg_text, size_t cfg_len);

@@ -15,6 +15,8 @@
 #include "log.h"
 #include "auth.h"
 #include "me.h"
+#include "directory.h"
+#include "auditlog.h"
 #include "password.h"
 
 #define WWW_MAX_BYTES (64u << 20)
@@ -140,6 +142,9 @@ static int worker_setup(worker *w, char *err, size_t errlen)
     if (ym_system_routes(w->router, err, errlen) < 0 || ym_auth_routes(w->router, err, errlen) < 0 ||
         ym_me_routes(w->router, err, errlen) < 0)
         return -1;
+    if (ym_directory_routes(w->router, err, errlen) < 0)
+        return -1;
+    if (ym_auditlog_routes(w->router, err, errlen) < 0) return -1;
     if (ym_password_common_load(w->cfg->auth.password.common_list) < 0)
         ym_log(YM_LOG_WARN, "common-password list not found: the policy cannot refuse common passwords",
                "file=%s", w->cfg->auth.password.common_list);
@@ -219,6 +224,7 @@ int ym_worker_main(int argc, char **argv)
         else if (strcmp(argv[i], "--listeners") == 0) nfds = (unsigned)atoi(argv[i + 1]);
     }
     ym_log_init(YM_LOG_INFO, "worker", gen);
+    ym_system_set_generation(gen);
     worker w = {0};
     char err[512];
     size_t len = 0;
@@ -275,6 +281,7 @@ int ym_worker_run_single(const char *cfg_path, const char *cfg_text, size_t cfg_
         return 1;
     }
     ym_log_init((ym_log_level)w.cfg->log_level, "worker", 1);
+    ym_system_set_generation(1);
     ym_clock_set_timezone(w.cfg->timezone);
     ym_shared *sh = ym_shared_private();
     ym_metrics_attach(&sh->metrics);
