@@ -84,7 +84,8 @@ run:
 	exec $(BUILD)/yimen serve -c config/yimen.conf
 
 unit: all $(UNIT_BIN)
-	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
+	@failed=""; for t in $(UNIT_BIN); do echo "== $$t"; $$t || failed="$$failed $$(basename $$t)"; done; \
+	if [ -n "$$failed" ]; then echo "unit tests failed:$$failed" >&2; exit 1; fi
 
 api-test: all
 	$(PYTHON) -m pytest -q tests/api
