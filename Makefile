@@ -81,6 +81,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libyimen.a
 run:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all
+	$(BUILD)/yimen demo -c config/yimen.conf --if-empty
 	exec $(BUILD)/yimen serve -c config/yimen.conf
 
 unit: all $(UNIT_BIN)

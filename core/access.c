@@ -496,7 +496,7 @@ static int grant_within_reach(ym_request *r, int64_t role_id, int64_t unit, bool
         json_t *scope = ok == 1 && subtree ? ym_scope_get(db, r->who, perm) : NULL;
         ok = ok != 1 ? ok : subtree ? (scope ? ym_scope_covers(scope, path, true) : -1) : ym_may(db, r->who, perm, unit);
         json_decref(scope);
-        if (ok == 0 && 0) {
+        if (ok == 0) {
             ym_api_refuse(r, 403, action, target, perm, "unit");
             break;
         }

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-#include <sys/stat.h>
 #include "cli_admin.h"
 #include "csvimport.h"
 #include "auditlog.h"
@@ -32,7 +31,7 @@ static const char *const kind_names[][6] = {
     {"county", "县", "县级", NULL},
     {"township", "乡镇", "镇", "乡", "街道", NULL},
     {"village", "村", "社区", "村居", "村（社区）", NULL},
-    {"department", "部门", "县直部门", "单位", NULL},
+    {"department", "部门", "县直部门", NULL},
     {"other", "其他", NULL},
 };
 
@@ -378,7 +377,8 @@ static int user_passwd(cli *c)
         return 1;
     }
     sqlite3_stmt *st = ym_db_prepare(c->db, "core",
-        "UPDATE core_users SET password_hash = ?1, must_change = 1, password_set_at = ?2, updated_at = ?2 WHERE id = ?3");
+        "UPDATE core_users SET password_hash = ?1, must_change = 1, password_set_at = ?2, updated_at = ?2 "
+        "WHERE id = ?3");
     bool ok = st != NULL;
     if (st) {
         sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
@@ -591,14 +591,15 @@ static int audit_verify(cli *c)
 static int demo(cli *c)
 {
     char pw[256], err[512], *end = NULL;
+    errno = 0;
     unsigned long long seed = c->seed ? strtoull(c->seed, &end, 10) : 1;
-    if (c->seed && (!*c->seed || *end || *c->seed == '-'))
+    if (c->seed && (!*c->seed || *end || *c->seed == '-' || errno))
         return fail("--seed: %s is not a whole number", c->seed);
     if (c->if_empty) {
         int empty = ym_demo_db_empty(c->db);
         if (empty <= 0) {
             if (empty == 0)
-                printf("demo: not loaded; the database already holds units or users (or the demo)\n");
+                printf("demo: skipped; this database is not new (it holds the demo, or other units or users)\n");
             return empty < 0 ? db_fail(c) : 0;
         }
     }

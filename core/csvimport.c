@@ -83,8 +83,10 @@ static int from_gb18030(const char *in, size_t len, char **out, size_t *outlen, 
         return -1;
     }
     *op = 0;
+    size_t skip = op - buf >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0 ? 3 : 0; /* GB18030's own BOM */
+    memmove(buf, buf + skip, (size_t)(op - buf) - skip + 1);
     *out = buf;
-    *outlen = (size_t)(op - buf);
+    *outlen = (size_t)(op - buf) - skip;
     return 0;
 }
 

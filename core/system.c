@@ -54,8 +54,8 @@ static void test_clock(ym_request *r, void *ud)
     json_t *v;
     json_object_foreach(body, key, v) {
         if (strcmp(key, "advance") != 0) {
+            ym_resp_invalid(r, key, "unknown field %s", key); /* key lives in body: answer first */
             json_decref(body);
-            ym_resp_invalid(r, key, "unknown field %s", key);
             return;
         }
     }

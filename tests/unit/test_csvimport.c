@@ -110,6 +110,8 @@ static void test_encodings(void **state)
     decode("name\n\xb3\xc7\xb9\xd8\xd5\xf2\n", 12, "name\n城关镇\n", "GB18030");
     /* a four-byte GB18030 sequence: U+20000 𠀀 */
     decode("\x95\x32\x82\x36", 4, "\xf0\xa0\x80\x80", "GB18030");
+    /* GB18030's byte-order mark (U+FEFF as 84 31 95 33) is dropped too */
+    decode("\x84\x31\x95\x33\xb3\xc7", 6, "城", "GB18030");
 }
 
 static void test_encoding_errors(void **state)
