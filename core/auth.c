@@ -86,6 +86,24 @@ static const char *find_token(const ym_request *r, bool *cookie, char *buf, size
 
 typedef enum { AUTH_OK, AUTH_NONE, AUTH_EXPIRED, AUTH_ERROR } auth_rc;
 
+/* Records that a session or token was used: at most once a minute, so reads stay reads. */
+static void touch(ym_db *db, const char *sql, int64_t id, int64_t now)
+{
+    bool own = !ym_db_in_write(db);
+    if (own && ym_db_write_begin(db) < 0)
+        return;
+    sqlite3_stmt *st = ym_db_prepare(db, "core", sql);
+    bool ok = st != NULL;
+    if (st) {
+        sqlite3_bind_int64(st, 1, now);
+        sqlite3_bind_int64(st, 2, id);
+        ok = sqlite3_step(st) == SQLITE_DONE;
+        sqlite3_reset(st);
+    }
+    if (own)
+        ym_db_write_end(db, ok);
+}
+
 static auth_rc load_session(ym_request *r, const char *hash, ym_principal *p, char *csrf, size_t clen)
 {
     ym_db *db = req_db(r);
@@ -115,21 +133,8 @@ static auth_rc load_session(ym_request *r, const char *hash, ym_principal *p, ch
     sqlite3_reset(st);
     if (!active || now >= exp || now - last >= (int64_t)cfg->auth.idle_timeout)
         return AUTH_EXPIRED;
-    if (now - last >= TOUCH_MS) {
-        bool own = !ym_db_in_write(db);
-        if (!own || ym_db_write_begin(db) == 0) {
-            st = ym_db_prepare(db, "core", "UPDATE core_sessions SET last_seen = ?1 WHERE id = ?2");
-            int ok = st != NULL;
-            if (st) {
-                sqlite3_bind_int64(st, 1, now);
-                sqlite3_bind_int64(st, 2, p->session_id);
-                ok = sqlite3_step(st) == SQLITE_DONE;
-                sqlite3_reset(st);
-            }
-            if (own)
-                ym_db_write_end(db, ok);
-        }
-    }
+    if (now - last >= TOUCH_MS)
+        touch(db, "UPDATE core_sessions SET last_seen = ?1 WHERE id = ?2", p->session_id, now);
     return AUTH_OK;
 }
 
@@ -138,7 +143,7 @@ static auth_rc load_api_token(ym_request *r, const char *hash, ym_principal *p)
     ym_db *db = req_db(r);
     sqlite3_stmt *st = ym_db_prepare(db, "core",
         "SELECT t.id, t.user_id, t.permissions, t.unit_id, t.include_descendants, t.expires_at, u.username, "
-        "u.display_name, u.unit_id, u.status FROM core_api_tokens t JOIN core_users u ON u.id = t.user_id "
+        "u.display_name, u.unit_id, u.status, t.last_used FROM core_api_tokens t JOIN core_users u ON u.id = t.user_id "
         "WHERE t.token_hash = ?1 AND t.revoked_at IS NULL");
     if (!st)
         return AUTH_ERROR;
@@ -158,10 +163,15 @@ static auth_rc load_api_token(ym_request *r, const char *hash, ym_principal *p)
     snprintf(p->username, sizeof p->username, "%s", (const char *)sqlite3_column_text(st, 6));
     snprintf(p->display_name, sizeof p->display_name, "%s", (const char *)sqlite3_column_text(st, 7));
     p->unit_id = sqlite3_column_int64(st, 8);
+    int64_t last_used = sqlite3_column_int64(st, 10);
     sqlite3_reset(st);
     if (!p->token_perms)
         p->token_perms = json_array();
-    return expired || !active ? AUTH_EXPIRED : AUTH_OK;
+    if (expired || !active)
+        return AUTH_EXPIRED;
+    if (now - last_used >= TOUCH_MS)
+        touch(db, "UPDATE core_api_tokens SET last_used = ?1 WHERE id = ?2", p->token_id, now);
+    return AUTH_OK;
 }
 
 static bool unsafe_method(const char *m)

@@ -46,6 +46,9 @@ struct ym_db {
     int depth;       /* active savepoints w1..w<depth> */
     commit_wait *waits;
     size_t nwaits, capwaits;
+    const char *actor;             /* whose SQL is being prepared: NULL = core */
+    ym_db_owner_fn owner_of;       /* table -> owner, set by the plugin host */
+    void *owner_ud;
 };
 
 /* ---- errors ---- */
@@ -255,11 +258,15 @@ static bool only_space(const char *s)
     return true;
 }
 
-static sqlite3_stmt *prepare_new(ym_db *db, const char *sql)
+const char *ym_db_set_actor(ym_db *db, const char *owner);
+
+static sqlite3_stmt *prepare_new(ym_db *db, const char *owner, const char *sql)
 {
     sqlite3_stmt *st = NULL;
     const char *tail = NULL;
+    const char *prev = ym_db_set_actor(db, owner);
     int rc = sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, &tail);
+    ym_db_set_actor(db, prev);
     if (rc != SQLITE_OK) {
         set_err(db, "%s", sqlite3_errmsg(db->h));
         return NULL;
@@ -283,7 +290,7 @@ sqlite3_stmt *ym_db_prepare(ym_db *db, const char *owner, const char *sql)
         sqlite3_clear_bindings(e->stmt);
         return e->stmt;
     }
-    sqlite3_stmt *st = prepare_new(db, sql);
+    sqlite3_stmt *st = prepare_new(db, owner, sql);
     if (!st) return NULL;
     e = calloc(1, sizeof *e);
     if (e) e->owner = strdup(owner), e->sql = strdup(sql);
@@ -436,7 +443,9 @@ static int apply_one(ym_db *db, const char *owner, const plan_item *p)
     if (!sql) return set_err(db, "%s migration %s failed: out of memory", owner, p->m->name);
     memcpy(sql, p->m->sql, p->m->len);
     sql[p->m->len] = '\0';
+    const char *prev = ym_db_set_actor(db, owner); /* a plugin's migration touches only its tables */
     int rc = exec_sql(db, sql);
+    ym_db_set_actor(db, prev);
     free(sql);
     if (rc == SQLITE_OK && sqlite3_get_autocommit(db->h))
         set_err(db, "it ended the transaction"), rc = SQLITE_MISUSE;
@@ -691,20 +700,25 @@ int ym_db_state_get_int(ym_db *db, const char *key, long long *out)
     return ret;
 }
 
-static int state_upsert(ym_db *db, const char *key, long long v)
+static int state_upsert_text(ym_db *db, const char *key, const char *value)
 {
     sqlite3_stmt *st = ym_db_prepare(db, "core",
         "INSERT INTO core_state(key, value) VALUES(?1, ?2) "
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value");
     if (!st) return -1;
-    char buf[32];
-    snprintf(buf, sizeof buf, "%lld", v);
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, buf, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, value, -1, SQLITE_TRANSIENT);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_DONE) set_err(db, "%s", sqlite3_errmsg(db->h));
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int state_upsert(ym_db *db, const char *key, long long v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%lld", v);
+    return state_upsert_text(db, key, buf);
 }
 
 int ym_db_state_set_int(ym_db *db, const char *key, long long v)
@@ -720,3 +734,87 @@ int ym_db_state_set_int(ym_db *db, const char *key, long long v)
 }
 
 bool ym_db_in_batch(ym_db *db) { return db->batch_open; }
+
+/* ---- ownership: SQLite's authorizer, consulted when a statement is prepared ---- */
+
+static bool is_core(const char *actor) { return !actor || strcmp(actor, "core") == 0; }
+
+static bool owns(ym_db *db, const char *table)
+{
+    if (!table)
+        return false;
+    const char *o = db->owner_of ? db->owner_of(db->owner_ud, table) : NULL;
+    return o && strcmp(o, db->actor) == 0;
+}
+
+static bool schema_table(const char *t)
+{
+    return t && (strcmp(t, "sqlite_master") == 0 || strcmp(t, "sqlite_schema") == 0 ||
+                 strcmp(t, "sqlite_sequence") == 0 || strcmp(t, "sqlite_temp_master") == 0);
+}
+
+/* A plugin may create, change and read only tables named after itself, and read the
+ * core's views core_v_*; the core may do anything. A refusal fails the prepare. */
+static int authorizer(void *ud, int action, const char *a3, const char *a4, const char *dbname, const char *inner)
+{
+    ym_db *db = ud;
+    if (is_core(db->actor))
+        return SQLITE_OK;
+    switch (action) {
+    case SQLITE_SELECT: case SQLITE_FUNCTION: case SQLITE_RECURSIVE:
+    case SQLITE_TRANSACTION: case SQLITE_SAVEPOINT:
+        return SQLITE_OK;
+    case SQLITE_READ:
+        if (inner && strncmp(inner, "core_v_", 7) == 0)
+            return SQLITE_OK;
+        return owns(db, a3) || schema_table(a3) ? SQLITE_OK : SQLITE_DENY;
+    case SQLITE_INSERT: case SQLITE_UPDATE: case SQLITE_DELETE:
+        /* schema tables change only through DDL, which is checked on its own */
+        return owns(db, a3) || schema_table(a3) ? SQLITE_OK : SQLITE_DENY;
+    case SQLITE_CREATE_TABLE: case SQLITE_DROP_TABLE: case SQLITE_CREATE_VIEW: case SQLITE_DROP_VIEW:
+        return owns(db, a3) ? SQLITE_OK : SQLITE_DENY;
+    case SQLITE_CREATE_INDEX: case SQLITE_DROP_INDEX: case SQLITE_CREATE_TRIGGER: case SQLITE_DROP_TRIGGER:
+        return owns(db, a3) && owns(db, a4) ? SQLITE_OK : SQLITE_DENY;
+    case SQLITE_ALTER_TABLE:
+        return owns(db, a4) ? SQLITE_OK : SQLITE_DENY;
+    default: /* PRAGMA, ATTACH, DETACH, virtual tables, temp objects, ANALYZE, REINDEX */
+        return SQLITE_DENY;
+    }
+}
+
+void ym_db_set_owner_resolver(ym_db *db, ym_db_owner_fn fn, void *ud)
+{
+    db->owner_of = fn;
+    db->owner_ud = ud;
+    sqlite3_set_authorizer(db->h, fn ? authorizer : NULL, fn ? db : NULL);
+}
+
+const char *ym_db_set_actor(ym_db *db, const char *owner)
+{
+    const char *prev = db->actor;
+    db->actor = owner;
+    return prev;
+}
+
+int ym_db_state_set_text(ym_db *db, const char *key, const char *value)
+{
+    if (!sqlite3_get_autocommit(db->h)) return state_upsert_text(db, key, value);
+    if (exec_sql(db, "BEGIN IMMEDIATE") != SQLITE_OK) return -1;
+    if (state_upsert_text(db, key, value) || exec_sql(db, "COMMIT") != SQLITE_OK) {
+        rollback_if_open(db);
+        return -1;
+    }
+    return 0;
+}
+
+char *ym_db_state_get_text(ym_db *db, const char *key)
+{
+    sqlite3_stmt *st = ym_db_prepare(db, "core", "SELECT value FROM core_state WHERE key = ?1");
+    if (!st) return NULL;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    char *v = NULL;
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        v = strdup((const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+    return v;
+}

@@ -64,8 +64,20 @@ int ym_db_backup(ym_db *db, const char *path, char *err, size_t errlen);
 /* Small helpers for core key/value state in core_state(key TEXT PRIMARY KEY, value TEXT). */
 int ym_db_state_get_int(ym_db *db, const char *key, long long *out); /* 0 found, 1 absent, -1 error */
 int ym_db_state_set_int(ym_db *db, const char *key, long long v);
+int ym_db_state_set_text(ym_db *db, const char *key, const char *value);
+/* malloc'ed value, or NULL when absent. */
+char *ym_db_state_get_text(ym_db *db, const char *key);
 
 
+
+/* Table ownership (DESIGN §3): with a resolver set, SQL prepared for an owner other
+ * than "core" may touch only that owner's tables (and read the core_v_* views);
+ * anything else fails at prepare. The resolver maps a table name to its owner, or
+ * NULL. The actor is whose SQL is being prepared or stepped; ym_db_prepare and
+ * ym_db_migrate set it from their owner argument. Returns the previous actor. */
+typedef const char *(*ym_db_owner_fn)(void *ud, const char *table);
+void ym_db_set_owner_resolver(ym_db *db, ym_db_owner_fn fn, void *ud);
+const char *ym_db_set_actor(ym_db *db, const char *owner);
 
 /* A write batch is open in this loop turn (responses must wait for ym_db_flush). */
 bool ym_db_in_batch(ym_db *db);

@@ -392,10 +392,10 @@ static int delegate_ok(ym_request *r, int64_t uid)
     int rc = sqlite3_step(st);
     bool active = rc == SQLITE_ROW && strcmp((const char *)sqlite3_column_text(st, 0), "active") == 0;
     sqlite3_reset(st);
-    if (!active || uid == r->who->user_id)
-        ym_resp_invalid(r, "to_user_id", "%s", uid == r->who->user_id ? "you cannot delegate to yourself"
-                                               : "to_user_id must be an active user");
-    return active && uid != r->who->user_id;
+    bool self = uid == r->who->user_id; /* read before answering: the answer frees r */
+    if (!active || self)
+        ym_resp_invalid(r, "to_user_id", "%s", self ? "you cannot delegate to yourself" : "to_user_id must be an active user");
+    return active && !self;
 }
 
 static int deleg_parse(ym_request *r, json_t *body, deleg_req *d)

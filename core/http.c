@@ -346,13 +346,18 @@ static void write_response(ym_request *r, int status, const char *ctype, const c
     bool head = r->method_name && strcmp(r->method_name, "HEAD") == 0;
     bool close = !r->keep_alive || s->draining || status == 400 || status == 408 || status == 413 ||
                  status == 414 || status == 431 || c->eof;
+    /* RFC 9110: no Content-Length on 204; on 304 it would describe the cached file */
+    bool no_length = status == 204 || status == 304;
+    char clen[24];
+    snprintf(clen, sizeof clen, "%zu", len);
     char hdr[1024];
     int n = snprintf(hdr, sizeof hdr,
                      "HTTP/1.1 %d %s\r\nServer: yimen\r\nDate: %s\r\nX-Request-Id: %s\r\n"
                      "%s%s%s"
-                     "Content-Length: %zu\r\n%s",
+                     "%s%s%s%s",
                      status, ym_http_reason(status), http_date(s), r->id, ctype ? "Content-Type: " : "",
-                     ctype ? ctype : "", ctype ? "\r\n" : "", len,
+                     ctype ? ctype : "", ctype ? "\r\n" : "",
+                     no_length ? "" : "Content-Length: ", no_length ? "" : clen, no_length ? "" : "\r\n",
                      close ? "Connection: close\r\n"
                            : (r->http_minor == 0 ? "Connection: keep-alive\r\n" : ""));
     size_t elen = extra ? strlen(extra) : 0;

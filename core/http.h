@@ -33,7 +33,9 @@ uv_loop_t *ym_server_loop(const ym_server *s);
 /* The connection closed before the answer: the handler may skip work. */
 bool ym_req_gone(const ym_request *r);
 
-/* ---- responses: exactly one per request ---- */
+/* ---- responses: exactly one per request ----
+ * Answering may free the request at once (unless it waits for the group commit):
+ * never touch r, its params or its body after a ym_resp_* call. */
 
 /* extra_headers: zero or more "Name: value\r\n" lines, or NULL. The response waits for
  * the group commit when the request's loop turn wrote to the database. */

@@ -381,6 +381,8 @@ static int delegations_allow(ym_db *db, ym_principal *p, const char *perm, const
 int ym_may(ym_db *db, ym_principal *p, const char *perm, int64_t unit_id)
 {
     char target[512] = "";
+    if (p)
+        p->acting_for = 0; /* whatever an earlier check found no longer applies */
     if (!p || !p->user_id)
         return 0;
     if (unit_id) {
@@ -399,7 +401,6 @@ int ym_may(ym_db *db, ym_principal *p, const char *perm, int64_t unit_id)
                 return 0;
         }
     }
-    p->acting_for = 0;
     int rc = grants_allow(db, p->user_id, perm, target);
     if (rc != 0)
         return rc;

@@ -107,6 +107,16 @@ static ym_request *request_new(void)
     return r;
 }
 
+const char *ym_req_keep(ym_request *r, const char *s)
+{
+    if (!r->arena) {
+        r->arena = calloc(1, sizeof(arena));
+        if (!r->arena)
+            abort();
+    }
+    return arena_store(r->arena, s, strlen(s));
+}
+
 const char *ym_req_header(const ym_request *r, const char *name)
 {
     for (size_t i = 0; i < r->nheaders; i++)

@@ -55,6 +55,8 @@ const char *ym_req_param(const ym_request *r, const char *name);
 /* Decoded value of a query parameter (malloc'ed, caller frees), NULL if absent. */
 char *ym_req_query(const ym_request *r, const char *name);
 void ym_request_free(ym_request *r);
+/* A copy of s that lives as long as the request. */
+const char *ym_req_keep(ym_request *r, const char *s);
 
 /* Percent-decode in place; '+' untouched (paths) or space (query when plus_space).
  * Returns -1 for a bad escape or an encoded NUL. */

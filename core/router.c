@@ -240,5 +240,17 @@ ym_route_rc ym_router_match(ym_router *r, ym_request *req, const ym_route **out,
     return rc;
 }
 
+void ym_router_remove_owner(ym_router *r, const char *owner)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        if (strcmp(r->routes[i].owner, owner) == 0)
+            route_free(&r->routes[i]);
+        else
+            r->routes[w++] = r->routes[i];
+    }
+    r->n = w;
+}
+
 size_t ym_router_count(const ym_router *r) { return r->n; }
 const ym_route *ym_router_at(const ym_router *r, size_t i) { return i < r->n ? &r->routes[i] : NULL; }

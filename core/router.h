@@ -34,6 +34,8 @@ typedef enum { YM_ROUTE_FOUND = 0, YM_ROUTE_NOT_FOUND = 404, YM_ROUTE_BAD_METHOD
 ym_route_rc ym_router_match(ym_router *r, ym_request *req, const ym_route **out, char *allow,
                             size_t allowlen);
 
+/* Removes every route of an owner (a plugin that failed after registering). */
+void ym_router_remove_owner(ym_router *r, const char *owner);
 size_t ym_router_count(const ym_router *r);
 const ym_route *ym_router_at(const ym_router *r, size_t i);
 

@@ -171,6 +171,7 @@ run_wrk() { # name url out [duration]
 echo "bench: nginx $("$NGINX_BIN" -v 2>&1 | sed 's|.*/||') on 127.0.0.1:$NPORT, yimen ($YIMEN_BIN) on 127.0.0.1:$YPORT"
 echo "bench: $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)); wrk -t$THREADS -c$CONNS -d${DURATION}s --latency"
 echo "bench: healthz body ${#YBODY} bytes: $YBODY"
+echo "bench: load average at start: $(cut -d" " -f1-3 /proc/loadavg) (anything else running skews the numbers)"
 
 # ---- scenario 3 first, while yimen is idle: PSS after start and a few requests ----
 for _ in $(seq 20); do curl -fsS -o /dev/null "http://127.0.0.1:$YPORT/healthz"; done
@@ -268,6 +269,8 @@ printf '   %-34s %s\n' "req/s yimen (median round)" "$Y_RPS"
 printf '   %-34s %s\n' "ratio yimen/nginx" "$RATIO"
 printf '   %-34s %s\n' "p50 / p99 nginx" "$(wrk_pct "$NF_MED" 50) / $(wrk_pct "$NF_MED" 99)"
 printf '   %-34s %s\n' "p50 / p99 yimen" "$(wrk_pct "$YF_MED" 50) / $(wrk_pct "$YF_MED" 99)"
+printf '   %-34s %s  [%s]\n' "reload: reloads ok / generations" "$RELOAD_OK ok, $RELOAD_FAIL failed; gen $GEN_BEFORE -> $GEN_AFTER" \
+    "$(verdict "[[ $RELOAD_OK -gt 0 && $RELOAD_FAIL -eq 0 && ${GEN_AFTER:-0} -gt ${GEN_BEFORE:-0} ]]")"
 printf '   %-34s %s  [%s]\n' "reload: socket errors (sum)" "$S2_ERRSUM" "$(verdict "[[ $S2_ERRSUM -eq 0 ]]")"
 printf '   %-34s %s  [%s]\n' "reload: non-2xx/3xx" "$S2_NON2XX" "$(verdict "[[ $S2_NON2XX -eq 0 ]]")"
 printf '   %-34s %s kB  [%s]\n' "idle PSS master+workers" "$PSS_TOTAL" "$(verdict "[[ $PSS_TOTAL -lt $PSS_TARGET_KB ]]")"

@@ -1,0 +1,140 @@
+/* yimen.h: the whole C plugin API, and the only header a plugin includes.
+ * A plugin exports one symbol, `yimen_plugin` (a ym_plugin_def); the host hands it a
+ * table of function pointers (ym_api), so a plugin never links against the server.
+ *
+ * Compatibility: YM_ABI_MAJOR changes only when something is removed or changes
+ * meaning; new functions are appended to ym_api and raise YM_ABI_MINOR. The host
+ * refuses a plugin whose abi_major differs or whose abi_minor is newer than its own,
+ * so a plugin built against an older minor keeps working on a newer host. A plugin
+ * that wants a function added in minor N checks api->abi_minor >= N first. */
+#ifndef YIMEN_H
+#define YIMEN_H
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define YM_ABI_MAJOR 1
+#define YM_ABI_MINOR 0
+
+typedef struct ym_plugin ym_plugin;     /* the host's record of one loaded plugin */
+typedef struct ym_request ym_request;   /* one HTTP request; valid until answered */
+typedef struct ym_stmt ym_stmt;         /* a prepared statement owned by the plugin */
+typedef struct ym_api ym_api;
+
+/* Route handler: answer exactly once, now or later (after async work). */
+typedef void (*ym_handler_fn)(ym_request *req, void *ud);
+
+/* The exported definition. `size` = sizeof(ym_plugin_def) as the plugin saw it. */
+typedef struct ym_plugin_def {
+    uint32_t abi_major, abi_minor;
+    size_t size;
+    const char *name;        /* must equal the plugin's directory name */
+    const char *version;     /* "1.2.0" */
+    const char *core_min;    /* lowest yimen version it supports, "0.1" */
+    const char *const *requires; /* NULL-terminated names of plugins it needs, or NULL */
+    /* Register routes, permissions and read settings; no I/O, no database. Return 0,
+     * or -1 after api->fail(self, reason). */
+    int (*init)(ym_plugin *self, const ym_api *api);
+    /* The worker is about to serve: open what needs opening. 0 ok, -1 failed. */
+    int (*start)(ym_plugin *self);
+    /* The worker stops (drain): finish by deadline_ms (ym_api.now clock). */
+    void (*stop)(ym_plugin *self, int64_t deadline_ms);
+} ym_plugin_def;
+
+/* Log levels (as the core's). */
+enum { YM_DEBUG = 0, YM_INFO = 1, YM_WARN = 2, YM_ERROR = 3 };
+/* ym_api.db_step results. */
+enum { YM_ROW = 100, YM_DONE = 101, YM_ERR = -1 };
+/* ym_api.db_column_type results. */
+enum { YM_INTEGER = 1, YM_FLOAT = 2, YM_TEXT = 3, YM_BLOB = 4, YM_NULL = 5 };
+
+struct ym_api {
+    uint32_t abi_major, abi_minor;
+    size_t size;                 /* sizeof(ym_api) of the host */
+
+    /* ---- registration: only inside init(), else -1 ---- */
+    /* path must start with "/api/<plugin name>/" (or equal "/api/<plugin name>");
+     * permission: "public", "user" (any signed-in user), or a permission this plugin
+     * declared with api->permission ("<plugin name>.<verb>"). */
+    int (*route)(ym_plugin *self, const char *method, const char *path, const char *permission,
+                 ym_handler_fn h, void *ud);
+    int (*permission)(ym_plugin *self, const char *name, const char *label_zh, const char *label_en);
+
+    /* ---- settings: the plugin's table in yimen.conf ---- */
+    const char *(*setting_string)(ym_plugin *self, const char *key, const char *def);
+    int64_t (*setting_int)(ym_plugin *self, const char *key, int64_t def);
+    int (*setting_bool)(ym_plugin *self, const char *key, int def);
+    /* Is key present (of any type)? Lets a plugin refuse unknown or mistyped keys. */
+    int (*setting_has)(ym_plugin *self, const char *key);
+    /* Every key of the table, in turn (i from 0); NULL after the last. */
+    const char *(*setting_key)(ym_plugin *self, size_t i);
+    /* Marks the plugin failed with a reason (shown in admin); init then returns -1. */
+    void (*fail)(ym_plugin *self, const char *reason);
+
+    /* ---- services ---- */
+    void (*log)(ym_plugin *self, int level, const char *msg);
+    int64_t (*now)(void);        /* ms since the epoch, the server's (test) clock */
+    const char *(*name)(ym_plugin *self);
+
+    /* ---- the request ---- */
+    const char *(*req_method)(ym_request *r);
+    const char *(*req_path)(ym_request *r);
+    const char *(*req_param)(ym_request *r, const char *name);   /* ":id" of the route */
+    /* Decoded query parameter; the string lives until the request is answered. */
+    const char *(*req_query)(ym_request *r, const char *name);
+    const char *(*req_header)(ym_request *r, const char *name);
+    const char *(*req_body)(ym_request *r, size_t *len);
+    int64_t (*req_user_id)(ym_request *r);     /* 0 on a public route without sign-in */
+    int64_t (*req_unit_id)(ym_request *r);     /* the user's primary unit */
+    const char *(*req_username)(ym_request *r);
+    /* May the user do perm on unit (0 = some unit)? 1 yes, 0 no, -1 error. */
+    int (*req_may)(ym_request *r, const char *perm, int64_t unit_id);
+    /* Is the body valid JSON (Content-Type application/json, nesting under the limit)?
+     * 1 yes; 0: a 400/415 was answered already and the handler must return. */
+    int (*req_json_ok)(ym_request *r);
+
+    /* ---- the response: exactly one per request ---- */
+    void (*resp_json)(ym_request *r, int status, const char *json_text);
+    void (*resp_error)(ym_request *r, int status, const char *code, const char *message);
+    void (*resp_invalid)(ym_request *r, const char *field, const char *message);
+    void (*resp_send)(ym_request *r, int status, const char *content_type, const void *body, size_t len);
+
+    /* ---- storage: only the plugin's own tables (names "<plugin>_..."), plus reading
+     * core_v_units and core_v_users. Refused statements fail at prepare. ---- */
+    ym_stmt *(*db_prepare)(ym_plugin *self, const char *sql);   /* cached; NULL + db_errmsg */
+    int (*db_bind_int)(ym_stmt *st, int idx, int64_t v);        /* idx from 1 */
+    int (*db_bind_double)(ym_stmt *st, int idx, double v);
+    int (*db_bind_text)(ym_stmt *st, int idx, const char *s);   /* copied */
+    int (*db_bind_null)(ym_stmt *st, int idx);
+    int (*db_step)(ym_stmt *st);                                 /* YM_ROW, YM_DONE, YM_ERR */
+    int (*db_column_count)(ym_stmt *st);
+    const char *(*db_column_name)(ym_stmt *st, int col);
+    int (*db_column_type)(ym_stmt *st, int col);
+    int64_t (*db_column_int)(ym_stmt *st, int col);
+    double (*db_column_double)(ym_stmt *st, int col);
+    const char *(*db_column_text)(ym_stmt *st, int col);
+    void (*db_reset)(ym_stmt *st);
+    /* Rows of a stepped-from-start statement as a JSON array of objects (malloc'ed
+     * text; free with api->free). Resets the statement. NULL on error. */
+    char *(*db_rows_json)(ym_stmt *st);
+    /* Writes: begin/end around them in a handler; the response waits for the commit. */
+    int (*db_write_begin)(ym_plugin *self);
+    int (*db_write_end)(ym_plugin *self, int ok);
+    int64_t (*db_last_insert_id)(ym_plugin *self);
+    int (*db_changes)(ym_plugin *self);
+    const char *(*db_errmsg)(ym_plugin *self);
+
+    /* ---- audit: a row for this request (inside the write, or its own) ---- */
+    int (*audit)(ym_request *r, const char *action, const char *target, const char *result,
+                 const char *detail_json);
+
+    void (*free)(void *p);
+};
+
+#ifdef __cplusplus
+}
+#endif
+#endif
