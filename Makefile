@@ -17,7 +17,7 @@ PKG_LIBS   := $(if $(DEPS_OK),$(shell pkg-config --libs $(PKGS)))
 SANITIZE ?=
 OPT      ?= -O2 -g
 CFLAGS   ?= $(OPT)
-WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter -Wno-format-zero-length
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter -Wno-format-zero-length -Wno-format-truncation
 ALL_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SANITIZE) -D_GNU_SOURCE -Icore -Icore/include -I$(BUILD)/gen -I$(LLHTTP_INC) $(PKG_CFLAGS) -fno-strict-aliasing
 LDLIBS   := $(PKG_LIBS) -lm -ldl -lpthread
 
@@ -25,12 +25,16 @@ CORE_SRC  := $(filter-out core/main.c,$(wildcard core/*.c))
 CORE_OBJ  := $(CORE_SRC:core/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/schema_gen.o
 LLHTTP_OBJ := $(BUILD)/obj/llhttp/llhttp.o $(BUILD)/obj/llhttp/api.o $(BUILD)/obj/llhttp/http.o
 SCHEMA    := $(sort $(wildcard core/schema/*.sql))
+# C plugins: plugins/<name>/*.c -> build/plugins/<name>/<name>.so, schema/ beside it.
+PLUGIN_NAMES := $(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/*.c))))
+PLUGIN_SOS   := $(foreach n,$(sort $(PLUGIN_NAMES)),$(BUILD)/plugins/$(n)/$(n).so)
+PLUGIN_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SANITIZE) -D_GNU_SOURCE -fPIC -Icore/include $(if $(DEPS_OK),$(shell pkg-config --cflags jansson))
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 .PHONY: all deps run test unit api-test check-asan bench fuzz install clean check-deps
 
-all: check-deps $(BUILD)/yimen
+all: check-deps $(BUILD)/yimen $(PLUGIN_SOS)
 
 check-deps:
 	@if [ "$(DEPS_OK)" != yes ]; then echo "missing build dependencies: run 'make deps' (as root) first" >&2; exit 1; fi
@@ -72,6 +76,13 @@ $(BUILD)/libyimen.a: $(CORE_OBJ) $(LLHTTP_OBJ)
 
 $(BUILD)/yimen: $(BUILD)/obj/main.o $(BUILD)/libyimen.a
 	@echo "  LD   $@"; $(CC) $(ALL_CFLAGS) -rdynamic -o $@ $^ $(LDLIBS)
+
+# A plugin is installed by rename(), never by rewriting a file a running worker maps.
+.SECONDEXPANSION:
+$(BUILD)/plugins/%.so: $$(wildcard plugins/$$(*D)/*.c plugins/$$(*D)/*.h plugins/$$(*D)/schema/*.sql) core/include/yimen.h
+	@mkdir -p $(dir $@)
+	@echo "  CC   $@"; $(CC) $(PLUGIN_CFLAGS) -shared -o $@.tmp $(filter %.c,$^) $(if $(DEPS_OK),$(shell pkg-config --libs jansson)) && mv -f $@.tmp $@
+	@rm -rf $(dir $@)schema; if [ -d plugins/$(*D)/schema ]; then cp -r plugins/$(*D)/schema $(dir $@)schema; fi
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libyimen.a
 	@mkdir -p $(dir $@)

@@ -777,7 +777,9 @@ static int authorizer(void *ud, int action, const char *a3, const char *a4, cons
         return owns(db, a3) && owns(db, a4) ? SQLITE_OK : SQLITE_DENY;
     case SQLITE_ALTER_TABLE:
         return owns(db, a4) ? SQLITE_OK : SQLITE_DENY;
-    default: /* PRAGMA, ATTACH, DETACH, virtual tables, temp objects, ANALYZE, REINDEX */
+    case SQLITE_REINDEX: /* also reported when CREATE INDEX builds the new index */
+        return owns(db, a3) ? SQLITE_OK : SQLITE_DENY;
+    default: /* PRAGMA, ATTACH, DETACH, virtual tables, temp objects, ANALYZE */
         return SQLITE_DENY;
     }
 }

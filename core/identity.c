@@ -101,6 +101,7 @@ static const char *const core_perms[][3] = {
     {"grants.manage", "管理授权", "manage grants"}, {"contacts.read", "查看通讯录", "read the contact directory"},
     {"audit.read", "查看审计日志", "read the audit log"}, {"test.clock", "测试时钟", "move the test clock"},
     {"admin.reload", "重新加载配置", "reload the configuration"},
+    {"admin.plugins", "查看插件", "see the plugins and their state"},
 };
 
 void ym_identity_register_permissions(void)

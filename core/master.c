@@ -38,7 +38,7 @@ typedef struct wproc {
     int state;
     int handles;
     uint64_t started_ms;
-    char buf[128];
+    char buf[1024];
     size_t blen;
 } wproc;
 
@@ -68,6 +68,7 @@ struct master {
     uv_signal_t sighup, sigterm, sigint, sigquit;
     uv_timer_t ready_timer, stop_timer;
     bool stopping, reload_queued, first_start;
+    char next_failure[400];      /* a plugin the new generation lost, if any */
     int exit_code;
     int crashes[MAX_SLOTS];
 };
@@ -277,13 +278,18 @@ static void on_ipc_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     char *nl;
     while ((nl = strchr(w->buf, '\n'))) {
         *nl = 0;
+        if (strncmp(w->buf, "failed ", 7) == 0 && w->gen == m->next_gen && !m->next_failure[0])
+            snprintf(m->next_failure, sizeof m->next_failure, "plugin %s", w->buf + 7);
         if (strcmp(w->buf, "ready") == 0 && w->state == W_STARTING) {
             w->state = W_READY;
             if (w->gen == m->next_gen) {
                 int waiting = 0;
                 for (wproc *p = m->procs; p; p = p->next)
                     waiting += p->gen == m->next_gen && p->state == W_STARTING;
-                if (!waiting)
+                /* at first start a failed plugin is left out; a reload must not lose one */
+                if (!waiting && m->next_failure[0] && !m->first_start)
+                    abort_next_generation(m, m->next_failure);
+                else if (!waiting)
                     commit_generation(m);
             }
         }
@@ -477,6 +483,7 @@ static void master_reload(master *m)
     m->next_text = text;
     m->next_len = len;
     m->next_gen = ++m->gen_seq;
+    m->next_failure[0] = 0;
     ym_log(YM_LOG_INFO, "reloading", "generation=%u", m->next_gen);
     start_generation(m);
 }

@@ -220,7 +220,7 @@ static const ym_api g_api = {
     .route = api_route, .permission = api_permission,
     .setting_string = api_setting_string, .setting_int = api_setting_int, .setting_bool = api_setting_bool,
     .setting_has = api_setting_has, .setting_key = api_setting_key, .fail = api_fail,
-    .log = api_log, .now = api_now, .name = api_name,
+    .log = api_log, .now = api_now, .time_format = ym_time_format, .name = api_name,
     .req_method = api_req_method, .req_path = api_req_path, .req_param = api_req_param, .req_query = api_req_query,
     .req_header = api_req_header, .req_body = api_req_body, .req_user_id = api_req_user_id,
     .req_unit_id = api_req_unit_id, .req_username = api_req_username, .req_may = api_req_may,

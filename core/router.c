@@ -61,7 +61,8 @@ static int split(const char *path, char ***out, size_t *n)
     while (*p) {
         const char *slash = strchr(p, '/');
         size_t len = slash ? (size_t)(slash - p) : strlen(p);
-        if (cnt == cap) {
+        /* room for this segment and a possible empty one after a trailing slash */
+        if (cnt + 2 > cap) {
             cap *= 2;
             char **nv = realloc(v, cap * sizeof *v);
             if (!nv)

@@ -77,6 +77,8 @@ struct ym_api {
     /* ---- services ---- */
     void (*log)(ym_plugin *self, int level, const char *msg);
     int64_t (*now)(void);        /* ms since the epoch, the server's (test) clock */
+    /* RFC 3339 in the server's timezone ("2026-11-27T11:24:31.000+08:00"); returns length. */
+    size_t (*time_format)(int64_t ms, char *buf, size_t len);
     const char *(*name)(ym_plugin *self);
 
     /* ---- the request ---- */

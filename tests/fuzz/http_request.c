@@ -98,8 +98,7 @@ static void use_request(ym_request *r)
         (void)ym_req_param(r, "id");
         (void)ym_req_param(r, "b");
     } else if (rc == YM_ROUTE_BAD_METHOD) {
-        if (strlen(allow) >= sizeof allow)
-            abort();
+        (void)strlen(allow); /* must be a NUL-terminated list (ASan checks the read) */
     }
 
     static const char *const names[] = {"q", "page", "a b", ""};

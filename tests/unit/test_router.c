@@ -240,6 +240,13 @@ static void test_trailing_slash_distinct(void **state)
     m = do_match(rt, "GET", "/");
     assert_int_equal(m.rc, YM_ROUTE_NOT_FOUND);
     match_free(&m);
+    /* 4, 8, 16 segments then a slash: the empty last segment needs its own room
+     * (found by the fuzzer as a heap overflow) */
+    add_ok(rt, "GET", "/a/b/c/d/");
+    expect_route(rt, "GET", "/a/b/c/d/", "/a/b/c/d/");
+    m = do_match(rt, "GET", "/a/b/c/d/e/f/g/h/");
+    assert_int_equal(m.rc, YM_ROUTE_NOT_FOUND);
+    match_free(&m);
     ym_router_free(rt);
 }
 

@@ -1,0 +1,295 @@
+/* hello: the teaching C plugin: one table, CRUD routes under /api/hello/, two
+ * permissions, a setting validated at init, and an audit row for every write. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include "yimen.h"
+
+#define NAME_MAX_BYTES 200
+
+static const ym_api *api;   /* set once by init; the same table for every request */
+static int64_t max_items;   /* setting hello.max_items */
+static const char *greeting; /* setting hello.greeting */
+
+/* ---- small helpers ---- */
+
+static int64_t id_param(ym_request *r)
+{
+    const char *s = api->req_param(r, "id");
+    char *end;
+    long long v = s ? strtoll(s, &end, 10) : 0;
+    return s && *s && !*end && v > 0 ? v : 0;
+}
+
+static json_t *time_json(int64_t ms)
+{
+    char buf[40];
+    api->time_format(ms, buf, sizeof buf);
+    return json_string(buf);
+}
+
+#define ITEM_COLUMNS "id, name, unit_id, created_by, created_at, updated_at"
+
+/* One row of ITEM_COLUMNS as the API shows it: times in RFC 3339. */
+static json_t *row_json(ym_stmt *st)
+{
+    return json_pack("{s:I,s:s,s:I,s:I,s:o,s:o}", "id", (json_int_t)api->db_column_int(st, 0), "name",
+                     api->db_column_text(st, 1), "unit_id", (json_int_t)api->db_column_int(st, 2), "created_by",
+                     (json_int_t)api->db_column_int(st, 3), "created_at", time_json(api->db_column_int(st, 4)),
+                     "updated_at", time_json(api->db_column_int(st, 5)));
+}
+
+/* The item as JSON text, or NULL when it does not exist. */
+static char *item_json(ym_plugin *self, int64_t id)
+{
+    ym_stmt *st = api->db_prepare(self, "SELECT " ITEM_COLUMNS " FROM hello_items WHERE id = ?1");
+    if (!st)
+        return NULL;
+    api->db_bind_int(st, 1, id);
+    char *text = NULL;
+    if (api->db_step(st) == YM_ROW) {
+        json_t *j = row_json(st);
+        text = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+    }
+    api->db_reset(st);
+    return text;
+}
+
+static int64_t item_unit(ym_plugin *self, int64_t id)
+{
+    ym_stmt *st = api->db_prepare(self, "SELECT unit_id FROM hello_items WHERE id = ?1");
+    if (!st)
+        return -1;
+    api->db_bind_int(st, 1, id);
+    int64_t unit = api->db_step(st) == YM_ROW ? api->db_column_int(st, 0) : 0;
+    api->db_reset(st);
+    return unit;
+}
+
+/* Validates {"name": "..."} and nothing else; answers 400 itself and returns NULL. */
+static json_t *item_body(ym_request *r)
+{
+    if (!api->req_json_ok(r))
+        return NULL;
+    size_t len;
+    const char *text = api->req_body(r, &len);
+    json_t *body = json_loadb(text, len, 0, NULL);
+    const char *key;
+    json_t *v;
+    if (!json_is_object(body)) {
+        api->resp_invalid(r, "", "the body must be a JSON object");
+        json_decref(body);
+        return NULL;
+    }
+    json_object_foreach(body, key, v) {
+        if (strcmp(key, "name") != 0) {
+            api->resp_invalid(r, key, "unknown field");
+            json_decref(body);
+            return NULL;
+        }
+    }
+    v = json_object_get(body, "name");
+    if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) > NAME_MAX_BYTES) {
+        api->resp_invalid(r, "name", "name must be a string of 1 to 200 bytes");
+        json_decref(body);
+        return NULL;
+    }
+    return body;
+}
+
+/* ---- handlers ---- */
+
+static void list_items(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    const char *after = api->req_query(r, "after"), *limit_s = api->req_query(r, "limit");
+    long long limit = limit_s ? atoll(limit_s) : 50;
+    if (limit < 1 || limit > 100) {
+        api->resp_invalid(r, "limit", "limit must be 1 to 100");
+        return;
+    }
+    /* keyset paging over the caller's own unit */
+    ym_stmt *st = api->db_prepare(self, "SELECT " ITEM_COLUMNS " FROM hello_items "
+                                        "WHERE unit_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
+    if (!st) {
+        api->resp_error(r, 500, "internal", "cannot read items");
+        return;
+    }
+    api->db_bind_int(st, 1, api->req_unit_id(r));
+    api->db_bind_int(st, 2, after ? atoll(after) : 0);
+    api->db_bind_int(st, 3, limit);
+    json_t *items = json_array();
+    while (api->db_step(st) == YM_ROW)
+        json_array_append_new(items, row_json(st));
+    api->db_reset(st);
+    size_t n = json_array_size(items);
+    json_t *last = n == (size_t)limit ? json_object_get(json_array_get(items, n - 1), "id") : NULL;
+    json_t *out = json_pack("{s:o,s:O,s:s}", "items", items, "next", last ? last : json_null(), "greeting", greeting);
+    char *text = json_dumps(out, JSON_COMPACT);
+    api->resp_json(r, 200, text);
+    free(text);
+    json_decref(out);
+}
+
+static int count_items(ym_plugin *self)
+{
+    ym_stmt *st = api->db_prepare(self, "SELECT count(*) FROM hello_items");
+    int n = st && api->db_step(st) == YM_ROW ? (int)api->db_column_int(st, 0) : -1;
+    if (st)
+        api->db_reset(st);
+    return n;
+}
+
+static void create_item(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    json_t *body = item_body(r);
+    if (!body)
+        return;
+    if (count_items(self) >= max_items) {
+        json_decref(body);
+        api->resp_error(r, 409, "conflict", "hello.max_items reached");
+        return;
+    }
+    int64_t now = api->now();
+    api->db_write_begin(self);
+    ym_stmt *st = api->db_prepare(self, "INSERT INTO hello_items (name, unit_id, created_by, created_at, updated_at) "
+                                        "VALUES (?1, ?2, ?3, ?4, ?4)");
+    int ok = st && api->db_bind_text(st, 1, json_string_value(json_object_get(body, "name"))) == 0 &&
+             api->db_bind_int(st, 2, api->req_unit_id(r)) == 0 && api->db_bind_int(st, 3, api->req_user_id(r)) == 0 &&
+             api->db_bind_int(st, 4, now) == 0 && api->db_step(st) == YM_DONE;
+    int64_t id = ok ? api->db_last_insert_id(self) : 0;
+    char target[32];
+    snprintf(target, sizeof target, "hello_item:%lld", (long long)id);
+    ok = ok && api->audit(r, "hello.create", target, "ok", NULL) == 0;
+    api->db_write_end(self, ok);
+    json_decref(body);
+    char *item = ok ? item_json(self, id) : NULL;
+    if (item)
+        api->resp_json(r, 201, item);
+    else
+        api->resp_error(r, 500, "internal", "cannot save the item");
+    free(item);
+}
+
+/* 404 unless the item exists and the caller may use perm on its unit. */
+static int64_t visible_item(ym_request *r, ym_plugin *self, const char *perm)
+{
+    int64_t id = id_param(r), unit = id ? item_unit(self, id) : 0;
+    if (unit <= 0 || api->req_may(r, perm, unit) != 1) {
+        api->resp_error(r, 404, "not_found", "no such item");
+        return 0;
+    }
+    return id;
+}
+
+static void get_item(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    int64_t id = visible_item(r, self, "hello.read");
+    if (!id)
+        return;
+    char *item = item_json(self, id);
+    api->resp_json(r, 200, item);
+    free(item);
+}
+
+static void update_item(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    int64_t id = visible_item(r, self, "hello.write");
+    if (!id)
+        return;
+    json_t *body = item_body(r);
+    if (!body)
+        return;
+    api->db_write_begin(self);
+    ym_stmt *st = api->db_prepare(self, "UPDATE hello_items SET name = ?1, updated_at = ?2 WHERE id = ?3");
+    int ok = st && api->db_bind_text(st, 1, json_string_value(json_object_get(body, "name"))) == 0 &&
+             api->db_bind_int(st, 2, api->now()) == 0 && api->db_bind_int(st, 3, id) == 0 && api->db_step(st) == YM_DONE;
+    char target[32];
+    snprintf(target, sizeof target, "hello_item:%lld", (long long)id);
+    ok = ok && api->audit(r, "hello.update", target, "ok", NULL) == 0;
+    api->db_write_end(self, ok);
+    json_decref(body);
+    char *item = ok ? item_json(self, id) : NULL;
+    if (item)
+        api->resp_json(r, 200, item);
+    else
+        api->resp_error(r, 500, "internal", "cannot save the item");
+    free(item);
+}
+
+static void delete_item(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    int64_t id = visible_item(r, self, "hello.write");
+    if (!id)
+        return;
+    api->db_write_begin(self);
+    ym_stmt *st = api->db_prepare(self, "DELETE FROM hello_items WHERE id = ?1");
+    int ok = st && api->db_bind_int(st, 1, id) == 0 && api->db_step(st) == YM_DONE;
+    char target[32];
+    snprintf(target, sizeof target, "hello_item:%lld", (long long)id);
+    ok = ok && api->audit(r, "hello.delete", target, "ok", NULL) == 0;
+    api->db_write_end(self, ok);
+    if (ok)
+        api->resp_send(r, 204, NULL, NULL, 0);
+    else
+        api->resp_error(r, 500, "internal", "cannot delete the item");
+}
+
+/* ---- lifecycle ---- */
+
+/* Settings are checked here: a bad value fails the plugin with the reason. */
+static int check_settings(ym_plugin *self)
+{
+    for (size_t i = 0; api->setting_key(self, i); i++) {
+        const char *k = api->setting_key(self, i);
+        if (strcmp(k, "greeting") != 0 && strcmp(k, "max_items") != 0) {
+            char why[96];
+            snprintf(why, sizeof why, "hello.%s: unknown setting", k);
+            api->fail(self, why);
+            return -1;
+        }
+    }
+    greeting = api->setting_string(self, "greeting", "你好");
+    if (api->setting_has(self, "greeting") && api->setting_string(self, "greeting", NULL) == NULL) {
+        api->fail(self, "hello.greeting: must be a string");
+        return -1;
+    }
+    /* setting_int answers the default for a value that is not an integer: ask twice */
+    bool is_int = api->setting_int(self, "max_items", -1) != -1 || api->setting_int(self, "max_items", -2) != -2;
+    max_items = api->setting_int(self, "max_items", 1000);
+    if ((api->setting_has(self, "max_items") && !is_int) || max_items < 1 || max_items > 1000000) {
+        api->fail(self, "hello.max_items: must be an integer from 1 to 1000000");
+        return -1;
+    }
+    return 0;
+}
+
+static int init(ym_plugin *self, const ym_api *a)
+{
+    api = a;
+    if (check_settings(self) < 0)
+        return -1;
+    if (api->permission(self, "hello.read", "查看示例条目", "read hello items") < 0 ||
+        api->permission(self, "hello.write", "编辑示例条目", "edit hello items") < 0)
+        return -1;
+    if (api->route(self, "GET", "/api/hello/items", "hello.read", list_items, self) < 0 ||
+        api->route(self, "POST", "/api/hello/items", "hello.write", create_item, self) < 0 ||
+        api->route(self, "GET", "/api/hello/items/:id", "hello.read", get_item, self) < 0 ||
+        api->route(self, "PATCH", "/api/hello/items/:id", "hello.write", update_item, self) < 0 ||
+        api->route(self, "DELETE", "/api/hello/items/:id", "hello.write", delete_item, self) < 0)
+        return -1;
+    return 0;
+}
+
+const ym_plugin_def yimen_plugin = {
+    .abi_major = YM_ABI_MAJOR, .abi_minor = YM_ABI_MINOR, .size = sizeof(ym_plugin_def),
+    .name = "hello", .version = "1.0.0", .core_min = "0.1", .requires = NULL,
+    .init = init, .start = NULL, .stop = NULL,
+};
