@@ -103,6 +103,7 @@ const char *ym_http_reason(int status)
     case 500: return "Internal Server Error";
     case 501: return "Not Implemented";
     case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
     default: return "Unknown";
     }
 }
@@ -345,7 +346,7 @@ static void write_response(ym_request *r, int status, const char *ctype, const c
     ym_server *s = c->srv;
     bool head = r->method_name && strcmp(r->method_name, "HEAD") == 0;
     bool close = !r->keep_alive || s->draining || status == 400 || status == 408 || status == 413 ||
-                 status == 414 || status == 431 || c->eof;
+                 status == 414 || status == 431 || status == 505 || c->eof;
     /* RFC 9110: no Content-Length on 204; on 304 it would describe the cached file */
     bool no_length = status == 204 || status == 304;
     char clen[24];

@@ -11,6 +11,7 @@
 #include "system.h"
 #include "config.h"
 #include "datadir.h"
+#include "admin.h"
 #include "log.h"
 #include "cli_admin.h"
 
@@ -28,6 +29,7 @@ static const struct { const char *name, *usage, *help; } commands[] = {
     {"reload", "reload [-c FILE]", "ask the running master to start a new generation with the current config"},
     {"backup", "backup [-c FILE] OUT", "copy the database (consistent, while serving) and attachments into directory OUT"},
     {"restore", "restore [-c FILE] IN", "replace the database and attachments from backup directory IN (server stopped)"},
+    {"plugins", "plugins [-c FILE]", "list the plugins found, their state and why one failed (as last recorded)"},
     {"version", "version", "print the version"},
     {"user", "user VERB [-c FILE] ...", "accounts: add, passwd, disable, enable, unlock, import (yimen user --help)"},
     {"unit", "unit VERB [-c FILE] ...", "units: add, import from CSV (yimen unit --help)"},
@@ -195,6 +197,8 @@ int main(int argc, char **argv)
         rc = c.single ? ym_worker_run_single(path, text, len) : ym_master_run(path, text, len);
     } else if (strcmp(c.cmd, "reload") == 0) {
         rc = cmd_reload(cfg);
+    } else if (strcmp(c.cmd, "plugins") == 0) {
+        rc = ym_admin_plugins_cli(cfg);
     } else if (strcmp(c.cmd, "backup") == 0) {
         rc = ym_backup(cfg, c.arg, err, sizeof err) < 0 ? fail("%s", err) : (printf("backup written to %s\n", c.arg), 0);
     } else if (strcmp(c.cmd, "restore") == 0) {

@@ -344,6 +344,7 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int sig)
     wproc *w = p->data;
     master *m = w->m;
     proc_unlink(m, w);
+    ym_metrics_release(p->pid);
     if (sig)
         ym_log(sig == SIGTERM ? YM_LOG_INFO : YM_LOG_WARN, "worker exited", "pid=%d slot=%d generation=%u signal=%d", p->pid, w->slot, w->gen, sig);
     else

@@ -75,10 +75,42 @@ void ym_metrics_request(const char *method, const char *route, int status, uint6
     __atomic_add_fetch(&g_m->latency_sum_us, micros, __ATOMIC_RELAXED);
 }
 
+static int g_cell = -1;
+
+void ym_metrics_claim(int pid)
+{
+    for (int i = 0; g_m && i < YM_METRICS_PROCS; i++) {
+        int32_t free_pid = 0;
+        if (__atomic_compare_exchange_n(&g_m->procs[i].pid, &free_pid, pid, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            __atomic_store_n(&g_m->procs[i].conns, 0, __ATOMIC_RELAXED);
+            g_cell = i;
+            return;
+        }
+    }
+}
+
+void ym_metrics_release(int pid)
+{
+    for (int i = 0; g_m && i < YM_METRICS_PROCS; i++)
+        if (__atomic_load_n(&g_m->procs[i].pid, __ATOMIC_ACQUIRE) == pid) {
+            __atomic_store_n(&g_m->procs[i].conns, 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&g_m->procs[i].pid, 0, __ATOMIC_RELEASE);
+        }
+}
+
 void ym_metrics_connections(int delta)
 {
-    if (g_m)
-        __atomic_add_fetch(&g_m->open_connections, delta, __ATOMIC_RELAXED);
+    if (g_m && g_cell >= 0)
+        __atomic_add_fetch(&g_m->procs[g_cell].conns, delta, __ATOMIC_RELAXED);
+}
+
+static long long open_connections(void)
+{
+    long long n = 0;
+    for (int i = 0; g_m && i < YM_METRICS_PROCS; i++)
+        if (__atomic_load_n(&g_m->procs[i].pid, __ATOMIC_ACQUIRE))
+            n += __atomic_load_n(&g_m->procs[i].conns, __ATOMIC_RELAXED);
+    return n;
 }
 
 typedef struct buf {
@@ -151,7 +183,7 @@ char *ym_metrics_render(size_t *len)
                 (unsigned long long)__atomic_load_n(&g_m->latency_count, __ATOMIC_RELAXED));
     bprintf(&b, "# HELP yimen_open_connections Client connections open now.\n"
                 "# TYPE yimen_open_connections gauge\nyimen_open_connections %lld\n",
-            g_m ? (long long)__atomic_load_n(&g_m->open_connections, __ATOMIC_RELAXED) : 0LL);
+            open_connections());
     bprintf(&b, "# HELP yimen_generation Worker generation serving now.\n"
                 "# TYPE yimen_generation gauge\nyimen_generation %llu\n",
             sh ? (unsigned long long)__atomic_load_n(&sh->generation, __ATOMIC_RELAXED) : 0ULL);

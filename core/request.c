@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 #include <stdio.h>
+#include <ctype.h>
 #include "request.h"
 
 /* Strings of a request live in chunks that never move, so pointers stay valid. */
@@ -231,11 +232,17 @@ static int on_url_complete(llhttp_t *p)
     ym_request *r = ps->req;
     arena *a = r->arena;
     r->target = tmp_commit(a);
-    if (r->target[0] != '/')
+    const char *t = r->target;
+    /* absolute-form (RFC 9112 §3.2.2), as proxies send it: the path is what counts */
+    if (strncasecmp(t, "http://", 7) == 0 || strncasecmp(t, "https://", 8) == 0) {
+        const char *auth = strstr(t, "//") + 2, *slash = strchr(auth, '/');
+        t = slash ? slash : "/";
+    }
+    if (t[0] != '/')
         return fail(ps, 400, "bad_request", "request target must be an absolute path");
-    char *q = strchr(r->target, '?');
-    size_t plen = q ? (size_t)(q - r->target) : strlen(r->target);
-    r->path = arena_store(a, r->target, plen);
+    char *q = strchr(t, '?');
+    size_t plen = q ? (size_t)(q - t) : strlen(t);
+    r->path = arena_store(a, t, plen);
     r->query = q ? arena_store(a, q + 1, strlen(q + 1)) : "";
     if (ym_url_decode(r->path, false) < 0)
         return fail(ps, 400, "bad_request", "bad percent-encoding in path");
@@ -310,6 +317,39 @@ static int add_header(ym_parser *ps, const char *name, const char *value)
     return 0;
 }
 
+/* uri-host [ ":" port ] (RFC 9112 §3.2, RFC 3986): reg-name or IPv4 characters, or
+ * an IP literal in brackets; the port is digits. */
+static bool host_ok(const char *h)
+{
+    const char *end = h + strlen(h), *port = NULL;
+    if (*h == '[') {
+        const char *close = strchr(h, ']');
+        if (!close)
+            return false;
+        for (const char *c = h + 1; c < close; c++)
+            if (!isxdigit((unsigned char)*c) && *c != ':' && *c != '.')
+                return false;
+        if (close[1] && close[1] != ':')
+            return false;
+        port = close[1] ? close + 2 : NULL;
+    } else {
+        const char *colon = strchr(h, ':');
+        const char *hend = colon ? colon : end;
+        for (const char *c = h; c < hend; c++)
+            if (!isalnum((unsigned char)*c) && !strchr("-._~%!$&'()*+,;=", *c))
+                return false;
+        port = colon ? colon + 1 : NULL;
+    }
+    if (port) {
+        if (!*port || strlen(port) > 5)
+            return false;
+        for (const char *c = port; *c; c++)
+            if (!isdigit((unsigned char)*c))
+                return false;
+    }
+    return true;
+}
+
 static int on_header_value_complete(llhttp_t *p)
 {
     ym_parser *ps = PS(p);
@@ -326,7 +366,13 @@ static int on_header_value_complete(llhttp_t *p)
         e--;
     const char *v = arena_store(a, a->tmp ? a->tmp + s : "", e - s);
     a->tmp_len = 0;
-    return add_header(ps, a->field ? a->field : "", v);
+    const char *name = a->field;
+    a->field = NULL;
+    if (!name || !*name)
+        return fail(ps, 400, "bad_request", "empty header name");
+    if (strcasecmp(name, "host") == 0 && !host_ok(v))
+        return fail(ps, 400, "bad_request", "malformed Host header");
+    return add_header(ps, name, v);
 }
 
 static int on_headers_complete(llhttp_t *p)
@@ -340,12 +386,17 @@ static int on_headers_complete(llhttp_t *p)
     r->http_major = p->http_major;
     r->http_minor = p->http_minor;
     r->keep_alive = llhttp_should_keep_alive(p);
-    if (!ps->seen_host && (p->http_major > 1 || (p->http_major == 1 && p->http_minor >= 1)))
+    if (p->http_major != 1)
+        return fail(ps, 505, "http_version_not_supported", "only HTTP/1.0 and HTTP/1.1 are spoken here");
+    if (!ps->seen_host && p->http_minor >= 1)
         return fail(ps, 400, "bad_request", "missing Host header");
     bool chunked = (p->flags & F_CHUNKED) != 0;
+    /* HTTP/1.0 has no chunked framing: Transfer-Encoding there is a smuggling attempt */
+    if (p->http_minor == 0 && ym_req_header(r, "transfer-encoding"))
+        return fail(ps, 400, "bad_request", "Transfer-Encoding in an HTTP/1.0 request");
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > ps->lim.body)
         return fail(ps, 413, "body_too_large", "request body is larger than the configured limit");
-    const char *expect = ym_req_header(r, "expect");
+    const char *expect = p->http_minor >= 1 ? ym_req_header(r, "expect") : NULL; /* 1.0 ignores it */
     if (expect) {
         if (strcasecmp(expect, "100-continue") != 0)
             return fail(ps, 417, "expectation_failed", "only Expect: 100-continue is supported");

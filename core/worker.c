@@ -14,6 +14,8 @@
 #include "clock.h"
 #include "log.h"
 #include "auth.h"
+#include "admin.h"
+#include "plugin.h"
 #include "me.h"
 #include "directory.h"
 #include "auditlog.h"
@@ -28,6 +30,8 @@ typedef struct worker {
     ym_router *router;
     ym_static *www;
     ym_server *srv;
+    ym_host host;
+    unsigned slot;
     uv_pipe_t ipc;
     bool has_ipc;
     uv_check_t flush;
@@ -52,6 +56,7 @@ static void close_walk(uv_handle_t *h, void *arg)
 static void on_drained(void *ud)
 {
     worker *w = ud;
+    ym_host_stop(&w->host, ym_now() + 1000);
     ym_log(YM_LOG_INFO, "worker drained, exiting", "");
     ym_db_flush(w->db);
     ym_server_close(w->srv);
@@ -115,6 +120,23 @@ static void ipc_send(worker *w, const char *line)
     (void)n;
 }
 
+/* The master refuses a reload whose new generation lost a plugin. */
+static void report_failed_plugins(worker *w)
+{
+    for (size_t i = 0; i < w->host.n; i++) {
+        ym_plugin *p = &w->host.v[i];
+        if (p->state != YM_PLUGIN_FAILED)
+            continue;
+        char line[400];
+        snprintf(line, sizeof line, "failed %s: %s", p->name, p->reason);
+        for (char *c = line; *c; c++)
+            if (*c == '\n')
+                *c = ' ';
+        strcat(line, "\n");
+        ipc_send(w, line);
+    }
+}
+
 static void signals_init(worker *w)
 {
     uv_signal_t *sigs[] = {&w->sigterm, &w->sigint, &w->sighup};
@@ -140,11 +162,13 @@ static int worker_setup(worker *w, char *err, size_t errlen)
     w->router = ym_router_new();
     ym_identity_register_permissions();
     if (ym_system_routes(w->router, err, errlen) < 0 || ym_auth_routes(w->router, err, errlen) < 0 ||
-        ym_me_routes(w->router, err, errlen) < 0)
+        ym_me_routes(w->router, err, errlen) < 0 || ym_directory_routes(w->router, err, errlen) < 0 ||
+        ym_auditlog_routes(w->router, err, errlen) < 0 || ym_admin_routes(w->router, &w->host, err, errlen) < 0)
         return -1;
-    if (ym_directory_routes(w->router, err, errlen) < 0)
-        return -1;
-    if (ym_auditlog_routes(w->router, err, errlen) < 0) return -1;
+    /* plugins after the core: a plugin can never take a core route */
+    ym_host_load(&w->host, w->cfg, w->router, w->db);
+    if (w->slot == 0)
+        ym_host_record(&w->host);
     if (ym_password_common_load(w->cfg->auth.password.common_list) < 0)
         ym_log(YM_LOG_WARN, "common-password list not found: the policy cannot refuse common passwords",
                "file=%s", w->cfg->auth.password.common_list);
@@ -166,6 +190,7 @@ static void worker_teardown(worker *w)
     if (w->srv)
         ym_server_free(w->srv);
     ym_static_free(w->www);
+    ym_host_free(&w->host);
     ym_router_free(w->router);
     ym_perm_clear();
     ym_password_common_free();
@@ -226,6 +251,7 @@ int ym_worker_main(int argc, char **argv)
     ym_log_init(YM_LOG_INFO, "worker", gen);
     ym_system_set_generation(gen);
     worker w = {0};
+    w.slot = slot;
     char err[512];
     size_t len = 0;
     char *text = read_config(&len);
@@ -247,6 +273,7 @@ int ym_worker_main(int argc, char **argv)
         return 1;
     }
     ym_metrics_attach(&sh->metrics);
+    ym_metrics_claim(getpid());
     ym_clock_attach(&sh->clock_offset_ms);
     if (worker_setup(&w, err, sizeof err) < 0) {
         ym_log(YM_LOG_ERROR, "worker start failed", "error=%s", err);
@@ -264,6 +291,8 @@ int ym_worker_main(int argc, char **argv)
         uv_read_start((uv_stream_t *)&w.ipc, ipc_alloc, on_ipc);
         uv_unref((uv_handle_t *)&w.ipc);
     }
+    ym_host_start(&w.host);
+    report_failed_plugins(&w);
     ym_log(YM_LOG_INFO, "worker ready", "slot=%u routes=%zu www_files=%zu", slot, ym_router_count(w.router),
            ym_static_count(w.www));
     ipc_send(&w, "ready\n");
@@ -285,6 +314,7 @@ int ym_worker_run_single(const char *cfg_path, const char *cfg_text, size_t cfg_
     ym_clock_set_timezone(w.cfg->timezone);
     ym_shared *sh = ym_shared_private();
     ym_metrics_attach(&sh->metrics);
+    ym_metrics_claim(getpid());
     ym_clock_attach(&sh->clock_offset_ms);
     sh->generation = 1;
     if (ym_prepare_database(w.cfg, err, sizeof err) < 0 || ym_pidfile_write(w.cfg, err, sizeof err) < 0 ||
@@ -302,6 +332,7 @@ int ym_worker_run_single(const char *cfg_path, const char *cfg_text, size_t cfg_
             ym_config_free(w.cfg);
             return 1;
         }
+    ym_host_start(&w.host);
     ym_log(YM_LOG_INFO, "serving (single process)", "listen=%s port=%d", w.cfg->listen[0].host, w.cfg->listen[0].port);
     worker_teardown(&w);
     ym_pidfile_remove(w.cfg);

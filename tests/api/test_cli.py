@@ -101,7 +101,7 @@ def test_shipped_default_config_is_valid():
     assert r.returncode == 0, r.stderr
 
 
-@pytest.mark.parametrize("text,line,key,msg", [
+CONFIG_ERRORS = [
     (BASE + "foo = 1\n", 3, "foo", "unknown key"),
     (BASE + "\n\nlimits = {\n  uri = \"8KiB\",\n  bodyy = 1,\n}\n", 5, "limits.bodyy", "unknown key"),
     (BASE + "timeouts = { header = 1, idel = 3 }\n", 3, "timeouts.idel", "unknown key"),
@@ -122,7 +122,11 @@ def test_shipped_default_config_is_valid():
     (BASE + 'timezone = "Mars/Olympus"\n', 3, "timezone", ""),
     (BASE + 'trusted_proxies = { "10.0.0.0/99" }\n', 3, "trusted_proxies", ""),
     (BASE + 'workers = 0\n', 3, "workers", ""),
-])
+]
+
+
+@pytest.mark.parametrize("text,line,key,msg", CONFIG_ERRORS,
+                         ids=["%s-%d" % (e[2], i) for i, e in enumerate(CONFIG_ERRORS)])
 def test_check_config_errors_name_file_line_key(conf, text, line, key, msg):
     p = conf(text)
     r = run("check-config", "-c", p)

@@ -123,6 +123,24 @@ def test_204_has_no_content_length(server):
         assert c.request("GET", "/healthz").status == 200
 
 
+def test_nothing_answered_after_connection_close(server):
+    with connect(server) as c:
+        c.send(healthz_req(b"Connection: close\r\n") + b"GET /after-close HTTP/1.1\r\nHost: t\r\n\r\n")
+        c.sock.shutdown(socket.SHUT_WR)
+        r = c.read_response()
+        assert r.status == 200 and r.header("connection") == "close"
+        assert c.read_response() is None
+
+
+def test_absolute_form_target_accepted(server):
+    """RFC 9112 3.2.2: a server MUST accept the absolute-form of a request target."""
+    with connect(server) as c:
+        c.send(b"GET http://t/healthz HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        r = c.read_response()
+        assert r is not None and r.status == 200, r
+        assert r.json()["status"] == "ok"
+
+
 def test_connection_close_request_header_closes(server):
     with connect(server) as c:
         r = c.request("GET", "/healthz", {"Connection": "close"})
@@ -267,6 +285,30 @@ def test_expect_100_continue(server):
         assert "now" in r.json()
         # still keep-alive afterwards
         assert c.request("GET", "/healthz").status == 200
+
+
+def test_expect_100_continue_body_sent_at_once(server):
+    """A client that does not wait for the 100 gets the 100 and then the answer."""
+    body = b'{"advance": 0}'
+    with connect(server) as c:
+        c.send(clock_head(server) + b"Content-Type: application/json\r\nExpect: 100-continue\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        assert c.read_response().status == 100
+        r = c.read_response()
+        assert r.status == 200, r
+        assert c.request("GET", "/healthz").status == 200
+
+
+def test_expect_100_continue_ignored_for_http10(server):
+    """RFC 9110 10.1.1: a 100-continue expectation in an HTTP/1.0 request MUST be
+    ignored: no interim 100 to a 1.0 client."""
+    body = b'{"advance": 0}'
+    with connect(server) as c:
+        c.send(b"POST /api/test/clock HTTP/1.0\r\nAuthorization: Bearer " + server.token().encode()
+               + b"\r\nContent-Type: application/json\r\nExpect: 100-continue\r\n"
+               b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        r = c.read_response()
+        assert r.status == 200, r
 
 
 def test_expect_100_continue_over_limit_gets_413_not_100(tight):
@@ -446,6 +488,13 @@ MALFORMED = {
                       b"zz\r\nhello\r\n0\r\n\r\n",
     "chunk_size_overflow": b"POST /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
                            b"ffffffffffffffffffff\r\nhello\r\n0\r\n\r\n",
+    # RFC 9112 6.1: Transfer-Encoding in an HTTP/1.0 request is faulty framing
+    "te_in_http10": b"POST /healthz HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    # RFC 9112 3.2: a Host with an invalid value is a 400
+    "host_with_space": b"GET /healthz HTTP/1.1\r\nHost: a b\r\n\r\n",
+    "host_with_slash": b"GET /healthz HTTP/1.1\r\nHost: t/x\r\n\r\n",
+    "host_with_userinfo": b"GET /healthz HTTP/1.1\r\nHost: user@t\r\n\r\n",
+    "host_bad_port": b"GET /healthz HTTP/1.1\r\nHost: t:http\r\n\r\n",
     "chunk_missing_crlf": b"POST /healthz HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
                           b"5\r\nhelloX0\r\n\r\n",
 }
@@ -627,6 +676,16 @@ def test_body_stall_408(tight):
     assert tight.healthy()
 
 
+def test_chunked_body_stall_408(tight):
+    with connect(tight, timeout=5) as c:
+        c.send(clock_head(tight) + b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+               b"5\r\n{\"adv\r\n")
+        t0 = time.time()
+        r = c.read_response()
+        assert_error_shape(r, 408, "timeout")
+        assert 0.8 <= time.time() - t0 <= 2.5
+
+
 def test_body_timeout_is_silence_not_total(tight):
     """timeouts.body is the longest silence: a body trickling every 0.3 s for
     ~2 s in all still completes."""
@@ -665,11 +724,11 @@ def test_idle_connection_without_any_request_closed(tight):
 
 
 def test_idle_timer_reset_by_each_request(tight):
-    """Requests every 0.5 s keep a connection alive past timeouts.idle."""
+    """Requests every 0.6 s keep a connection alive past timeouts.idle."""
     with connect(tight, timeout=5) as c:
-        for _ in range(5):
+        for _ in range(3):
             assert c.request("GET", "/healthz").status == 200
-            time.sleep(0.5)
+            time.sleep(0.6)
         assert c.request("GET", "/healthz").status == 200
 
 

@@ -288,12 +288,8 @@ def test_client_gone_before_the_answer_write_still_applies(server):
         c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         c.close()                                 # reset at once
     import time
-    deadline = time.time() + 3
-    while True:
-        after, _ = advance(server, 0)
-        if after["offset"] == pytest.approx(before["offset"] + 25, abs=1e-3) or time.time() > deadline:
-            break
-        time.sleep(0.05)
+    time.sleep(0.3)                               # commits take milliseconds
+    after, _ = advance(server, 0)
     # each request either ran completely or not at all (a reset may beat the read)
     moved = after["offset"] - before["offset"]
     assert moved == pytest.approx(round(moved / 5) * 5, abs=1e-3), moved

@@ -209,3 +209,39 @@ def test_metrics_from_a_real_non_loopback_address(loopback_only, want):
         assert r.status == want, r
         with Conn(port, host=ip) as c:
             assert c.request("GET", "/healthz", {"Connection": "close"}).status == 200
+
+
+def test_open_connections_gauge_after_worker_crash():
+    """Connections of a worker that was killed are gone: the gauge must not keep
+    counting them (it is shared by all workers)."""
+    import os
+    import signal
+    with running_server('timeouts = { drain = "2s" }\n') as s:
+        time.sleep(0.2)
+        base = metric(scrape(s), "yimen_open_connections")
+        conns, victim = [], None
+        for _ in range(40):
+            c = connect(s)
+            r = c.request("GET", "/healthz")
+            pid = worker_pid_of(r)
+            if victim is None:
+                victim = pid
+            if pid == victim and len(conns) < 3:
+                conns.append(c)
+            else:
+                c.close()
+            if len(conns) == 3:
+                break
+        assert len(conns) == 3
+        assert metric(scrape(s), "yimen_open_connections") >= base + 3
+        os.kill(victim, signal.SIGKILL)
+        for c in conns:
+            assert c.closed_by_server(3)
+            c.close()
+        deadline = time.time() + 3
+        while time.time() < deadline:
+            now = metric(scrape(s), "yimen_open_connections")
+            if now <= base:
+                break
+            time.sleep(0.1)
+        assert now <= base, "gauge still counts the dead worker's connections: %s > %s" % (now, base)

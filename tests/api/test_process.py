@@ -109,7 +109,7 @@ def test_reload_changes_worker_count(fresh_server):
     (None, "bogus_key: unknown key"),                                    # unknown key
     ('limits = { bodyy = 1 }\n', "limits.bodyy: unknown key"),             # nested unknown key
     ('workers = "many"\n', "workers"),                                     # wrong type
-])
+], ids=["syntax_error", "unknown_key", "nested_unknown_key", "wrong_type"])
 def test_reload_broken_config_keeps_old(fresh_server, bad, reason):
     s = fresh_server.configure(QUICK).start()
     old = set(s.worker_pids())
@@ -418,4 +418,25 @@ def test_workers_stop_when_master_is_killed_and_restart_works(fresh_server):
     s.log.close()
     s.start()
     assert s.healthy()
+    assert s.stop() == 0
+
+
+def test_clock_offset_survives_reload_and_worker_crash(fresh_server):
+    from conftest import post_json
+    s = fresh_server.configure(QUICK).start()
+    r = post_json(s, "/api/test/clock", {"advance": 5000})
+    assert r.status == 200
+    s.write_config(QUICK + 'log_level = "warn"\n'.replace("log_level", "-- log_level"))
+    s.reload_and_wait(2)
+    victim = s.worker_pids()[0]
+    os.kill(victim, signal.SIGKILL)
+    assert wait_for(lambda: len(s.worker_pids()) == 2 and victim not in s.worker_pids(), 3)
+    offsets, pids = set(), set()
+    for _ in range(20):
+        r = post_json(s, "/api/test/clock", {"advance": 0})
+        assert r.status == 200, r
+        offsets.add(r.json()["offset"])
+        pids.add(worker_pid_of(r))
+    assert offsets == {5000}, offsets
+    assert len(pids) == 2
     assert s.stop() == 0

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -22,6 +23,7 @@ static int reset(void **state)
     sh->generation = 0;
     sh->worker_restarts = 0;
     ym_metrics_attach(&sh->metrics);
+    ym_metrics_claim(getpid());
     return 0;
 }
 
@@ -115,6 +117,12 @@ static void test_gauges_and_shared_fields(void **state)
     expect_line(text, "yimen_generation 4");
     expect_line(text, "yimen_worker_restarts_total 2");
     free(text);
+    /* a worker that dies takes its connections out of the gauge */
+    ym_metrics_release(getpid());
+    text = render();
+    expect_line(text, "yimen_open_connections 0");
+    free(text);
+    ym_metrics_claim(getpid());
 }
 
 static void test_labels_escaped(void **state)
