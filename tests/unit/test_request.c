@@ -208,6 +208,8 @@ static void test_path_decoded_once(void **state)
         {"/%E4%B8%80", "/\xe4\xb8\x80", ""},
         {"/x?q=%41&r", "/x", "q=%41&r"}, /* the query stays raw */
         {"/x?", "/x", ""},
+        {"http://h/x?y=1", "/x", "y=1"}, /* absolute-form: the path and query count */
+        {"HTTPS://h", "/", ""},
     };
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
         char text[256];
@@ -219,7 +221,7 @@ static void test_path_decoded_once(void **state)
         assert_string_equal(r.req->query, ok[i].query);
         result_free(&r);
     }
-    const char *bad[] = {"/a%00b", "/a%zz", "/a%4", "/a%", "/a%g1", "*", "http://h/x"};
+    const char *bad[] = {"/a%00b", "/a%zz", "/a%4", "/a%", "/a%g1", "*", "ftp://h/x"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char text[256];
         snprintf(text, sizeof text, "GET %s HTTP/1.1\r\nHost: h\r\n\r\n", bad[i]);
