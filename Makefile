@@ -132,6 +132,12 @@ install: all
 	rm -rf $(DESTDIR)$(LIBDIR)/core/www && cp -r core/www $(DESTDIR)$(LIBDIR)/core/www
 	rm -rf $(DESTDIR)$(LIBDIR)/config/calendar && cp -r config/calendar $(DESTDIR)$(LIBDIR)/config/calendar
 	install -m 0644 config/common-passwords.txt $(DESTDIR)$(LIBDIR)/config/common-passwords.txt
+	for so in $(PLUGIN_SOS); do n=$$(basename $$so .so); d=$(DESTDIR)$(LIBDIR)/bin/plugins/$$n; \
+	  install -d $$d && install -m 0755 $$so $$d/$$n.so.tmp && mv -f $$d/$$n.so.tmp $$d/$$n.so && \
+	  rm -rf $$d/schema && if [ -d $(BUILD)/plugins/$$n/schema ]; then cp -r $(BUILD)/plugins/$$n/schema $$d/; fi; done
+	for d in lua/*/; do n=$$(basename $$d); [ "$$n" = yimen ] && continue; \
+	  rm -rf $(DESTDIR)$(LIBDIR)/lua/$$n.tmp && cp -r $$d $(DESTDIR)$(LIBDIR)/lua/$$n.tmp && \
+	  rm -rf $(DESTDIR)$(LIBDIR)/lua/$$n && mv $(DESTDIR)$(LIBDIR)/lua/$$n.tmp $(DESTDIR)$(LIBDIR)/lua/$$n; done
 	test -f $(DESTDIR)/etc/yimen/yimen.conf || sed 's|^data_dir = .*|data_dir = "/var/lib/yimen"|' config/yimen.conf > $(DESTDIR)/etc/yimen/yimen.conf
 	sed 's|@PREFIX@|$(PREFIX)|g' config/yimen.service > $(DESTDIR)/lib/systemd/system/yimen.service
 
