@@ -106,7 +106,10 @@ test: all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory api-test
 
+# The ASan tree lives in build/asan, so <bindir>/.. is build/: link what the
+# defaults look for there (config, web files, Lua plugins) back to the sources.
 check-asan:
+	@mkdir -p build && ln -sfn ../config build/config && ln -sfn ../core build/core && ln -sfn ../lua build/lua
 	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
 	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined" unit
 	YIMEN_BIN=build/asan/yimen ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 $(PYTHON) -m pytest -q tests/api

@@ -180,6 +180,11 @@ class Server:
                 self.proc.wait()
         if getattr(self, "log", None):
             self.log.close()
+        # under `make check-asan` a sanitizer report in any worker fails the test
+        text = self.log_text() if os.path.exists(self.log_path) else ""
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:"):
+            if marker in text:
+                raise AssertionError("sanitizer report in the server log:\n" + text[text.index(marker) - 200:][:4000])
         return self.proc.returncode if self.proc else None
 
 

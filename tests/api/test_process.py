@@ -428,6 +428,8 @@ def test_clock_offset_survives_reload_and_worker_crash(fresh_server):
     assert r.status == 200
     s.write_config(QUICK + 'log_level = "warn"\n'.replace("log_level", "-- log_level"))
     s.reload_and_wait(2)
+    # the old generation may still be draining: kill one of the new one
+    assert wait_for(lambda: len(s.worker_pids()) == 2, 10), s.worker_pids()
     victim = s.worker_pids()[0]
     os.kill(victim, signal.SIGKILL)
     assert wait_for(lambda: len(s.worker_pids()) == 2 and victim not in s.worker_pids(), 3)
