@@ -520,6 +520,26 @@ static void send_parse_error(conn *c)
     write_response(r, ps->err_status, "application/json", body, strlen(body), NULL);
 }
 
+/* Bytes that arrived behind the request being answered wait here, in order; past
+ * PENDING_MAX the connection is not read until they are parsed. */
+static void pending_append(conn *c, const char *data, size_t len)
+{
+    if (c->pending_len + len > c->pending_cap) {
+        size_t cap = c->pending_cap ? c->pending_cap : 4096;
+        while (cap < c->pending_len + len)
+            cap *= 2;
+        char *p = realloc(c->pending, cap);
+        if (!p)
+            abort();
+        c->pending = p;
+        c->pending_cap = cap;
+    }
+    memmove(c->pending + c->pending_len, data, len);
+    c->pending_len += len;
+    if (c->pending_len > PENDING_MAX)
+        stop_reading(c);
+}
+
 /* Parse what has arrived, one request at a time; stops while a request is answered. */
 static void feed(conn *c, const char *data, size_t len)
 {
@@ -549,22 +569,8 @@ static void feed(conn *c, const char *data, size_t len)
         }
     }
     /* keep what is left for after the current response */
-    if (len > 0 && !c->closing && !c->close_after) {
-        if (c->pending_len + len > c->pending_cap) {
-            size_t cap = c->pending_cap ? c->pending_cap : 4096;
-            while (cap < c->pending_len + len)
-                cap *= 2;
-            char *p = realloc(c->pending, cap);
-            if (!p)
-                abort();
-            c->pending = p;
-            c->pending_cap = cap;
-        }
-        memmove(c->pending + c->pending_len, data, len);
-        c->pending_len += len;
-        if (c->pending_len > PENDING_MAX)
-            stop_reading(c);
-    }
+    if (len > 0 && !c->closing && !c->close_after)
+        pending_append(c, data, len);
     c->in_feed = false;
     /* answered at once and nothing more arrived: wait for the next request */
     if (!c->cur && !c->closing && !c->close_after && !c->pending_len && !ym_parser_mid_message(&c->ps))
@@ -620,21 +626,7 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (c->cur) { /* pipelined while answering: keep in order */
-        size_t n = (size_t)nread;
-        if (c->pending_len + n > c->pending_cap) {
-            size_t cap = c->pending_cap ? c->pending_cap : 4096;
-            while (cap < c->pending_len + n)
-                cap *= 2;
-            char *p = realloc(c->pending, cap);
-            if (!p)
-                abort();
-            c->pending = p;
-            c->pending_cap = cap;
-        }
-        memcpy(c->pending + c->pending_len, buf->base, n);
-        c->pending_len += n;
-        if (c->pending_len > PENDING_MAX)
-            stop_reading(c);
+        pending_append(c, buf->base, (size_t)nread);
         return;
     }
     feed(c, buf->base, (size_t)nread);
