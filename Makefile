@@ -44,7 +44,7 @@ check-deps:
 DEB_PKGS  := gcc make pkg-config libuv1-dev node-llhttp libsqlite3-dev sqlite3 liblua5.4-dev \
              libssl-dev libjansson-dev libcmocka-dev python3 python3-pytest python3-requests \
              libargon2-dev libqrencode-dev
-BENCH_PKGS := nginx-light wrk curl
+BENCH_PKGS := nginx-light wrk curl libnginx-mod-http-lua lua-cjson
 FUZZ_PKGS  := clang libclang-rt-14-dev
 deps:
 	@missing=$$(for p in $(DEB_PKGS) $(EXTRA_PKGS); do \
@@ -106,18 +106,22 @@ test: all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory api-test
 
-# The ASan tree lives in build/asan, so <bindir>/.. is build/: link what the
-# defaults look for there (config, web files, Lua plugins) back to the sources.
-check-asan:
-	@mkdir -p build && ln -sfn ../config build/config && ln -sfn ../core build/core && ln -sfn ../lua build/lua
-	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined" all
-	$(MAKE) BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined" unit
-	YIMEN_BIN=build/asan/yimen ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 $(PYTHON) -m pytest -q tests/api
+# The ASan binary runs from build/ (as build/yimen-asan) so that <bindir>/.. is the
+# source tree, where the defaults find config/, core/www and lua/.
+ASAN := BUILD=build/asan OPT="-O1 -g -fno-omit-frame-pointer" \
+        SANITIZE="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
+check-asan: all
+	$(MAKE) $(ASAN) all
+	cp build/asan/yimen build/yimen-asan.tmp && mv -f build/yimen-asan.tmp build/yimen-asan
+	$(MAKE) $(ASAN) unit
+	YIMEN_BIN=build/yimen-asan ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 $(PYTHON) -m pytest -q tests/api
 
 bench:
 	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(BENCH_PKGS)"
 	@$(MAKE) --no-print-directory all
 	tests/bench/http.sh
+	tests/bench/auth.sh
+	tests/bench/plugins.sh
 
 fuzz:
 	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(FUZZ_PKGS)"

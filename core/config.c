@@ -15,6 +15,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include "config.h"
+#include "plugin.h"
 #include "config_eval.h"
 #include "log.h"
 
@@ -409,16 +410,11 @@ static bool name_ok(const char *s)
 
 static int plugin_item(parse_ctx *p, const char *s, const char *key)
 {
-    static const char *const reserved[] = { /* core routes and services, DESIGN §3 */
-        "core", "yimen", "auth", "me", "admin", "ui", "users", "units", "roles", "grants",
-        "audit", "search", "events", "notifications", "files", "dispatches", "items", "test",
-    };
     if (!name_ok(s))
         return fail(p, key, "\"%s\" is not a plugin name (a-z, 0-9 and _, starting with a "
                     "letter, at most 32)", s);
-    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++)
-        if (!strcmp(s, reserved[i]))
-            return fail(p, key, "\"%s\" is reserved for the core", s);
+    if (ym_plugin_name_reserved(s)) /* the plugin host's list: the two never disagree */
+        return fail(p, key, "\"%s\" is reserved for the core", s);
     if (strlist_has(&p->c->plugins, s))
         return fail(p, key, "\"%s\" is listed twice", s);
     return strlist_push(&p->c->plugins, s) < 0 ? fail(p, key, "out of memory") : 0;

@@ -23,6 +23,7 @@
 
 typedef struct cache_entry {
     struct cache_entry *next;          /* bucket chain */
+    struct cache_entry *next_ptr;      /* chain of the by-statement index */
     struct cache_entry *newer, *older; /* LRU list: eviction takes the oldest use */
     uint64_t hash;
     char *owner; /* later selects the authorizer context, so it is part of the key */
@@ -39,6 +40,7 @@ struct ym_db {
     sqlite3 *h;
     char errmsg[512];
     cache_entry *buckets[CACHE_BUCKETS];
+    cache_entry *by_stmt[CACHE_BUCKETS]; /* statement -> entry, to step it as its owner */
     cache_entry *newest, *oldest;
     size_t cached;
     bool batch_open; /* a BEGIN IMMEDIATE of group commit is open */
@@ -47,6 +49,8 @@ struct ym_db {
     commit_wait *waits;
     size_t nwaits, capwaits;
     const char *actor;             /* whose SQL is being prepared: NULL = core */
+    bool migrating;                /* a migration's SQL runs now: DDL allowed */
+    bool read_open;                /* a deferred read transaction spans one request */
     ym_db_owner_fn owner_of;       /* table -> owner, set by the plugin host */
     void *owner_ud;
 };
@@ -227,12 +231,17 @@ static void entry_free(cache_entry *e)
     free(e);
 }
 
+static size_t ptr_slot(const sqlite3_stmt *st) { return ((uintptr_t)st >> 4) & (CACHE_BUCKETS - 1); }
+
 static void cache_evict_oldest(ym_db *db)
 {
     cache_entry *e = db->oldest;
     cache_entry **pp = &db->buckets[e->hash & (CACHE_BUCKETS - 1)];
     while (*pp != e) pp = &(*pp)->next;
     *pp = e->next;
+    pp = &db->by_stmt[ptr_slot(e->stmt)];
+    while (*pp != e) pp = &(*pp)->next_ptr;
+    *pp = e->next_ptr;
     lru_unlink(db, e);
     entry_free(e);
     db->cached--;
@@ -260,10 +269,29 @@ static bool only_space(const char *s)
 
 const char *ym_db_set_actor(ym_db *db, const char *owner);
 
+static bool is_core_owner(const char *owner) { return !owner || strcmp(owner, "core") == 0; }
+
+/* Does plugin SQL name a core table? Only the views core_v_* are theirs to read.
+ * (A count(*) through a view reaches its table without naming the view to the
+ * authorizer, so the text itself is checked as well.) */
+static bool names_core_table(const char *sql)
+{
+    for (const char *p = sql; (p = strcasestr(p, "core_")); p += 5) {
+        bool word_start = p == sql || !(isalnum((unsigned char)p[-1]) || p[-1] == '_');
+        if (word_start && strncasecmp(p + 5, "v_", 2) != 0)
+            return true;
+    }
+    return false;
+}
+
 static sqlite3_stmt *prepare_new(ym_db *db, const char *owner, const char *sql)
 {
     sqlite3_stmt *st = NULL;
     const char *tail = NULL;
+    if (!is_core_owner(owner) && names_core_table(sql)) {
+        set_err(db, "not authorized: plugins read core data only through core_v_units and core_v_users");
+        return NULL;
+    }
     const char *prev = ym_db_set_actor(db, owner);
     int rc = sqlite3_prepare_v3(db->h, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, &tail);
     ym_db_set_actor(db, prev);
@@ -305,6 +333,8 @@ sqlite3_stmt *ym_db_prepare(ym_db *db, const char *owner, const char *sql)
     e->stmt = st;
     e->next = db->buckets[h & (CACHE_BUCKETS - 1)];
     db->buckets[h & (CACHE_BUCKETS - 1)] = e;
+    e->next_ptr = db->by_stmt[ptr_slot(st)];
+    db->by_stmt[ptr_slot(st)] = e;
     lru_push(db, e);
     db->cached++;
     return st;
@@ -444,7 +474,9 @@ static int apply_one(ym_db *db, const char *owner, const plan_item *p)
     memcpy(sql, p->m->sql, p->m->len);
     sql[p->m->len] = '\0';
     const char *prev = ym_db_set_actor(db, owner); /* a plugin's migration touches only its tables */
+    db->migrating = true;
     int rc = exec_sql(db, sql);
+    db->migrating = false;
     ym_db_set_actor(db, prev);
     free(sql);
     if (rc == SQLITE_OK && sqlite3_get_autocommit(db->h))
@@ -518,6 +550,7 @@ int ym_db_write_begin(ym_db *db)
     if (sqlite3_db_readonly(db->h, "main") == 1) return set_err(db, "database is read-only");
     if (batch_lost(db)) return set_err(db, "the write batch was rolled back; flush first");
     bool opened = false;
+    ym_db_read_end(db); /* its snapshot may be older than the write lock's: start afresh */
     if (!db->batch_open) {
         if (exec_sql(db, "BEGIN IMMEDIATE") != SQLITE_OK) return -1;
         db->batch_open = opened = true;
@@ -760,26 +793,31 @@ static int authorizer(void *ud, int action, const char *a3, const char *a4, cons
     ym_db *db = ud;
     if (is_core(db->actor))
         return SQLITE_OK;
+    bool ddl_ok = db->migrating; /* a plugin changes its schema only through migrations */
     switch (action) {
     case SQLITE_SELECT: case SQLITE_FUNCTION: case SQLITE_RECURSIVE:
-    case SQLITE_TRANSACTION: case SQLITE_SAVEPOINT:
         return SQLITE_OK;
     case SQLITE_READ:
-        if (inner && strncmp(inner, "core_v_", 7) == 0)
+        if ((inner && strncmp(inner, "core_v_", 7) == 0) || (a3 && strncmp(a3, "core_v_", 7) == 0))
             return SQLITE_OK;
-        return owns(db, a3) || schema_table(a3) ? SQLITE_OK : SQLITE_DENY;
+        /* count(*) through core_v_units reads core_units with no column and no view
+         * named; a direct read was already refused by the text check */
+        if (a3 && a4 && !*a4 && (strcmp(a3, "core_units") == 0 || strcmp(a3, "core_users") == 0))
+            return SQLITE_OK;
+        return owns(db, a3) || (schema_table(a3) && ddl_ok) ? SQLITE_OK : SQLITE_DENY;
     case SQLITE_INSERT: case SQLITE_UPDATE: case SQLITE_DELETE:
-        /* schema tables change only through DDL, which is checked on its own */
-        return owns(db, a3) || schema_table(a3) ? SQLITE_OK : SQLITE_DENY;
+        /* schema tables change only through a migration's DDL, which is checked on its own */
+        return owns(db, a3) || (schema_table(a3) && ddl_ok) ? SQLITE_OK : SQLITE_DENY;
     case SQLITE_CREATE_TABLE: case SQLITE_DROP_TABLE: case SQLITE_CREATE_VIEW: case SQLITE_DROP_VIEW:
-        return owns(db, a3) ? SQLITE_OK : SQLITE_DENY;
+        return ddl_ok && owns(db, a3) ? SQLITE_OK : SQLITE_DENY;
     case SQLITE_CREATE_INDEX: case SQLITE_DROP_INDEX: case SQLITE_CREATE_TRIGGER: case SQLITE_DROP_TRIGGER:
-        return owns(db, a3) && owns(db, a4) ? SQLITE_OK : SQLITE_DENY;
+        return ddl_ok && owns(db, a3) && owns(db, a4) ? SQLITE_OK : SQLITE_DENY;
     case SQLITE_ALTER_TABLE:
-        return owns(db, a4) ? SQLITE_OK : SQLITE_DENY;
+        return ddl_ok && owns(db, a4) ? SQLITE_OK : SQLITE_DENY;
     case SQLITE_REINDEX: /* also reported when CREATE INDEX builds the new index */
-        return owns(db, a3) ? SQLITE_OK : SQLITE_DENY;
-    default: /* PRAGMA, ATTACH, DETACH, virtual tables, temp objects, ANALYZE */
+        return ddl_ok && owns(db, a3) ? SQLITE_OK : SQLITE_DENY;
+    default: /* transactions (the core's group commit owns them), PRAGMA, ATTACH, DETACH,
+              * virtual tables, temp objects, ANALYZE */
         return SQLITE_DENY;
     }
 }
@@ -819,4 +857,43 @@ char *ym_db_state_get_text(ym_db *db, const char *key)
         v = strdup((const char *)sqlite3_column_text(st, 0));
     sqlite3_reset(st);
     return v;
+}
+
+/* Steps as the statement's owner: SQLite re-prepares a statement after a schema
+ * change, and the authorizer must then judge it for the same owner again. */
+int ym_db_step(ym_db *db, sqlite3_stmt *st)
+{
+    const char *owner = NULL;
+    for (cache_entry *e = db->by_stmt[ptr_slot(st)]; e; e = e->next_ptr)
+        if (e->stmt == st) {
+            owner = e->owner;
+            break;
+        }
+    const char *prev = ym_db_set_actor(db, owner);
+    int rc = sqlite3_step(st);
+    ym_db_set_actor(db, prev);
+    return rc;
+}
+
+/* One deferred transaction around a request's reads: SQLite then takes its file
+ * and WAL locks once per request instead of once per statement. */
+int ym_db_read_begin(ym_db *db)
+{
+    if (db->read_open || db->batch_open || !sqlite3_get_autocommit(db->h))
+        return 0;
+    sqlite3_stmt *st = ym_db_prepare(db, "core", "BEGIN");
+    if (!st || sqlite3_step(st) != SQLITE_DONE)
+        return -1;
+    db->read_open = true;
+    return 0;
+}
+
+void ym_db_read_end(ym_db *db)
+{
+    if (!db->read_open)
+        return;
+    db->read_open = false;
+    sqlite3_stmt *st = ym_db_prepare(db, "core", "COMMIT");
+    if (!st || sqlite3_step(st) != SQLITE_DONE)
+        rollback_if_open(db);
 }

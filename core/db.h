@@ -78,6 +78,13 @@ char *ym_db_state_get_text(ym_db *db, const char *key);
 typedef const char *(*ym_db_owner_fn)(void *ud, const char *table);
 void ym_db_set_owner_resolver(ym_db *db, ym_db_owner_fn fn, void *ud);
 const char *ym_db_set_actor(ym_db *db, const char *owner);
+/* sqlite3_step as the statement's owner (plugins' statements go through this). */
+int ym_db_step(ym_db *db, sqlite3_stmt *st);
+
+/* A request that reads several times does it inside one deferred read transaction
+ * (ym_db_write_begin ends it first). Both are no-ops inside a write batch. */
+int ym_db_read_begin(ym_db *db);
+void ym_db_read_end(ym_db *db);
 
 /* A write batch is open in this loop turn (responses must wait for ym_db_flush). */
 bool ym_db_in_batch(ym_db *db);

@@ -472,8 +472,12 @@ static void dispatch(conn *c, ym_request *r)
     } else {
         ym_route_rc rc = ym_router_match(s->router, r, &rt, allow, sizeof allow);
         if (rc == YM_ROUTE_FOUND) {
+            /* signed-in routes read the session and more: one read transaction for all */
+            bool reads = s->db && strcmp(rt->permission, "public") != 0 && ym_db_read_begin(s->db) == 0;
             if (ym_auth_route(r, rt) == 0)
                 rt->handler(r, rt->ud);
+            if (reads)
+                ym_db_read_end(s->db);
         } else if (rc == YM_ROUTE_BAD_METHOD) {
             char hdr[128];
             snprintf(hdr, sizeof hdr, "Allow: %s\r\n", allow);

@@ -1,6 +1,5 @@
 /* lua_api: the `yimen` module a Lua plugin requires: the services of ym_api (routes,
- * settings, log, the request, storage, audit) and JSON both ways, over the same core calls. */
-#include <math.h>
+ * settings, log, the request, storage, audit, yimen.json) over the same core calls. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,302 +13,12 @@
 #include "system.h"
 #include "log.h"
 
-#define MAX_ENCODE_DEPTH 128     /* deeper is a cycle or a mistake; it also bounds C recursion */
 #define MAX_DECODE_DEPTH 128
 #define SQL_IN_ERRORS 160        /* how much of a statement an error message quotes */
 
 const char ym_lua_key_yimen[] = "yimen", ym_lua_key_array[] = "array", ym_lua_key_error[] = "error",
            ym_lua_key_req[] = "request", ym_lua_key_answered[] = "answered", ym_lua_key_failed[] = "failed";
 static const char key_box[] = "box";
-
-/* ---------- buffers ---------- */
-
-void ym_lbuf_put(ym_lbuf *b, const char *s, size_t n)
-{
-    if (b->oom)
-        return;
-    if (b->n + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 256;
-        while (cap < b->n + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p) {
-            b->oom = true;
-            return;
-        }
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, s, n);
-    b->n += n;
-    b->p[b->n] = '\0';
-}
-
-void ym_lbuf_free(ym_lbuf *b)
-{
-    free(b->p);
-    *b = (ym_lbuf){0};
-}
-
-/* ---------- Lua -> JSON ---------- */
-
-typedef struct enc {
-    lua_State *L;
-    ym_lbuf *b;
-    char *err;
-    size_t errlen;
-    int depth;
-} enc;
-
-static __attribute__((format(printf, 2, 3))) int enc_fail(enc *e, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->err, e->errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-/* Length of the UTF-8 sequence at s (RFC 3629: no overlongs, surrogates or > U+10FFFF), 0 if bad. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-    if (s[0] < 0xC2 || s[0] > 0xF4)
-        return 0;
-    size_t len = s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3 : 4;
-    if (n < len)
-        return 0;
-    for (size_t i = 1; i < len; i++)
-        if ((s[i] & 0xC0) != 0x80)
-            return 0;
-    if ((s[0] == 0xE0 && s[1] < 0xA0) || (s[0] == 0xED && s[1] > 0x9F) || (s[0] == 0xF0 && s[1] < 0x90) ||
-        (s[0] == 0xF4 && s[1] > 0x8F))
-        return 0;
-    return len;
-}
-
-static int enc_string(enc *e, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    const unsigned char *u = (const unsigned char *)s;
-    size_t run = 0;
-    ym_lbuf_put(e->b, "\"", 1);
-    for (size_t i = 0; i < n;) {
-        unsigned char c = u[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-            i++;
-            continue;
-        }
-        if (c >= 0x80) {
-            size_t l = utf8_len(u + i, n - i);
-            if (!l)
-                return enc_fail(e, "a string is not valid UTF-8");
-            i += l;
-            continue;
-        }
-        ym_lbuf_put(e->b, s + run, i - run);
-        char esc[6] = {'\\', (char)c, 0, 0, 0, 0};
-        size_t el = 2;
-        switch (c) {
-        case '"': case '\\': break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            el = 6;
-        }
-        ym_lbuf_put(e->b, esc, el);
-        run = ++i;
-    }
-    ym_lbuf_put(e->b, s + run, n - run);
-    ym_lbuf_put(e->b, "\"", 1);
-    return 0;
-}
-
-static int enc_number(enc *e, int idx)
-{
-    char buf[40];
-    int n;
-    if (lua_isinteger(e->L, idx)) {
-        n = snprintf(buf, sizeof buf, "%lld", (long long)lua_tointeger(e->L, idx));
-    } else {
-        double d = lua_tonumber(e->L, idx);
-        if (!isfinite(d))
-            return enc_fail(e, "NaN and infinity are not JSON");
-        n = snprintf(buf, sizeof buf, "%.15g", d);
-        if (strtod(buf, NULL) != d) /* the shortest that reads back the same */
-            n = snprintf(buf, sizeof buf, "%.17g", d);
-        if (!strpbrk(buf, ".eEn")) /* 2.0 stays a real number */
-            n += snprintf(buf + n, sizeof buf - (size_t)n, ".0");
-    }
-    ym_lbuf_put(e->b, buf, (size_t)n);
-    return 0;
-}
-
-static bool has_mt(lua_State *L, int idx, const void *key)
-{
-    if (!lua_getmetatable(L, idx))
-        return false;
-    lua_rawgetp(L, LUA_REGISTRYINDEX, key);
-    bool same = lua_rawequal(L, -1, -2);
-    lua_pop(L, 2);
-    return same;
-}
-
-/* Keys exactly 1..n (n > 0) make an array; anything else an object. */
-static bool is_sequence(lua_State *L, int idx, lua_Integer *n)
-{
-    lua_Integer count = 0, max = 0;
-    for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
-        if (!lua_isinteger(L, -2) || lua_tointeger(L, -2) < 1) {
-            lua_pop(L, 2);
-            return false;
-        }
-        count++;
-        if (lua_tointeger(L, -2) > max)
-            max = lua_tointeger(L, -2);
-    }
-    *n = max;
-    return count > 0 && count == max;
-}
-
-static int enc_value(enc *e, int idx);
-
-static int enc_key(enc *e, int idx)
-{
-    lua_State *L = e->L;
-    char buf[40];
-    if (lua_type(L, idx) == LUA_TSTRING) {
-        size_t n;
-        const char *s = lua_tolstring(L, idx, &n);
-        return enc_string(e, s, n);
-    }
-    if (lua_isinteger(L, idx)) {
-        int n = snprintf(buf, sizeof buf, "\"%lld\"", (long long)lua_tointeger(L, idx));
-        ym_lbuf_put(e->b, buf, (size_t)n);
-        return 0;
-    }
-    return enc_fail(e, "a table key must be a string or an integer, not a %s", lua_typename(L, lua_type(L, idx)));
-}
-
-static int enc_table(enc *e, int idx)
-{
-    lua_State *L = e->L;
-    lua_Integer n = 0;
-    if (++e->depth > MAX_ENCODE_DEPTH || !lua_checkstack(L, 4))
-        return enc_fail(e, "tables nest deeper than %d (is there a cycle?)", MAX_ENCODE_DEPTH);
-    bool array = has_mt(L, idx, ym_lua_key_array) ? (n = (lua_Integer)lua_rawlen(L, idx), true) : is_sequence(L, idx, &n);
-    if (array) {
-        ym_lbuf_put(e->b, "[", 1);
-        for (lua_Integer i = 1; i <= n; i++) {
-            if (i > 1)
-                ym_lbuf_put(e->b, ",", 1);
-            lua_rawgeti(L, idx, i);
-            if (enc_value(e, lua_gettop(L)) < 0)
-                return -1;
-            lua_pop(L, 1);
-        }
-        ym_lbuf_put(e->b, "]", 1);
-    } else {
-        bool first = true;
-        ym_lbuf_put(e->b, "{", 1);
-        for (lua_pushnil(L); lua_next(L, idx); lua_pop(L, 1)) {
-            if (!first)
-                ym_lbuf_put(e->b, ",", 1);
-            first = false;
-            if (enc_key(e, lua_gettop(L) - 1) < 0)
-                return -1;
-            ym_lbuf_put(e->b, ":", 1);
-            if (enc_value(e, lua_gettop(L)) < 0)
-                return -1;
-        }
-        ym_lbuf_put(e->b, "}", 1);
-    }
-    e->depth--;
-    return 0;
-}
-
-static int enc_value(enc *e, int idx)
-{
-    lua_State *L = e->L;
-    switch (lua_type(L, idx)) {
-    case LUA_TNIL: ym_lbuf_put(e->b, "null", 4); return 0;
-    case LUA_TBOOLEAN:
-        if (lua_toboolean(L, idx))
-            ym_lbuf_put(e->b, "true", 4);
-        else
-            ym_lbuf_put(e->b, "false", 5);
-        return 0;
-    case LUA_TNUMBER: return enc_number(e, idx);
-    case LUA_TSTRING: {
-        size_t n;
-        const char *s = lua_tolstring(L, idx, &n);
-        return enc_string(e, s, n);
-    }
-    case LUA_TTABLE: return enc_table(e, idx);
-    case LUA_TLIGHTUSERDATA:
-        if (!lua_touserdata(L, idx)) { /* yimen.null */
-            ym_lbuf_put(e->b, "null", 4);
-            return 0;
-        }
-        /* fall through */
-    default: return enc_fail(e, "a %s cannot be JSON", lua_typename(L, lua_type(L, idx)));
-    }
-}
-
-int ym_lua_encode(lua_State *L, int idx, ym_lbuf *b, char *err, size_t errlen)
-{
-    int top = lua_gettop(L);
-    enc e = {L, b, err, errlen, 0};
-    int rc = enc_value(&e, lua_absindex(L, idx));
-    lua_settop(L, top);
-    if (rc == 0 && b->oom)
-        rc = enc_fail(&e, "out of memory");
-    return rc;
-}
-
-/* ---------- JSON -> Lua ---------- */
-
-static void set_array_mt(lua_State *L)
-{
-    lua_rawgetp(L, LUA_REGISTRYINDEX, ym_lua_key_array);
-    lua_setmetatable(L, -2);
-}
-
-void ym_lua_push_json(lua_State *L, json_t *j)
-{
-    luaL_checkstack(L, 4, "JSON nests too deeply");
-    const char *k;
-    json_t *v;
-    size_t i;
-    switch (json_typeof(j)) {
-    case JSON_OBJECT:
-        lua_createtable(L, 0, (int)json_object_size(j));
-        json_object_foreach(j, k, v) {
-            ym_lua_push_json(L, v);
-            lua_setfield(L, -2, k);
-        }
-        break;
-    case JSON_ARRAY:
-        lua_createtable(L, (int)json_array_size(j), 0);
-        json_array_foreach(j, i, v) {
-            ym_lua_push_json(L, v);
-            lua_rawseti(L, -2, (lua_Integer)i + 1);
-        }
-        set_array_mt(L); /* [] stays [] when sent back */
-        break;
-    case JSON_STRING: lua_pushlstring(L, json_string_value(j), json_string_length(j)); break;
-    case JSON_INTEGER: lua_pushinteger(L, (lua_Integer)json_integer_value(j)); break;
-    case JSON_REAL: lua_pushnumber(L, json_real_value(j)); break;
-    case JSON_TRUE: lua_pushboolean(L, 1); break;
-    case JSON_FALSE: lua_pushboolean(L, 0); break;
-    default: lua_pushlightuserdata(L, NULL); break;
-    }
-}
 
 /* A parsed document owned by a userdata, so a memory error while it becomes Lua
  * values cannot leak it: the collector frees what the error interrupted. */
@@ -371,7 +80,7 @@ static int l_json_decode(lua_State *L)
 
 ym_lua_error *ym_lua_to_error(lua_State *L, int idx)
 {
-    return lua_type(L, idx) == LUA_TUSERDATA && has_mt(L, idx, ym_lua_key_error) ? lua_touserdata(L, idx) : NULL;
+    return lua_type(L, idx) == LUA_TUSERDATA && ym_lua_has_mt(L, idx, ym_lua_key_error) ? lua_touserdata(L, idx) : NULL;
 }
 
 static int raise_error(lua_State *L, int status, const char *code, const char *field, const char *msg)
@@ -440,7 +149,8 @@ static int l_route(lua_State *L)
     if (!rt || ym_plugin_add_route(lp->p, method, path, perm, ym_lua_handle, rt) < 0) {
         free(rt);
         luaL_unref(L, LUA_REGISTRYINDEX, ref);
-        return luaL_error(L, "yimen.route %s %s refused: %s", method, path, lp->p->reason[0] ? lp->p->reason : "out of memory");
+        return luaL_error(L, "yimen.route %s %s refused: %s", method, path,
+                          lp->p->reason[0] ? lp->p->reason : "out of memory");
     }
     lp->routes = rt;
     return 0;
@@ -483,7 +193,7 @@ static int l_setting_keys(lua_State *L)
             lua_pushstring(L, k);
             lua_rawseti(L, -2, ++i);
         }
-    set_array_mt(L);
+    ym_lua_set_array_mt(L);
     return 1;
 }
 
@@ -530,27 +240,29 @@ static int l_array(lua_State *L)
     }
     luaL_checktype(L, 1, LUA_TTABLE);
     lua_settop(L, 1);
-    set_array_mt(L);
+    ym_lua_set_array_mt(L);
     return 1;
 }
 
 static int l_is_array(lua_State *L)
 {
-    lua_pushboolean(L, lua_type(L, 1) == LUA_TTABLE && has_mt(L, 1, ym_lua_key_array));
+    lua_pushboolean(L, lua_type(L, 1) == LUA_TTABLE && ym_lua_has_mt(L, 1, ym_lua_key_array));
     return 1;
 }
 
 /* ---------- the request ---------- */
 
-static ym_request *check_req(lua_State *L, int idx)
+static ym_lua_req *check_req_ud(lua_State *L, int idx)
 {
     ym_lua_req *u = lua_touserdata(L, idx);
-    if (!u || !has_mt(L, idx, ym_lua_key_req))
+    if (!u || !ym_lua_has_mt(L, idx, ym_lua_key_req))
         luaL_typeerror(L, idx, "request");
     if (!u->r)
         luaL_error(L, "this request is over: a req is valid only while its handler runs");
-    return u->r;
+    return u;
 }
+
+static ym_request *check_req(lua_State *L, int idx) { return check_req_ud(L, idx)->r; }
 
 ym_lua_req *ym_lua_push_req(lua_State *L, ym_request *r)
 {
@@ -604,9 +316,11 @@ static int req_body(lua_State *L)
  * 400 bad_json) and a sentinel error unwinds the handler. */
 static int req_json(lua_State *L)
 {
-    ym_request *r = check_req(L, 1);
+    ym_lua_req *u = check_req_ud(L, 1);
     json_t **box = push_box(L);
-    if (!(*box = ym_req_json(r))) {
+    if (!(*box = ym_req_json(u->r))) {
+        u->r = NULL; /* answered: the request may be freed already, never touch it again */
+        ym_lua_of(L)->answered = true;
         lua_pushlightuserdata(L, (void *)ym_lua_key_answered);
         return lua_error(L);
     }
@@ -781,7 +495,8 @@ static void push_column(lua_State *L, sqlite3_stmt *st, int c)
     }
 }
 
-/* yimen.db.query(sql, ...) -> an array of rows, each a table by column name. */
+/* yimen.db.query(sql, ...) -> an array of rows, each a table by column name. Steps go
+ * through ym_db_step, so a statement SQLite re-prepares is judged for this plugin again. */
 static int l_db_query(lua_State *L)
 {
     ym_lua *lp = ym_lua_of(L);
@@ -794,9 +509,9 @@ static int l_db_query(lua_State *L)
     for (int c = 0; c < ncol; c++)
         lua_pushstring(L, sqlite3_column_name(st, c)); /* once, not per row */
     lua_newtable(L);
-    set_array_mt(L); /* no rows is [] */
+    ym_lua_set_array_mt(L); /* no rows is [] */
     lp->stmt = st;
-    for (lua_Integer n = 1; (rc = sqlite3_step(st)) == SQLITE_ROW; n++) {
+    for (lua_Integer n = 1; (rc = ym_db_step(db, st)) == SQLITE_ROW; n++) {
         lua_createtable(L, 0, ncol);
         for (int c = 0; c < ncol; c++) {
             lua_pushvalue(L, c + 1);
@@ -825,7 +540,7 @@ static int l_db_exec(lua_State *L)
     sqlite3_stmt *st = prepare(L, lp, db, "exec");
     bool own = auto_begin(L, lp, db, st);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = ym_db_step(db, st)) == SQLITE_ROW)
         ;
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
@@ -879,8 +594,10 @@ static int l_audit(lua_State *L)
         lp->tmp.oom = false;
         if (ym_lua_encode(L, 5, &lp->tmp, err, sizeof err) < 0)
             return luaL_error(L, "yimen.audit: detail: %s", err);
-        if (!(detail = json_loadb(lp->tmp.p, lp->tmp.n, 0, NULL)))
-            return luaL_error(L, "yimen.audit: detail is not a JSON object");
+        if (!(detail = json_loadb(lp->tmp.p, lp->tmp.n, 0, NULL)) || !json_is_object(detail)) {
+            json_decref(detail);
+            return luaL_error(L, "yimen.audit: detail must be a table of named values");
+        }
     }
     int rc = ym_audit_req(r, action, target, result, detail); /* no Lua between load and decref */
     json_decref(detail);
@@ -932,7 +649,8 @@ int ym_lua_open_module(lua_State *L)
     static const luaL_Reg fns[] = {
         {"route", l_route}, {"permission", l_permission}, {"setting", l_setting},
         {"setting_keys", l_setting_keys}, {"fail", l_fail}, {"log", l_log}, {"now", l_now},
-        {"time_format", l_time_format}, {"error", l_error}, {"invalid", l_invalid}, {"array", l_array}, {"is_array", l_is_array},
+        {"time_format", l_time_format}, {"error", l_error}, {"invalid", l_invalid}, {"array", l_array},
+        {"is_array", l_is_array},
         {"audit", l_audit}, {NULL, NULL}};
     static const luaL_Reg json[] = {{"encode", l_json_encode}, {"decode", l_json_decode}, {NULL, NULL}};
     static const luaL_Reg db[] = {{"query", l_db_query}, {"exec", l_db_exec}, {"write", l_db_write}, {NULL, NULL}};

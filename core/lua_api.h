@@ -1,5 +1,5 @@
-/* lua_api: the private seam between lua_host.c (states, sandbox, lifecycle, dispatch)
- * and lua_api.c (the `yimen` module, the request object, JSON both ways, storage). */
+/* lua_api: the private seam between lua_host.c (states, sandbox, lifecycle, dispatch),
+ * lua_api.c (the `yimen` module, the request object, storage) and lua_json.c (JSON). */
 #ifndef YM_LUA_API_H
 #define YM_LUA_API_H
 #include <stdbool.h>
@@ -19,10 +19,10 @@ typedef struct ym_lua_route {
 } ym_lua_route;
 
 /* A growable byte buffer on malloc (never the Lua allocator, so a full state can still
- * answer). oom is sticky. */
+ * answer). oom (out of memory, or past max) is sticky. */
 typedef struct ym_lbuf {
     char *p;
-    size_t n, cap;
+    size_t n, cap, max;          /* max: 0 = no limit */
     bool oom;
 } ym_lbuf;
 
@@ -37,7 +37,7 @@ typedef struct ym_lua {
     bool in_call;                /* Lua runs on behalf of C right now */
     bool may_fail;               /* yimen.fail allowed (top-level chunk, init, start) */
     int def_ref;                 /* the definition table init.lua returned */
-    ym_request *req;             /* the request being handled, or NULL */
+    bool answered;               /* the handler's request was answered (and may be freed) */
     sqlite3_stmt *stmt;          /* a statement left mid-step by an error: reset after */
     int auto_writes;             /* writes opened by exec/query on their own, not yet ended */
     ym_lua_route *routes;
@@ -76,6 +76,11 @@ ym_lua_error *ym_lua_to_error(lua_State *L, int idx);
 int ym_lua_encode(lua_State *L, int idx, ym_lbuf *b, char *err, size_t errlen);
 /* JSON -> Lua value (objects as tables, arrays as yimen.array tables, null as yimen.null). */
 void ym_lua_push_json(lua_State *L, json_t *j);
+
+/* Has the value at idx the metatable kept in the registry under key? Never allocates. */
+bool ym_lua_has_mt(lua_State *L, int idx, const void *key);
+/* Marks the table at the top as a JSON array (yimen.array). */
+void ym_lua_set_array_mt(lua_State *L);
 
 void ym_lbuf_put(ym_lbuf *b, const char *s, size_t n);
 void ym_lbuf_free(ym_lbuf *b);

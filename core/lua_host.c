@@ -26,9 +26,12 @@
  * only of the plugin's own modules ("a.b" -> <dir>/a/b.lua) and of "yimen"/"yimen.*".
  * Settings `memory` (bytes or "32MiB"; default 64MiB) caps the state's memory, and
  * `instructions` (default 10 million) each call from C into Lua. Past the budget the
- * count hook raises on every instruction, so pcall cannot swallow it; the request gets
- * a 500 (503 for memory), the next one a fresh budget. Known gap: a C function such as
- * a pathological string.find pattern runs without counting instructions. */
+ * count hook raises on every instruction, and pcall, xpcall, coroutine.resume/close
+ * re-raise it, so nothing swallows it; the request gets a 500 (503 for memory), the
+ * next one a fresh budget. xpcall's handler runs once the error has unwound, and every
+ * coroutine body runs under a pcall, because Lua runs code with hooks off after an
+ * error raised inside a hook (see co_body). Known gap: one C function call, such as a
+ * pathological string.find pattern, runs without counting instructions. */
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -78,6 +81,13 @@ static void *state_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     return np;
 }
 
+/* The instruction-limit message was made at open: raising it allocates nothing. */
+static int raise_budget(lua_State *L)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, key_budget);
+    return lua_error(L);
+}
+
 /* Every HOOK_STEP instructions of any thread. Past the budget it re-arms itself on
  * every instruction, so a pcall that catches the error fails again at once, up to the
  * C call that began it. A coroutine still armed at 1 from an earlier overrun is put
@@ -98,29 +108,109 @@ static void count_hook(lua_State *L, lua_Debug *ar)
         lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
     if (L != lp->L && lua_gethookcount(lp->L) != 1) /* the main thread too, when a coroutine overran */
         lua_sethook(lp->L, count_hook, LUA_MASKCOUNT, 1);
-    lua_rawgetp(L, LUA_REGISTRYINDEX, key_budget); /* made at open: raising allocates nothing */
-    lua_error(L);
+    raise_budget(L);
 }
 
-/* After pcall, xpcall, coroutine.resume and coroutine.close return: past the budget,
- * raise again at once. The hook alone would let a thread that catches an overrun of
- * another thread (a coroutine's) run on until its own next count. */
+/* Protected calls in the sandbox re-raise an overrun as soon as they return: the hook
+ * alone would let a thread that caught another thread's overrun (a coroutine's) run on
+ * until its own next count. Each has a continuation, so a yield inside still works. */
+static int pcall_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)ctx;
+    if (ym_lua_of(L)->over)
+        return raise_budget(L);
+    if (status == LUA_OK || status == LUA_YIELD)
+        return lua_gettop(L); /* true, results */
+    lua_pushboolean(L, 0);
+    lua_pushvalue(L, -2);
+    return 2; /* false, error */
+}
+
+static int sb_pcall(lua_State *L)
+{
+    luaL_checkany(L, 1);
+    lua_pushboolean(L, 1);
+    lua_insert(L, 1);
+    return pcall_k(L, lua_pcallk(L, lua_gettop(L) - 2, LUA_MULTRET, 0, 0, pcall_k), 0);
+}
+
+/* xpcall(f, msgh, ...) calls msgh once f's error has unwound, not at the point of the
+ * error as Lua's does: for an error the count hook raises, hooks are off there, and a
+ * looping msgh could never be stopped. Without the debug library a handler cannot look
+ * at the stack anyway. */
+static int xpcall_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)ctx;
+    if (ym_lua_of(L)->over)
+        return raise_budget(L);
+    if (status == LUA_OK || status == LUA_YIELD) {
+        lua_pushboolean(L, 1);
+        lua_replace(L, 1); /* msgh's slot */
+        return lua_gettop(L);
+    }
+    lua_pcall(L, 1, 1, 0); /* msgh(error), or the error msgh raised */
+    if (ym_lua_of(L)->over)
+        return raise_budget(L);
+    lua_pushboolean(L, 0);
+    lua_insert(L, -2);
+    return 2;
+}
+
+static int sb_xpcall(lua_State *L)
+{
+    int n = lua_gettop(L);
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_pushvalue(L, 2);
+    lua_pushvalue(L, 1);
+    lua_replace(L, 2);
+    lua_replace(L, 1); /* msgh, f, args */
+    return xpcall_k(L, lua_pcallk(L, n - 2, LUA_MULTRET, 0, 0, xpcall_k), 0);
+}
+
+/* coroutine.resume and coroutine.close (the original is upvalue 1). */
 static int guard_k(lua_State *L, int status, lua_KContext ctx)
 {
     (void)status, (void)ctx;
-    if (ym_lua_of(L)->over) {
-        lua_rawgetp(L, LUA_REGISTRYINDEX, key_budget);
-        return lua_error(L);
-    }
-    return lua_gettop(L);
+    return ym_lua_of(L)->over ? raise_budget(L) : lua_gettop(L);
 }
 
 static int sb_guarded(lua_State *L)
 {
     lua_pushvalue(L, lua_upvalueindex(1));
     lua_insert(L, 1);
-    lua_callk(L, lua_gettop(L) - 1, LUA_MULTRET, 0, guard_k); /* k: a yield inside still works */
+    lua_callk(L, lua_gettop(L) - 1, LUA_MULTRET, 0, guard_k);
     return guard_k(L, LUA_OK, 0);
+}
+
+static int co_body_k(lua_State *L, int status, lua_KContext ctx)
+{
+    (void)ctx;
+    if (status != LUA_OK && status != LUA_YIELD)
+        return lua_error(L); /* again, from ordinary code: see co_body */
+    return lua_gettop(L);
+}
+
+/* The body of every coroutine: f under a pcall. An error the count hook raises leaves
+ * the thread's hooks off; a coroutine that died of it would then run its <close>
+ * handlers with no budget to stop them. A pcall frame in the coroutine turns hooks back
+ * on (Lua's precover) before anything else runs. */
+static int co_body(lua_State *L)
+{
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    return co_body_k(L, lua_pcallk(L, lua_gettop(L) - 1, LUA_MULTRET, 0, 0, co_body_k), 0);
+}
+
+/* coroutine.create(f) and coroutine.wrap(f) of co_body(f) (the original is upvalue 1). */
+static int sb_cocreate(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_settop(L, 1);
+    lua_pushcclosure(L, co_body, 1);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_insert(L, 1);
+    lua_call(L, 1, 1);
+    return 1;
 }
 
 /* ---------- the sandbox ---------- */
@@ -204,17 +294,18 @@ static int sb_os_time(lua_State *L)
 
 static char *read_source(const char *path, size_t *len)
 {
+    struct stat st;
     FILE *f = fopen(path, "rb");
     if (!f)
         return NULL;
-    char *buf = malloc(MAX_SOURCE + 1);
-    size_t n = buf ? fread(buf, 1, MAX_SOURCE + 1, f) : 0;
-    fclose(f);
-    if (!buf || n > MAX_SOURCE) {
+    char *buf = NULL;
+    if (fstat(fileno(f), &st) == 0 && st.st_size <= MAX_SOURCE && (buf = malloc((size_t)st.st_size + 1)) &&
+        fread(buf, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
         free(buf);
-        return NULL;
+        buf = NULL;
     }
-    *len = n;
+    fclose(f);
+    *len = buf ? (size_t)st.st_size : 0;
     return buf;
 }
 
@@ -301,6 +392,14 @@ static void wrap_global(lua_State *L, const char *name, lua_CFunction f)
     lua_setglobal(L, name);
 }
 
+/* Replaces field name of the table at the top with f, whose upvalue is the original. */
+static void wrap_field(lua_State *L, const char *name, lua_CFunction f)
+{
+    lua_getfield(L, -1, name);
+    lua_pushcclosure(L, f, 1);
+    lua_setfield(L, -2, name);
+}
+
 static void open_os(lua_State *L)
 {
     static const char *const keep[] = {"clock", "date", "difftime", NULL};
@@ -338,15 +437,13 @@ static void open_sandbox(lua_State *L)
     lua_setfield(L, -2, "dump");
     lua_pop(L, 1);
     wrap_global(L, "load", sb_load);
-    wrap_global(L, "pcall", sb_guarded);
-    wrap_global(L, "xpcall", sb_guarded);
+    lua_register(L, "pcall", sb_pcall);
+    lua_register(L, "xpcall", sb_xpcall);
     lua_getglobal(L, LUA_COLIBNAME);
-    lua_getfield(L, -1, "resume");
-    lua_pushcclosure(L, sb_guarded, 1);
-    lua_setfield(L, -2, "resume");
-    lua_getfield(L, -1, "close");
-    lua_pushcclosure(L, sb_guarded, 1);
-    lua_setfield(L, -2, "close");
+    wrap_field(L, "resume", sb_guarded);
+    wrap_field(L, "close", sb_guarded);
+    wrap_field(L, "create", sb_cocreate);
+    wrap_field(L, "wrap", sb_cocreate);
     lua_pop(L, 1);
     wrap_global(L, "setmetatable", sb_setmetatable);
     lua_register(L, "collectgarbage", sb_collectgarbage);
@@ -475,7 +572,7 @@ static ym_db *host_db(const ym_lua *lp) { return lp->p->host ? lp->p->host->db :
 static void call_begin(ym_lua *lp)
 {
     lp->used = 0;
-    lp->over = lp->oom = false;
+    lp->over = lp->oom = lp->answered = false;
     lp->in_call = true;
 }
 
@@ -557,6 +654,14 @@ static int run(ym_lua *lp, lua_CFunction f, void *ud, char *err, size_t errlen)
 
 /* ---------- lifecycle ---------- */
 
+/* Every call into Lua is protected, so this means a bug in the host: say whose state. */
+static int on_panic(lua_State *L)
+{
+    const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "(not a string)";
+    ym_log(YM_LOG_ERROR, "lua panic", "plugin=%s error=%s", ym_lua_of(L)->p->name, msg);
+    abort();
+}
+
 int ym_lua_open(ym_plugin *p, char *err, size_t errlen)
 {
     ym_lua_free(p);
@@ -580,6 +685,7 @@ int ym_lua_open(ym_plugin *p, char *err, size_t errlen)
         return -1;
     }
     *(ym_lua **)lua_getextraspace(lp->L) = lp;
+    lua_atpanic(lp->L, on_panic);
     p->lua = lp;
     lp->may_fail = true; /* yimen.fail in the top-level chunk refuses bad settings early */
     int rc = run(lp, open_state, NULL, err, errlen);
@@ -660,33 +766,32 @@ typedef struct handler_call {
 static void respond(lua_State *L, ym_lua *lp, ym_request *r, int base)
 {
     char err[160];
-    if (r->answered) /* req:json() answered 400/415 and the handler caught the error */
+    if (lp->answered) /* req:json() answered 400/415 and the handler caught the error */
         return;
-    int t = lua_type(L, base), bt = lua_type(L, base + 1);
-    if (t == LUA_TNIL && bt == LUA_TNIL) {
-        ym_resp_send(r, 204, NULL, "", 0, NULL);
-        return;
+    int bt = lua_type(L, base + 1);
+    lua_Integer status = 204;
+    const char *ctype = "application/json", *body = "{}";
+    size_t len = 2;
+    if (lua_type(L, base) != LUA_TNIL || bt != LUA_TNIL) {
+        if (!lua_isinteger(L, base))
+            luaL_error(L, "the handler must return an HTTP status (an integer) and a body, not a %s",
+                       luaL_typename(L, base));
+        if ((status = lua_tointeger(L, base)) < 200 || status > 599)
+            luaL_error(L, "the handler returned status %I; a status is 200 to 599", status);
     }
-    if (!lua_isinteger(L, base))
-        luaL_error(L, "the handler must return an HTTP status (an integer) and a body, not a %s", luaL_typename(L, base));
-    lua_Integer status = lua_tointeger(L, base);
-    if (status < 200 || status > 599)
-        luaL_error(L, "the handler returned status %I; a status is 200 to 599", status);
     if (status == 204 || status == 304) {
-        ym_resp_send(r, (int)status, NULL, "", 0, NULL);
+        ctype = NULL, body = "", len = 0;
     } else if (bt == LUA_TSTRING) {
-        size_t n;
-        const char *s = lua_tolstring(L, base + 1, &n);
-        ym_resp_send(r, (int)status, "application/json", s, n, NULL);
-    } else if (bt == LUA_TNIL) {
-        ym_resp_send(r, (int)status, "application/json", "{}", 2, NULL);
-    } else {
+        body = lua_tolstring(L, base + 1, &len); /* JSON text as the handler wrote it */
+    } else if (bt != LUA_TNIL) {
         lp->out.n = 0;
         lp->out.oom = false;
         if (ym_lua_encode(L, base + 1, &lp->out, err, sizeof err) < 0)
             luaL_error(L, "the handler's body cannot be JSON: %s", err);
-        ym_resp_send(r, (int)status, "application/json", lp->out.p, lp->out.n, NULL);
+        body = lp->out.p, len = lp->out.n;
     }
+    lp->answered = true;
+    ym_resp_send(r, (int)status, ctype, body, len, NULL);
 }
 
 /* Protected: the request object, the handler (under its own pcall, so the object is
@@ -705,29 +810,29 @@ static int run_handler(lua_State *L)
     return 0;
 }
 
-static void answer_failure(ym_lua *lp, ym_request *r, int status)
+static void answer_failure(ym_lua *lp, ym_request *r, const char *route, int status)
 {
     lua_State *L = lp->L;
     ym_plugin *p = lp->p;
     char text[512];
     ym_lua_error *e = ym_lua_to_error(L, -1);
     error_text(lp, status, -1, text, sizeof text);
-    if (r->answered) {
+    if (lp->answered) { /* r may be freed: log without it */
         if (lua_touserdata(L, -1) != (void *)ym_lua_key_answered) /* an error after the answer */
             ym_log(YM_LOG_ERROR, "lua handler failed after answering", "plugin=%s route=%s error=%s", p->name,
-                   r->route, text);
+                   route, text);
     } else if (lp->over) {
-        ym_log(YM_LOG_ERROR, "lua handler stopped", "plugin=%s route=%s error=%s", p->name, r->route, text);
+        ym_log(YM_LOG_ERROR, "lua handler stopped", "plugin=%s route=%s error=%s", p->name, route, text);
         ym_resp_error(r, 500, "internal", "the %s plugin failed", p->name);
     } else if (is_oom(lp, status, -1)) {
-        ym_log(YM_LOG_ERROR, "lua handler stopped", "plugin=%s route=%s error=%s", p->name, r->route, text);
+        ym_log(YM_LOG_ERROR, "lua handler stopped", "plugin=%s route=%s error=%s", p->name, route, text);
         ym_resp_error(r, 503, "out_of_memory", "the plugin ran out of memory");
     } else if (e && strcmp(e->code, "invalid") == 0 && e->status == 400) {
         ym_resp_invalid(r, e->field, "%s", e->message);
     } else if (e) {
         ym_resp_error(r, e->status, e->code, "%s", e->message);
     } else {
-        ym_log(YM_LOG_ERROR, "lua handler failed", "plugin=%s route=%s error=%s", p->name, r->route, text);
+        ym_log(YM_LOG_ERROR, "lua handler failed", "plugin=%s route=%s error=%s", p->name, route, text);
         ym_resp_error(r, 500, "internal", "the %s plugin failed", p->name);
     }
 }
@@ -742,13 +847,12 @@ void ym_lua_handle(ym_request *r, void *ud)
         return;
     }
     handler_call h = {rt, r, LUA_OK};
-    lp->req = r;
+    const char *route = r->route; /* the router's: outlives r, which answering may free */
     call_begin(lp);
     lua_pushcfunction(L, run_handler);
     lua_pushlightuserdata(L, &h);
     int st = lua_pcall(L, 1, 0, 0);
     if (st != LUA_OK)
-        answer_failure(lp, r, h.status != LUA_OK ? h.status : st);
-    lp->req = NULL;
+        answer_failure(lp, r, route, h.status != LUA_OK ? h.status : st);
     call_end(lp);
 }

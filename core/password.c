@@ -4,6 +4,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 #include <strings.h>
 
 #include <argon2.h>
@@ -137,8 +140,20 @@ static void job_verify_dummy(pw_job *j)
     j->rc = 0;
 }
 
+/* Argon2 is pure CPU: a burst of sign-ins must not starve the event loops that
+ * answer everyone else, so the pool threads that hash run at a lower priority. */
+static void lower_priority_once(void)
+{
+    static __thread bool done;
+    if (!done) {
+        done = true;
+        setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+    }
+}
+
 static void job_work(uv_work_t *req)
 {
+    lower_priority_once();
     pw_job *j = req->data;
     if (j->is_hash)
         j->rc = ym_password_hash(j->pw, &j->prm, j->out, sizeof j->out);

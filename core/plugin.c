@@ -362,6 +362,12 @@ static void check_requires(ym_host *h)
     }
 }
 
+static void drop_routes(ym_plugin *p)
+{
+    ym_router_remove_owner(p->host->router, p->name);
+    json_array_clear(p->routes);
+}
+
 static const char *owner_resolver(void *ud, const char *table) { return ym_table_owner(ud, table); }
 
 const char *ym_table_owner(const ym_host *h, const char *t)
@@ -437,6 +443,7 @@ int ym_host_load(ym_host *h, const ym_config *cfg, ym_router *router, ym_db *db)
     for (size_t i = 0; i < cfg->plugin_paths.n; i++)
         scan_dir(h, cfg->plugin_paths.v[i]);
     ym_db_set_owner_resolver(db, owner_resolver, h);
+    ym_plugin_api_bind(db);
     for (size_t i = 0; i < cfg->plugins.n; i++) {
         ym_plugin *p = find(h, cfg->plugins.v[i]);
         if (!p) {
@@ -480,7 +487,7 @@ int ym_host_load(ym_host *h, const ym_config *cfg, ym_router *router, ym_db *db)
         if (p->state == YM_PLUGIN_ENABLED && !enabled_in(cfg, p->name))
             p->state = YM_PLUGIN_DISABLED;
         if (p->state == YM_PLUGIN_FAILED)
-            ym_router_remove_owner(router, p->name); /* nothing of a failed plugin stays reachable */
+            drop_routes(p); /* nothing of a failed plugin stays reachable */
         if (p->state == YM_PLUGIN_ENABLED)
             ym_log(YM_LOG_INFO, "plugin loaded", "plugin=%s version=%s kind=%s routes=%zu", p->name, p->version,
                    p->kind == YM_PLUGIN_C ? "c" : "lua", json_array_size(p->routes));
@@ -488,26 +495,49 @@ int ym_host_load(ym_host *h, const ym_config *cfg, ym_router *router, ym_db *db)
     return 0;
 }
 
+static bool has_start(const ym_plugin *p)
+{
+    return p->kind == YM_PLUGIN_LUA ? p->lua != NULL : p->def && p->def->start;
+}
+
+/* Counts (delta 1) or clears (delta 0) the start guard of every plugin that starts,
+ * in one transaction: one fsync per worker start, not two per plugin. */
+static void mark_starting(ym_host *h, int delta)
+{
+    if (ym_db_write_begin(h->db) < 0)
+        return;
+    for (size_t i = 0; i < h->n; i++) {
+        /* count what is about to start; clear what started, failed or not (a plugin
+         * left out for crashing keeps its count) */
+        if (!has_start(&h->v[i]) || (delta ? h->v[i].state != YM_PLUGIN_ENABLED : !h->v[i].start_tried))
+            continue;
+        char key[PATH_MAX + 64];
+        long long crashes = 0;
+        crash_key(&h->v[i], key, sizeof key);
+        if (delta)
+            ym_db_state_get_int(h->db, key, &crashes);
+        ym_db_state_set_int(h->db, key, delta ? crashes + 1 : 0);
+    }
+    ym_db_write_end(h->db, true);
+    ym_db_flush(h->db);
+}
+
 void ym_host_start(ym_host *h)
 {
+    mark_starting(h, 1); /* cleared below unless a start takes the worker down */
     for (size_t i = 0; i < h->n; i++) {
         ym_plugin *p = &h->v[i];
         if (p->state != YM_PLUGIN_ENABLED)
             continue;
-        char key[PATH_MAX + 64];
-        long long crashes = 0;
-        crash_key(p, key, sizeof key);
-        ym_db_state_get_int(h->db, key, &crashes);
-        ym_db_state_set_int(h->db, key, crashes + 1); /* cleared below unless start kills us */
-        int rc = p->kind == YM_PLUGIN_C ? (p->def->start ? p->def->start(p) : 0) : ym_lua_start(p);
-        ym_db_state_set_int(h->db, key, 0);
+        p->start_tried = has_start(p);
+        int rc = !has_start(p) ? 0 : p->kind == YM_PLUGIN_C ? p->def->start(p) : ym_lua_start(p);
+        p->started = rc >= 0;
         if (rc < 0) {
             ym_plugin_fail(p, p->reason[0] ? p->reason : "start failed");
-            ym_router_remove_owner(h->router, p->name);
-        } else {
-            p->started = true;
+            drop_routes(p);
         }
     }
+    mark_starting(h, 0);
 }
 
 void ym_host_stop(ym_host *h, int64_t deadline_ms)

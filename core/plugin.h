@@ -30,6 +30,7 @@ struct ym_plugin {
     json_t *permissions;         /* [{name, label_zh, label_en}] */
     json_t *requires;            /* names of plugins it needs */
     bool in_init;
+    bool start_tried;            /* its start ran in this worker (the crash guard counts it) */
     bool started;
     struct ym_host *host;
 };
@@ -56,6 +57,8 @@ int ym_host_record(ym_host *h);
 
 /* The table every C plugin receives. */
 const ym_api *ym_plugin_api(void);
+/* The connection the API's statements belong to (set by ym_host_load). */
+void ym_plugin_api_bind(ym_db *db);
 /* For lua_host.c: register a route on behalf of a plugin (the same checks). */
 int ym_plugin_add_route(ym_plugin *p, const char *method, const char *path, const char *perm, ym_handler_fn h, void *ud);
 int ym_plugin_add_permission(ym_plugin *p, const char *name, const char *zh, const char *en);

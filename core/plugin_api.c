@@ -14,6 +14,12 @@
 
 static ym_db *pdb(ym_plugin *p) { return p->host->db; }
 
+/* The worker's one connection: a statement handle alone does not name it, and a
+ * plugin statement is always stepped as its owner (ym_db_step). */
+static ym_db *g_db;
+
+void ym_plugin_api_bind(ym_db *db) { g_db = db; }
+
 /* ---- registration, settings, services ---- */
 
 static int api_route(ym_plugin *self, const char *method, const char *path, const char *perm, ym_handler_fn h, void *ud)
@@ -145,6 +151,7 @@ static void api_resp_send(ym_request *r, int status, const char *ctype, const vo
 
 static ym_stmt *api_db_prepare(ym_plugin *self, const char *sql)
 {
+
     return sql ? (ym_stmt *)ym_db_prepare(pdb(self), self->name, sql) : NULL;
 }
 
@@ -160,7 +167,7 @@ static int api_bind_text(ym_stmt *s, int i, const char *v)
 
 static int api_step(ym_stmt *s)
 {
-    int rc = sqlite3_step(STMT(s));
+    int rc = ym_db_step(g_db, STMT(s));
     return rc == SQLITE_ROW ? YM_ROW : rc == SQLITE_DONE ? YM_DONE : YM_ERR;
 }
 
@@ -187,7 +194,7 @@ static char *api_rows_json(ym_stmt *s)
     sqlite3_stmt *st = STMT(s);
     json_t *rows = json_array();
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = ym_db_step(g_db, st)) == SQLITE_ROW) {
         json_t *row = json_object();
         for (int c = 0; c < sqlite3_column_count(st); c++)
             json_object_set_new(row, sqlite3_column_name(st, c), column_json(st, c));

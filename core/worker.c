@@ -125,7 +125,10 @@ static void report_failed_plugins(worker *w)
 {
     for (size_t i = 0; i < w->host.n; i++) {
         ym_plugin *p = &w->host.v[i];
-        if (p->state != YM_PLUGIN_FAILED)
+        bool enabled = false; /* a plugin lying in plugin_paths but not enabled is nobody's loss */
+        for (size_t k = 0; k < w->cfg->plugins.n; k++)
+            enabled |= strcmp(w->cfg->plugins.v[k], p->name) == 0;
+        if (p->state != YM_PLUGIN_FAILED || !enabled)
             continue;
         char line[400];
         snprintf(line, sizeof line, "failed %s: %s", p->name, p->reason);
@@ -292,6 +295,8 @@ int ym_worker_main(int argc, char **argv)
         uv_unref((uv_handle_t *)&w.ipc);
     }
     ym_host_start(&w.host);
+    if (w.slot == 0)
+        ym_host_record(&w.host); /* again: a start may have failed */
     report_failed_plugins(&w);
     ym_log(YM_LOG_INFO, "worker ready", "slot=%u routes=%zu www_files=%zu", slot, ym_router_count(w.router),
            ym_static_count(w.www));
@@ -333,6 +338,7 @@ int ym_worker_run_single(const char *cfg_path, const char *cfg_text, size_t cfg_
             return 1;
         }
     ym_host_start(&w.host);
+    ym_host_record(&w.host);
     ym_log(YM_LOG_INFO, "serving (single process)", "listen=%s port=%d", w.cfg->listen[0].host, w.cfg->listen[0].port);
     worker_teardown(&w);
     ym_pidfile_remove(w.cfg);

@@ -1,6 +1,7 @@
 /* hello: the teaching C plugin: one table, CRUD routes under /api/hello/, two
  * permissions, a setting validated at init, and an audit row for every write. */
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,13 +103,24 @@ static json_t *item_body(ym_request *r)
 
 /* ---- handlers ---- */
 
+/* A whole decimal number in [lo, hi], or def when absent; -1 when malformed. */
+static long long query_int(ym_request *r, const char *name, long long def, long long lo, long long hi)
+{
+    const char *s = api->req_query(r, name);
+    if (!s)
+        return def;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    return *s && !*end && v >= lo && v <= hi ? v : -1;
+}
+
 static void list_items(ym_request *r, void *ud)
 {
     ym_plugin *self = ud;
-    const char *after = api->req_query(r, "after"), *limit_s = api->req_query(r, "limit");
-    long long limit = limit_s ? atoll(limit_s) : 50;
-    if (limit < 1 || limit > 100) {
-        api->resp_invalid(r, "limit", "limit must be 1 to 100");
+    long long limit = query_int(r, "limit", 50, 1, 100), after = query_int(r, "after", 0, 0, INT64_MAX);
+    if (limit < 0 || after < 0) {
+        api->resp_invalid(r, limit < 0 ? "limit" : "after",
+                          limit < 0 ? "limit must be a whole number from 1 to 100" : "after must be an item id");
         return;
     }
     /* keyset paging over the caller's own unit */
@@ -119,7 +131,7 @@ static void list_items(ym_request *r, void *ud)
         return;
     }
     api->db_bind_int(st, 1, api->req_unit_id(r));
-    api->db_bind_int(st, 2, after ? atoll(after) : 0);
+    api->db_bind_int(st, 2, after);
     api->db_bind_int(st, 3, limit);
     json_t *items = json_array();
     while (api->db_step(st) == YM_ROW)
@@ -146,6 +158,11 @@ static int count_items(ym_plugin *self)
 static void create_item(ym_request *r, void *ud)
 {
     ym_plugin *self = ud;
+    /* an item belongs to the creator's unit: writing there is what the permission means */
+    if (api->req_may(r, "hello.write", api->req_unit_id(r)) != 1) {
+        api->resp_error(r, 403, "forbidden", "you may not write hello items in your unit");
+        return;
+    }
     json_t *body = item_body(r);
     if (!body)
         return;
