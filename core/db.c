@@ -488,6 +488,25 @@ static int apply_one(ym_db *db, const char *owner, const plan_item *p)
     return set_err(db, "%s migration %s failed: %s", owner, p->m->name, why);
 }
 
+/* Read-only look: is every migration already applied, unchanged, with nothing
+ * unknown beside it? Anything else (or any doubt) goes the locked way. */
+static bool all_applied(ym_db *db, const char *owner, plan_item *plan, size_t n)
+{
+    sqlite3_stmt *st = ym_db_prepare(db, "core", "SELECT count(*) FROM sqlite_schema WHERE name = 'core_migrations'");
+    bool have = st && sqlite3_step(st) == SQLITE_ROW && sqlite3_column_int(st, 0) == 1;
+    if (st)
+        sqlite3_reset(st);
+    if (!have || exec_sql(db, "BEGIN") != SQLITE_OK)
+        return false;
+    bool ok = plan_check_applied(db, owner, plan, n) == 0;
+    for (size_t i = 0; ok && i < n; i++)
+        ok = plan[i].applied;
+    exec_sql(db, "COMMIT");
+    for (size_t i = 0; i < n; i++)
+        plan[i].applied = false; /* the locked pass decides afresh */
+    return ok;
+}
+
 static int migrate_in_tx(ym_db *db, const char *owner, plan_item *plan, size_t n)
 {
     if (exec_sql(db, "CREATE TABLE IF NOT EXISTS core_migrations ("
@@ -514,7 +533,9 @@ int ym_db_migrate(ym_db *db, const char *owner, const ym_migration *m, size_t n,
     else if (db->batch_open) set_err(db, "cannot migrate inside a write batch");
     else if (!plan) set_err(db, "out of memory");
     else if (plan_build(db, owner, m, n, plan) == 0) {
-        if (exec_sql(db, "BEGIN IMMEDIATE") != SQLITE_OK) {
+        if (all_applied(db, owner, plan, n)) {
+            ret = 0; /* the usual start: nothing to do, so no write lock to wait for */
+        } else if (exec_sql(db, "BEGIN IMMEDIATE") != SQLITE_OK) {
             char why[sizeof db->errmsg];
             memcpy(why, db->errmsg, sizeof why);
             set_err(db, "%s migrations: cannot begin: %s", owner, why);

@@ -59,6 +59,7 @@ struct ym_server {
     void (*drain_done)(void *);
     void *drain_ud;
     uint64_t req_seq;
+    unsigned pid;               /* for request ids: getpid() is a system call each time */
     time_t date_sec;
     char date[40];
 };
@@ -199,18 +200,35 @@ static void on_write(uv_write_t *w, int status)
     }
 }
 
+/* Most answers fit the socket buffer: try to write them at once (no copy, no
+ * write request, no poller change); queue only what the kernel did not take. */
 static int conn_write(conn *c, const char *head, size_t hlen, const char *body, size_t blen)
 {
     if (c->closing)
         return -1;
-    wreq *wr = malloc(sizeof *wr + hlen + blen);
+    size_t done = 0;
+    if (c->wbytes == 0) { /* nothing queued before us: order is safe */
+        uv_buf_t bufs[2] = {uv_buf_init((char *)head, (unsigned)hlen), uv_buf_init((char *)body, (unsigned)blen)};
+        int n = uv_try_write((uv_stream_t *)&c->tcp, bufs, blen ? 2 : 1);
+        if (n > 0)
+            done = (size_t)n;
+        else if (n < 0 && n != UV_EAGAIN) {
+            conn_close(c);
+            return -1;
+        }
+        if (done == hlen + blen)
+            return 0;
+    }
+    size_t left = hlen + blen - done;
+    wreq *wr = malloc(sizeof *wr + left);
     if (!wr)
         abort();
     wr->c = c;
-    wr->len = hlen + blen;
-    memcpy(wr->data, head, hlen);
-    if (blen)
-        memcpy(wr->data + hlen, body, blen);
+    wr->len = left;
+    size_t hpart = done < hlen ? hlen - done : 0;
+    if (hpart)
+        memcpy(wr->data, head + done, hpart);
+    memcpy(wr->data + hpart, body + (done > hlen ? done - hlen : 0), left - hpart);
     uv_buf_t b = uv_buf_init(wr->data, (unsigned)wr->len);
     if (uv_write(&wr->w, (uv_stream_t *)&c->tcp, &b, 1, on_write) < 0) {
         free(wr);
@@ -460,7 +478,7 @@ static void dispatch(conn *c, ym_request *r)
     c->cur = r;
     r->conn = c;
     r->t_start_us = uv_hrtime() / 1000;
-    snprintf(r->id, sizeof r->id, "%x-%llx", (unsigned)getpid(), (unsigned long long)++s->req_seq);
+    snprintf(r->id, sizeof r->id, "%x-%llx", s->pid, (unsigned long long)++s->req_seq);
     ym_client_addr(s->proxies, c->peer, ym_req_header(r, "x-forwarded-for"), r->peer, sizeof r->peer);
     r->peer_loopback = c->loopback && strcmp(r->peer, c->peer) == 0;
     c->requests++;
@@ -510,7 +528,7 @@ static void send_parse_error(conn *c)
     c->cur = r;
     r->conn = c;
     r->t_start_us = uv_hrtime() / 1000;
-    snprintf(r->id, sizeof r->id, "%x-%llx", (unsigned)getpid(), (unsigned long long)++c->srv->req_seq);
+    snprintf(r->id, sizeof r->id, "%x-%llx", c->srv->pid, (unsigned long long)++c->srv->req_seq);
     if (!r->method_name)
         r->method_name = "-";
     /* a refused request never reaches the router: answer it without the database */
@@ -722,6 +740,7 @@ ym_server *ym_server_new(uv_loop_t *loop, const ym_config *cfg, ym_router *route
     s->lim.header_count = cfg->limits.header_count;
     s->lim.body = cfg->limits.body;
     s->proxies = ym_proxies_new(&cfg->trusted_proxies);
+    s->pid = (unsigned)getpid();
     uv_timer_init(loop, &s->drain_timer);
     s->drain_timer.data = s;
     return s;
