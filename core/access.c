@@ -67,19 +67,7 @@ static void roles_list(ym_request *r, void *ud)
     }
     sqlite3_bind_int64(st, 1, after);
     sqlite3_bind_int(st, 2, limit + 1);
-    int64_t ids[501];
-    int n = 0, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        ids[n++] = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        ym_api_busy(r);
-        return;
-    }
-    json_t *items = json_array();
-    for (int i = 0; i < n && i < limit; i++)
-        json_array_append_new(items, role_json(db, ids[i]));
-    ym_api_send_page(r, items, n > limit ? ids[limit - 1] : 0);
+    ym_api_send_ids(r, st, limit, role_json);
 }
 
 static void roles_get(ym_request *r, void *ud)
@@ -127,24 +115,8 @@ static int holds_all(ym_request *r, json_t *perms, const char *action, const cha
 
 static int role_perms_write(ym_db *db, int64_t id, json_t *perms)
 {
-    sqlite3_stmt *st = ym_db_prepare(db, "core", "DELETE FROM core_role_permissions WHERE role_id = ?1");
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    size_t i;
-    json_t *v;
-    json_array_foreach(perms, i, v) {
-        if (rc != SQLITE_DONE ||
-            !(st = ym_db_prepare(db, "core", "INSERT INTO core_role_permissions (role_id, permission) VALUES (?1, ?2)")))
-            return -1;
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_text(st, 2, json_string_value(v), -1, SQLITE_TRANSIENT);
-        rc = sqlite3_step(st);
-        sqlite3_reset(st);
-    }
-    return rc == SQLITE_DONE ? 0 : -1;
+    return ym_api_set_rows(db, "DELETE FROM core_role_permissions WHERE role_id = ?1",
+                           "INSERT INTO core_role_permissions (role_id, permission) VALUES (?1, ?2)", id, perms);
 }
 
 /* 1 when a role with this key exists, 0 not, -1 error. */
@@ -205,13 +177,11 @@ static void roles_create(ym_request *r, void *ud)
     json_t *body = ym_api_body(r), *perms = NULL;
     if (!body)
         return;
-    const char *key = NULL, *name = NULL, *desc = "", *unk = ym_api_unknown_key(body, keys);
+    const char *key = NULL, *name = NULL, *desc = "";
     int taken = 0;
-    if (unk)
-        ym_resp_invalid(r, unk, "unknown field %s", unk);
-    else if (ym_api_str(r, body, "key", 64, false, &key) < 0 || ym_api_str(r, body, "name", 100, false, &name) < 0 ||
-             ym_api_str(r, body, "description", 500, false, &desc) < 0 ||
-             ym_api_perms(r, body, "permissions", 100, false, &perms) < 0)
+    if (!ym_api_keys(r, body, keys) || ym_api_str(r, body, "key", 64, false, &key) < 0 ||
+        ym_api_str(r, body, "name", 100, false, &name) < 0 || ym_api_str(r, body, "description", 500, false, &desc) < 0 ||
+        ym_api_perms(r, body, "permissions", 100, false, &perms) < 0)
         ;
     else if (!role_key_ok(key))
         ym_resp_invalid(r, "key", "key must be 2-64 characters of a-z, 0-9, '_', starting with a letter");
@@ -335,13 +305,11 @@ static void roles_patch(ym_request *r, void *ud)
     json_t *body = ym_api_body(r), *perms = NULL, *old = NULL, *all = NULL;
     if (!body || role_found(r, id, &ro) != 1)
         goto out;
-    const char *name = ro.name, *desc = ro.description, *unk = ym_api_unknown_key(body, keys);
+    const char *name = ro.name, *desc = ro.description;
     char target[32];
     snprintf(target, sizeof target, "role:%lld", (long long)id);
-    if (unk) {
-        ym_resp_invalid(r, unk, "unknown field %s", unk);
-    } else if (ym_api_str(r, body, "name", 100, false, &name) < 0 || ym_api_str(r, body, "description", 500, false, &desc) < 0 ||
-               ym_api_perms(r, body, "permissions", 100, false, &perms) < 0) {
+    if (!ym_api_keys(r, body, keys) || ym_api_str(r, body, "name", 100, false, &name) < 0 ||
+        ym_api_str(r, body, "description", 500, false, &desc) < 0 || ym_api_perms(r, body, "permissions", 100, false, &perms) < 0) {
     } else if (!*name) {
         ym_resp_invalid(r, "name", "name must not be empty");
     } else if (!(old = role_perms(ym_api_db(r), id))) {
@@ -358,6 +326,18 @@ out:
     json_decref(old);
     json_decref(perms);
     json_decref(body);
+}
+
+/* Runs sql (a DELETE ... WHERE id = ?1) for id: true when it ran to the end. */
+static bool exec_id(ym_db *db, const char *sql, int64_t id)
+{
+    sqlite3_stmt *st = ym_db_prepare(db, "core", sql);
+    if (!st)
+        return false;
+    sqlite3_bind_int64(st, 1, id);
+    bool ok = sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_reset(st);
+    return ok;
 }
 
 static int role_grant_count(ym_db *db, int64_t id)
@@ -388,13 +368,7 @@ static void roles_delete(ym_request *r, void *ud)
                                                      : "the role %s is still granted; delete its grants first", ro.key);
         return;
     }
-    sqlite3_stmt *st = ym_db_prepare(db, "core", "DELETE FROM core_roles WHERE id = ?1");
-    bool ok = st != NULL;
-    if (st) {
-        sqlite3_bind_int64(st, 1, id);
-        ok = sqlite3_step(st) == SQLITE_DONE;
-        sqlite3_reset(st);
-    }
+    bool ok = exec_id(db, "DELETE FROM core_roles WHERE id = ?1", id);
     char target[32];
     snprintf(target, sizeof target, "role:%lld", (long long)id);
     json_t *d = json_pack("{s:s}", "key", ro.key);
@@ -447,13 +421,9 @@ static void grants_list(ym_request *r, void *ud)
     if (ym_api_page(r, &limit, &after) < 0 || (hu = ym_api_query_id(r, "user_id", &user)) < 0 ||
         (hn = ym_api_query_id(r, "unit_id", &unit)) < 0)
         return;
-    json_t *scope = ym_scope_get(db, r->who, "grants.read");
-    char *sj = scope ? json_dumps(scope, JSON_COMPACT) : NULL;
-    json_decref(scope);
-    sqlite3_stmt *st = sj ? ym_db_prepare(db, "core", GRANT_COLS "WHERE g.id > ?1 AND (?2 IS NULL OR g.user_id = ?2) "
-        "AND (?3 IS NULL OR g.unit_id = ?3) AND " ym_scope_sql("un.path") " ORDER BY g.id LIMIT ?4") : NULL;
+    sqlite3_stmt *st = ym_scope_prepare(db, r->who, "grants.read", GRANT_COLS "WHERE g.id > ?1 AND (?2 IS NULL OR "
+        "g.user_id = ?2) AND (?3 IS NULL OR g.unit_id = ?3) AND " ym_scope_sql("un.path") " ORDER BY g.id LIMIT ?4");
     if (!st) {
-        free(sj);
         ym_api_busy(r);
         return;
     }
@@ -463,22 +433,7 @@ static void grants_list(ym_request *r, void *ud)
     if (hn)
         sqlite3_bind_int64(st, 3, unit);
     sqlite3_bind_int(st, 4, limit + 1);
-    sqlite3_bind_text(st, 9, sj, -1, SQLITE_TRANSIENT);
-    free(sj);
-    json_t *items = json_array();
-    int64_t last = 0;
-    int n = 0, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n++ < limit) {
-        json_array_append_new(items, grant_row_json(st));
-        last = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        json_decref(items);
-        ym_api_busy(r);
-        return;
-    }
-    ym_api_send_page(r, items, n > limit ? last : 0);
+    ym_api_send_rows(r, st, limit, grant_row_json);
 }
 
 /* No escalation: the caller holds every permission of the role on the unit, and on its
@@ -527,15 +482,12 @@ static int user_exists(ym_db *db, int64_t id)
 static int grant_parse(ym_request *r, json_t *body, grant_req *g)
 {
     static const char *const keys[] = {"user_id", "role", "role_id", "unit_id", "include_descendants", NULL};
-    const char *role = NULL, *unk = ym_api_unknown_key(body, keys);
+    const char *role = NULL;
     ym_db *db = ym_api_db(r);
     g->subtree = true;
-    if (unk) {
-        ym_resp_invalid(r, unk, "unknown field %s", unk);
-        return -1;
-    }
-    if (ym_api_int(r, body, "user_id", 1, INT64_MAX, &g->user_id) < 0 || ym_api_str(r, body, "role", 64, false, &role) < 0 ||
-        ym_api_int(r, body, "role_id", 1, INT64_MAX, &g->role_id) < 0 || ym_api_int(r, body, "unit_id", 1, INT64_MAX, &g->unit_id) < 0 ||
+    if (!ym_api_keys(r, body, keys) || ym_api_int(r, body, "user_id", 1, INT64_MAX, &g->user_id) < 0 ||
+        ym_api_str(r, body, "role", 64, false, &role) < 0 || ym_api_int(r, body, "role_id", 1, INT64_MAX, &g->role_id) < 0 ||
+        ym_api_int(r, body, "unit_id", 1, INT64_MAX, &g->unit_id) < 0 ||
         ym_api_bool(r, body, "include_descendants", &g->subtree) < 0)
         return -1;
     role_row ro;
@@ -672,13 +624,7 @@ static void grants_delete(ym_request *r, void *ud)
             ym_api_busy(r);
             return;
         }
-        sqlite3_stmt *st = ym_db_prepare(db, "core", "DELETE FROM core_grants WHERE id = ?1");
-        bool ok = st != NULL;
-        if (st) {
-            sqlite3_bind_int64(st, 1, id);
-            ok = sqlite3_step(st) == SQLITE_DONE;
-            sqlite3_reset(st);
-        }
+        bool ok = exec_id(db, "DELETE FROM core_grants WHERE id = ?1", id);
         json_object_del(j, "created_at");
         ok = ok && ym_api_audit(r, acting, "grants.delete", target, j) == 0;
         ym_db_write_end(db, ok);
@@ -692,18 +638,15 @@ static void grants_delete(ym_request *r, void *ud)
 
 int ym_access_routes(ym_router *rt, char *err, size_t errlen)
 {
-    struct { const char *m, *path, *perm; ym_handler h; } routes[] = {
-        {"GET", "/api/roles", "roles.read", roles_list},
-        {"POST", "/api/roles", "roles.manage", roles_create},
-        {"GET", "/api/roles/:id", "roles.read", roles_get},
-        {"PATCH", "/api/roles/:id", "roles.manage", roles_patch},
-        {"DELETE", "/api/roles/:id", "roles.manage", roles_delete},
-        {"GET", "/api/grants", "grants.read", grants_list},
-        {"POST", "/api/grants", "grants.manage", grants_create},
-        {"DELETE", "/api/grants/:id", "grants.manage", grants_delete},
+    static const ym_api_route routes[] = {
+        {"GET", "/api/roles", "roles.read", roles_list, NULL},
+        {"POST", "/api/roles", "roles.manage", roles_create, NULL},
+        {"GET", "/api/roles/:id", "roles.read", roles_get, NULL},
+        {"PATCH", "/api/roles/:id", "roles.manage", roles_patch, NULL},
+        {"DELETE", "/api/roles/:id", "roles.manage", roles_delete, NULL},
+        {"GET", "/api/grants", "grants.read", grants_list, NULL},
+        {"POST", "/api/grants", "grants.manage", grants_create, NULL},
+        {"DELETE", "/api/grants/:id", "grants.manage", grants_delete, NULL},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
-        if (ym_router_add(rt, routes[i].m, routes[i].path, routes[i].perm, "core", routes[i].h, NULL, err, errlen) < 0)
-            return -1;
-    return ym_delegation_routes(rt, err, errlen);
+    return ym_api_routes(rt, routes, sizeof routes / sizeof *routes, err, errlen) < 0 ? -1 : ym_delegation_routes(rt, err, errlen);
 }

@@ -1,5 +1,6 @@
 /* api: small request helpers of the JSON admin routes (directory, users, access): ids, paging,
- * typed body members, permission lists, LIKE patterns, and refusals that leave an audit row. */
+ * typed body members, permission lists, LIKE patterns, link-table and revocation writes,
+ * refusals that leave an audit row, and route tables. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,6 +114,41 @@ void ym_api_send_page(ym_request *r, json_t *items, int64_t next)
     ym_resp_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next", next ? json_integer(next) : json_null()));
 }
 
+void ym_api_send_rows(ym_request *r, sqlite3_stmt *st, int limit, json_t *(*row)(sqlite3_stmt *st))
+{
+    json_t *items = json_array();
+    int64_t last = 0;
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n++ < limit) {
+        json_array_append_new(items, row(st));
+        last = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        json_decref(items);
+        ym_api_busy(r);
+        return;
+    }
+    ym_api_send_page(r, items, n > limit ? last : 0);
+}
+
+void ym_api_send_ids(ym_request *r, sqlite3_stmt *st, int limit, json_t *(*one)(ym_db *db, int64_t id))
+{
+    int64_t ids[501];
+    int n = 0, rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        ids[n++] = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        ym_api_busy(r);
+        return;
+    }
+    json_t *items = json_array();
+    for (int i = 0; i < n && i < limit; i++)
+        json_array_append_new(items, one(ym_api_db(r), ids[i]));
+    ym_api_send_page(r, items, n > limit ? ids[limit - 1] : 0);
+}
+
 json_t *ym_api_body(ym_request *r)
 {
     json_t *body = ym_req_json(r);
@@ -136,6 +172,14 @@ const char *ym_api_unknown_key(json_t *body, const char *const *allowed)
             return key;
     }
     return NULL;
+}
+
+bool ym_api_keys(ym_request *r, json_t *body, const char *const *allowed)
+{
+    const char *unk = ym_api_unknown_key(body, allowed);
+    if (unk)
+        ym_resp_invalid(r, unk, "unknown field %s", unk);
+    return !unk;
 }
 
 int ym_api_str(ym_request *r, json_t *body, const char *key, size_t max, bool nullable, const char **out)
@@ -283,6 +327,54 @@ void ym_api_like(const char *q, char *out, size_t len)
     out[o] = 0;
 }
 
+void ym_api_bind_like(sqlite3_stmt *st, int i, const char *q)
+{
+    char like[256];
+    if (!q)
+        return;
+    ym_api_like(q, like, sizeof like);
+    sqlite3_bind_text(st, i, like, -1, SQLITE_TRANSIENT);
+}
+
+/* ---------- small writes ---------- */
+
+int ym_api_set_rows(ym_db *db, const char *del, const char *ins, int64_t id, json_t *values)
+{
+    sqlite3_stmt *st = ym_db_prepare(db, "core", del);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    size_t i;
+    json_t *v;
+    json_array_foreach(values, i, v) {
+        if (rc != SQLITE_DONE || !(st = ym_db_prepare(db, "core", ins)))
+            return -1;
+        sqlite3_bind_int64(st, 1, id);
+        if (json_is_integer(v))
+            sqlite3_bind_int64(st, 2, json_integer_value(v));
+        else
+            sqlite3_bind_text(st, 2, json_string_value(v), -1, SQLITE_TRANSIENT);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int ym_api_revoke(ym_db *db, const char *sql, int64_t id, int64_t owner)
+{
+    sqlite3_stmt *st = ym_db_prepare(db, "core", sql);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, ym_now());
+    sqlite3_bind_int64(st, 2, id);
+    sqlite3_bind_int64(st, 3, owner);
+    int changed = sqlite3_step(st) == SQLITE_DONE ? sqlite3_changes(ym_db_handle(db)) : -1;
+    sqlite3_reset(st);
+    return changed;
+}
+
 /* ---------- permission answers ---------- */
 
 int ym_api_may(ym_db *db, ym_principal *p, const char *perm, int64_t unit, int64_t *acting)
@@ -312,4 +404,15 @@ int ym_api_audit(ym_request *r, int64_t acting, const char *action, const char *
     if (r->who)
         r->who->acting_for = acting;
     return ym_audit_req(r, action, target, "ok", detail);
+}
+
+/* ---------- routes ---------- */
+
+int ym_api_routes(ym_router *rt, const ym_api_route *routes, size_t n, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ym_router_add(rt, routes[i].method, routes[i].path, routes[i].perm, "core", routes[i].handler,
+                          (void *)routes[i].ud, err, errlen) < 0)
+            return -1;
+    return 0;
 }

@@ -1,5 +1,6 @@
 /* api: small request helpers of the JSON admin routes (directory, users, access): ids, paging,
- * typed body members, permission lists, LIKE patterns, and refusals that leave an audit row. */
+ * typed body members, permission lists, LIKE patterns, link-table and revocation writes,
+ * refusals that leave an audit row, and route tables. */
 #ifndef YM_API_H
 #define YM_API_H
 #include <stddef.h>
@@ -7,6 +8,7 @@
 #include <stdbool.h>
 #include <jansson.h>
 #include "request.h"
+#include "router.h"
 #include "identity.h"
 
 ym_db *ym_api_db(const ym_request *r);
@@ -25,11 +27,19 @@ int ym_api_query_str(ym_request *r, const char *name, size_t max, char **out);
 int ym_api_page(ym_request *r, int *limit, int64_t *after);
 /* Answers {"items": items, "next": next or null}. */
 void ym_api_send_page(ym_request *r, json_t *items, int64_t next);
+/* Steps st, bound with LIMIT limit + 1 and the id in column 0, and answers the page of
+ * row(st) of its first limit rows (503 on a database error); resets st. */
+void ym_api_send_rows(ym_request *r, sqlite3_stmt *st, int limit, json_t *(*row)(sqlite3_stmt *st));
+/* The same for a statement that selects ids only (LIMIT limit + 1, limit at most 500): all
+ * are read first, then the page is of one(db, id). */
+void ym_api_send_ids(ym_request *r, sqlite3_stmt *st, int limit, json_t *(*one)(ym_db *db, int64_t id));
 
 /* The body as a JSON object (NULL when answered: 415, bad_json, or not an object). */
 json_t *ym_api_body(ym_request *r);
 /* The first key of body not in allowed (NULL-terminated), or NULL. */
 const char *ym_api_unknown_key(json_t *body, const char *const *allowed);
+/* true when every key of body is in allowed; else answers 400 "unknown field <key>". */
+bool ym_api_keys(ym_request *r, json_t *body, const char *const *allowed);
 /* Typed members: 0 absent, 1 set, -1 answered 400 invalid with the field. A string may be
  * null only when nullable (then *out is NULL); emptiness is the caller's to judge. */
 int ym_api_str(ym_request *r, json_t *body, const char *key, size_t max, bool nullable, const char **out);
@@ -44,6 +54,15 @@ int ym_api_perms(ym_request *r, json_t *body, const char *key, size_t max, bool 
 
 /* q -> "%q%" with \, % and _ escaped, for LIKE ... ESCAPE '\'. */
 void ym_api_like(const char *q, char *out, size_t len);
+/* Binds that pattern of q (at most 100 bytes, as ?q= is) to parameter i of st; nothing when q is NULL. */
+void ym_api_bind_like(sqlite3_stmt *st, int i, const char *q);
+
+/* Replaces the rows of one owner in a link table: del with ?1 = id, then ins with ?1 = id and
+ * ?2 = v for each v of values (integers or strings). 0 ok, -1 error. */
+int ym_api_set_rows(ym_db *db, const char *del, const char *ins, int64_t id, json_t *values);
+/* Revokes one row of its owner: sql is an UPDATE ... SET revoked_at = ?1 WHERE id = ?2 AND
+ * <owner column> = ?3 AND revoked_at IS NULL. The number of rows changed (0 or 1), -1 error. */
+int ym_api_revoke(ym_db *db, const char *sql, int64_t id, int64_t owner);
 
 /* May p do perm on unit (ym_may), keeping the first delegator it acted through in *acting
  * so the audit row names them (on_behalf_of). 1 yes, 0 no, -1 error. */
@@ -54,5 +73,14 @@ void ym_api_refuse(ym_request *r, int status, const char *action, const char *ta
                    const char *what);
 /* ym_audit_req(..., "ok", detail) with p->acting_for set to acting first. 0 ok, -1 error. */
 int ym_api_audit(ym_request *r, int64_t acting, const char *action, const char *target, json_t *detail);
+
+/* A route table of the core (owner "core"); ud is handed to the handler. */
+typedef struct ym_api_route {
+    const char *method, *path, *perm;
+    ym_handler handler;
+    const void *ud;
+} ym_api_route;
+/* Registers the n routes: 0, or -1 with the reason in err. */
+int ym_api_routes(ym_router *rt, const ym_api_route *routes, size_t n, char *err, size_t errlen);
 
 #endif

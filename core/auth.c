@@ -104,14 +104,13 @@ static void touch(ym_db *db, const char *sql, int64_t id, int64_t now)
         ym_db_write_end(db, ok);
 }
 
-static auth_rc load_session(ym_request *r, const char *hash, ym_principal *p, char *csrf, size_t clen)
+/* The row of a session or API token by its hash (bound to ?1 of sql), left in *out, with the
+ * account columns sql selects from col on (u.username, u.display_name, u.unit_id, u.status)
+ * read into p and *active. AUTH_OK, AUTH_NONE (no such row) or AUTH_ERROR. */
+static auth_rc load_by_hash(ym_db *db, const char *sql, const char *hash, int col, ym_principal *p, bool *active,
+                            sqlite3_stmt **out)
 {
-    ym_db *db = req_db(r);
-    const ym_config *cfg = req_cfg(r);
-    sqlite3_stmt *st = ym_db_prepare(db, "core",
-        "SELECT s.id, s.user_id, s.csrf, s.last_seen, s.expires_at, u.username, u.display_name, u.unit_id, u.status, "
-        "u.must_change, u.password_set_at FROM core_sessions s JOIN core_users u ON u.id = s.user_id "
-        "WHERE s.token_hash = ?1 AND s.revoked_at IS NULL");
+    sqlite3_stmt *st = ym_db_prepare(db, "core", sql);
     if (!st)
         return AUTH_ERROR;
     sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
@@ -119,14 +118,30 @@ static auth_rc load_session(ym_request *r, const char *hash, ym_principal *p, ch
         sqlite3_reset(st);
         return AUTH_NONE;
     }
+    snprintf(p->username, sizeof p->username, "%s", (const char *)sqlite3_column_text(st, col));
+    snprintf(p->display_name, sizeof p->display_name, "%s", (const char *)sqlite3_column_text(st, col + 1));
+    p->unit_id = sqlite3_column_int64(st, col + 2);
+    *active = strcmp((const char *)sqlite3_column_text(st, col + 3), "active") == 0;
+    *out = st;
+    return AUTH_OK;
+}
+
+static auth_rc load_session(ym_request *r, const char *hash, ym_principal *p, char *csrf, size_t clen)
+{
+    ym_db *db = req_db(r);
+    const ym_config *cfg = req_cfg(r);
+    sqlite3_stmt *st;
+    bool active;
+    auth_rc rc = load_by_hash(db,
+        "SELECT s.id, s.user_id, s.csrf, s.last_seen, s.expires_at, u.username, u.display_name, u.unit_id, u.status, "
+        "u.must_change, u.password_set_at FROM core_sessions s JOIN core_users u ON u.id = s.user_id "
+        "WHERE s.token_hash = ?1 AND s.revoked_at IS NULL", hash, 5, p, &active, &st);
+    if (rc != AUTH_OK)
+        return rc;
     int64_t now = ym_now(), last = sqlite3_column_int64(st, 3), exp = sqlite3_column_int64(st, 4);
-    bool active = strcmp((const char *)sqlite3_column_text(st, 8), "active") == 0;
     p->session_id = sqlite3_column_int64(st, 0);
     p->user_id = sqlite3_column_int64(st, 1);
     snprintf(csrf, clen, "%s", (const char *)sqlite3_column_text(st, 2));
-    snprintf(p->username, sizeof p->username, "%s", (const char *)sqlite3_column_text(st, 5));
-    snprintf(p->display_name, sizeof p->display_name, "%s", (const char *)sqlite3_column_text(st, 6));
-    p->unit_id = sqlite3_column_int64(st, 7);
     int64_t set_at = sqlite3_column_int64(st, 10);
     p->must_change = sqlite3_column_int(st, 9) ||
                      (cfg->auth.password.max_age && set_at + (int64_t)cfg->auth.password.max_age < now);
@@ -141,28 +156,21 @@ static auth_rc load_session(ym_request *r, const char *hash, ym_principal *p, ch
 static auth_rc load_api_token(ym_request *r, const char *hash, ym_principal *p)
 {
     ym_db *db = req_db(r);
-    sqlite3_stmt *st = ym_db_prepare(db, "core",
+    sqlite3_stmt *st;
+    bool active;
+    auth_rc rc = load_by_hash(db,
         "SELECT t.id, t.user_id, t.permissions, t.unit_id, t.include_descendants, t.expires_at, u.username, "
         "u.display_name, u.unit_id, u.status, t.last_used FROM core_api_tokens t JOIN core_users u ON u.id = t.user_id "
-        "WHERE t.token_hash = ?1 AND t.revoked_at IS NULL");
-    if (!st)
-        return AUTH_ERROR;
-    sqlite3_bind_text(st, 1, hash, -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return AUTH_NONE;
-    }
+        "WHERE t.token_hash = ?1 AND t.revoked_at IS NULL", hash, 6, p, &active, &st);
+    if (rc != AUTH_OK)
+        return rc;
     int64_t now = ym_now();
     bool expired = sqlite3_column_type(st, 5) != SQLITE_NULL && sqlite3_column_int64(st, 5) <= now;
-    bool active = strcmp((const char *)sqlite3_column_text(st, 9), "active") == 0;
     p->token_id = sqlite3_column_int64(st, 0);
     p->user_id = sqlite3_column_int64(st, 1);
     p->token_perms = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
     p->token_unit = sqlite3_column_int64(st, 3);
     p->token_descendants = sqlite3_column_int(st, 4) != 0;
-    snprintf(p->username, sizeof p->username, "%s", (const char *)sqlite3_column_text(st, 6));
-    snprintf(p->display_name, sizeof p->display_name, "%s", (const char *)sqlite3_column_text(st, 7));
-    p->unit_id = sqlite3_column_int64(st, 8);
     int64_t last_used = sqlite3_column_int64(st, 10);
     sqlite3_reset(st);
     if (!p->token_perms)

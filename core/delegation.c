@@ -65,15 +65,14 @@ static json_t *token_row_json(sqlite3_stmt *st)
                      "expired", exp <= ym_now());
 }
 
-static void tokens_list(ym_request *r, void *ud)
+/* A page of the caller's own rows: sql binds the caller to ?1, ?after to ?2 and LIMIT ?3. */
+static void own_rows(ym_request *r, const char *sql, json_t *(*row)(sqlite3_stmt *st))
 {
     int limit;
     int64_t after;
     if (ym_api_page(r, &limit, &after) < 0)
         return;
-    sqlite3_stmt *st = ym_db_prepare(ym_api_db(r), "core",
-        "SELECT id, name, permissions, unit_id, include_descendants, expires_at, created_at, last_used "
-        "FROM core_api_tokens WHERE user_id = ?1 AND revoked_at IS NULL AND id > ?2 ORDER BY id LIMIT ?3");
+    sqlite3_stmt *st = ym_db_prepare(ym_api_db(r), "core", sql);
     if (!st) {
         ym_api_busy(r);
         return;
@@ -81,20 +80,14 @@ static void tokens_list(ym_request *r, void *ud)
     sqlite3_bind_int64(st, 1, r->who->user_id);
     sqlite3_bind_int64(st, 2, after);
     sqlite3_bind_int(st, 3, limit + 1);
-    json_t *items = json_array();
-    int64_t last = 0;
-    int n = 0, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n++ < limit) {
-        json_array_append_new(items, token_row_json(st));
-        last = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        json_decref(items);
-        ym_api_busy(r);
-        return;
-    }
-    ym_api_send_page(r, items, n > limit ? last : 0);
+    ym_api_send_rows(r, st, limit, row);
+}
+
+static void tokens_list(ym_request *r, void *ud)
+{
+    own_rows(r, "SELECT id, name, permissions, unit_id, include_descendants, expires_at, created_at, last_used "
+                "FROM core_api_tokens WHERE user_id = ?1 AND revoked_at IS NULL AND id > ?2 ORDER BY id LIMIT ?3",
+             token_row_json);
 }
 
 typedef struct token_req {
@@ -107,16 +100,12 @@ typedef struct token_req {
 static int token_parse(ym_request *r, json_t *body, token_req *t)
 {
     static const char *const keys[] = {"name", "permissions", "unit_id", "include_descendants", "expires_in_days", NULL};
-    const char *unk = ym_api_unknown_key(body, keys);
     char path[512];
     t->unit_id = r->who->unit_id;
     t->subtree = true;
     t->days = 90;
-    if (unk) {
-        ym_resp_invalid(r, unk, "unknown field %s", unk);
-        return -1;
-    }
-    if (ym_api_str(r, body, "name", 100, false, &t->name) < 0 || ym_api_perms(r, body, "permissions", 50, true, &t->perms) < 0 ||
+    if (!ym_api_keys(r, body, keys) || ym_api_str(r, body, "name", 100, false, &t->name) < 0 ||
+        ym_api_perms(r, body, "permissions", 50, true, &t->perms) < 0 ||
         ym_api_int(r, body, "unit_id", 1, INT64_MAX, &t->unit_id) < 0 || ym_api_bool(r, body, "include_descendants", &t->subtree) < 0 ||
         ym_api_int(r, body, "expires_in_days", 1, 365, &t->days) < 0)
         return -1;
@@ -200,7 +189,9 @@ static void tokens_create(ym_request *r, void *ud)
     json_decref(body);
 }
 
-static void tokens_delete(ym_request *r, void *ud)
+/* DELETE /api/me/<kind>s/:id of one's own: sql (see ym_api_revoke) revokes it, audited as
+ * action; 204, or 404 with none when there is no such row of the caller's. */
+static void revoke_own(ym_request *r, const char *sql, const char *kind, const char *action, const char *none)
 {
     int64_t id;
     ym_db *db = ym_api_db(r);
@@ -210,26 +201,23 @@ static void tokens_delete(ym_request *r, void *ud)
         ym_api_busy(r);
         return;
     }
-    sqlite3_stmt *st = ym_db_prepare(db, "core",
-        "UPDATE core_api_tokens SET revoked_at = ?1 WHERE id = ?2 AND user_id = ?3 AND revoked_at IS NULL");
-    int changed = -1;
-    if (st) {
-        sqlite3_bind_int64(st, 1, ym_now());
-        sqlite3_bind_int64(st, 2, id);
-        sqlite3_bind_int64(st, 3, r->who->user_id);
-        changed = sqlite3_step(st) == SQLITE_DONE ? sqlite3_changes(ym_db_handle(db)) : -1;
-        sqlite3_reset(st);
-    }
+    int changed = ym_api_revoke(db, sql, id, r->who->user_id);
     char target[32];
-    snprintf(target, sizeof target, "token:%lld", (long long)id);
-    bool ok = changed >= 0 && (changed == 0 || ym_api_audit(r, 0, "tokens.revoke", target, NULL) == 0);
+    snprintf(target, sizeof target, "%s:%lld", kind, (long long)id);
+    bool ok = changed >= 0 && (changed == 0 || ym_api_audit(r, 0, action, target, NULL) == 0);
     ym_db_write_end(db, ok);
     if (!ok)
-        ym_resp_error(r, 500, "storage_error", "the token could not be revoked");
+        ym_resp_error(r, 500, "storage_error", "the %s could not be revoked", kind);
     else if (changed == 1)
         ym_resp_send(r, 204, NULL, NULL, 0, NULL);
     else
-        ym_resp_error(r, 404, "not_found", "no such token of yours");
+        ym_resp_error(r, 404, "not_found", "%s", none);
+}
+
+static void tokens_delete(ym_request *r, void *ud)
+{
+    revoke_own(r, "UPDATE core_api_tokens SET revoked_at = ?1 WHERE id = ?2 AND user_id = ?3 AND revoked_at IS NULL",
+               "token", "tokens.revoke", "no such token of yours");
 }
 
 /* ---------- RFC 3339 times ---------- */
@@ -401,16 +389,12 @@ static int delegate_ok(ym_request *r, int64_t uid)
 static int deleg_parse(ym_request *r, json_t *body, deleg_req *d)
 {
     static const char *const keys[] = {"to_user_id", "permissions", "starts_at", "ends_at", "reason", NULL};
-    const char *unk = ym_api_unknown_key(body, keys), *field = NULL, *why = NULL;
+    const char *field = NULL, *why = NULL;
     int64_t now = ym_now();
     int has_end;
     d->starts_at = now;
     d->reason = "";
-    if (unk) {
-        ym_resp_invalid(r, unk, "unknown field %s", unk);
-        return -1;
-    }
-    if (ym_api_int(r, body, "to_user_id", 1, INT64_MAX, &d->to_user_id) < 0 ||
+    if (!ym_api_keys(r, body, keys) || ym_api_int(r, body, "to_user_id", 1, INT64_MAX, &d->to_user_id) < 0 ||
         ym_api_perms(r, body, "permissions", 50, true, &d->perms) < 0 || time_member(r, body, "starts_at", &d->starts_at) < 0 ||
         (has_end = time_member(r, body, "ends_at", &d->ends_at)) < 0 || ym_api_str(r, body, "reason", 500, false, &d->reason) < 0)
         return -1;
@@ -501,89 +485,38 @@ static void delegations_create(ym_request *r, void *ud)
 
 static void delegations_delete(ym_request *r, void *ud)
 {
-    int64_t id;
-    ym_db *db = ym_api_db(r);
-    if (!ym_api_path_id(r, "id", &id))
-        return;
-    if (ym_db_write_begin(db) < 0) {
-        ym_api_busy(r);
-        return;
-    }
-    sqlite3_stmt *st = ym_db_prepare(db, "core",
-        "UPDATE core_delegations SET revoked_at = ?1 WHERE id = ?2 AND from_user_id = ?3 AND revoked_at IS NULL");
-    int changed = -1;
-    if (st) {
-        sqlite3_bind_int64(st, 1, ym_now());
-        sqlite3_bind_int64(st, 2, id);
-        sqlite3_bind_int64(st, 3, r->who->user_id);
-        changed = sqlite3_step(st) == SQLITE_DONE ? sqlite3_changes(ym_db_handle(db)) : -1;
-        sqlite3_reset(st);
-    }
-    char target[32];
-    snprintf(target, sizeof target, "delegation:%lld", (long long)id);
-    bool ok = changed >= 0 && (changed == 0 || ym_api_audit(r, 0, "delegations.revoke", target, NULL) == 0);
-    ym_db_write_end(db, ok);
-    if (!ok)
-        ym_resp_error(r, 500, "storage_error", "the delegation could not be revoked");
-    else if (changed == 1)
-        ym_resp_send(r, 204, NULL, NULL, 0, NULL);
-    else
-        ym_resp_error(r, 404, "not_found", "no such delegation given by you");
+    revoke_own(r, "UPDATE core_delegations SET revoked_at = ?1 WHERE id = ?2 AND from_user_id = ?3 AND revoked_at IS NULL",
+               "delegation", "delegations.revoke", "no such delegation given by you");
+}
+
+static json_t *action_row_json(sqlite3_stmt *st)
+{
+    json_t *detail = json_loads((const char *)sqlite3_column_text(st, 7), 0, NULL);
+    return json_pack("{s:I,s:o,s:I,s:s,s:s,s:s,s:s,s:o}", "id", (json_int_t)sqlite3_column_int64(st, 0), "at",
+                     ym_api_time(sqlite3_column_int64(st, 1)), "actor_id", (json_int_t)sqlite3_column_int64(st, 2),
+                     "actor_name", (const char *)sqlite3_column_text(st, 3), "action",
+                     (const char *)sqlite3_column_text(st, 4), "target", (const char *)sqlite3_column_text(st, 5),
+                     "result", (const char *)sqlite3_column_text(st, 6), "detail", detail ? detail : json_object());
 }
 
 /* GET /api/me/delegated-actions: what others did for me, newest first (after = older than). */
 static void delegated_actions(ym_request *r, void *ud)
 {
-    int limit;
-    int64_t after;
-    if (ym_api_page(r, &limit, &after) < 0)
-        return;
-    sqlite3_stmt *st = ym_db_prepare(ym_api_db(r), "core",
-        "SELECT id, at, actor_id, actor_name, action, target, result, detail FROM core_audit "
-        "WHERE on_behalf_of = ?1 AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3");
-    if (!st) {
-        ym_api_busy(r);
-        return;
-    }
-    sqlite3_bind_int64(st, 1, r->who->user_id);
-    sqlite3_bind_int64(st, 2, after);
-    sqlite3_bind_int(st, 3, limit + 1);
-    json_t *items = json_array();
-    int64_t last = 0;
-    int n = 0, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n++ < limit) {
-        json_t *detail = json_loads((const char *)sqlite3_column_text(st, 7), 0, NULL);
-        json_array_append_new(items, json_pack("{s:I,s:o,s:I,s:s,s:s,s:s,s:s,s:o}", "id", (json_int_t)sqlite3_column_int64(st, 0),
-                                               "at", ym_api_time(sqlite3_column_int64(st, 1)), "actor_id",
-                                               (json_int_t)sqlite3_column_int64(st, 2), "actor_name",
-                                               (const char *)sqlite3_column_text(st, 3), "action",
-                                               (const char *)sqlite3_column_text(st, 4), "target",
-                                               (const char *)sqlite3_column_text(st, 5), "result",
-                                               (const char *)sqlite3_column_text(st, 6), "detail", detail ? detail : json_object()));
-        last = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        json_decref(items);
-        ym_api_busy(r);
-        return;
-    }
-    ym_api_send_page(r, items, n > limit ? last : 0);
+    own_rows(r, "SELECT id, at, actor_id, actor_name, action, target, result, detail FROM core_audit "
+                "WHERE on_behalf_of = ?1 AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3",
+             action_row_json);
 }
 
 int ym_delegation_routes(ym_router *rt, char *err, size_t errlen)
 {
-    struct { const char *m, *path; ym_handler h; } routes[] = {
-        {"GET", "/api/me/tokens", tokens_list},
-        {"POST", "/api/me/tokens", tokens_create},
-        {"DELETE", "/api/me/tokens/:id", tokens_delete},
-        {"GET", "/api/me/delegations", delegations_list},
-        {"POST", "/api/me/delegations", delegations_create},
-        {"DELETE", "/api/me/delegations/:id", delegations_delete},
-        {"GET", "/api/me/delegated-actions", delegated_actions},
+    static const ym_api_route routes[] = {
+        {"GET", "/api/me/tokens", YM_PERM_USER, tokens_list, NULL},
+        {"POST", "/api/me/tokens", YM_PERM_USER, tokens_create, NULL},
+        {"DELETE", "/api/me/tokens/:id", YM_PERM_USER, tokens_delete, NULL},
+        {"GET", "/api/me/delegations", YM_PERM_USER, delegations_list, NULL},
+        {"POST", "/api/me/delegations", YM_PERM_USER, delegations_create, NULL},
+        {"DELETE", "/api/me/delegations/:id", YM_PERM_USER, delegations_delete, NULL},
+        {"GET", "/api/me/delegated-actions", YM_PERM_USER, delegated_actions, NULL},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
-        if (ym_router_add(rt, routes[i].m, routes[i].path, YM_PERM_USER, "core", routes[i].h, NULL, err, errlen) < 0)
-            return -1;
-    return 0;
+    return ym_api_routes(rt, routes, sizeof routes / sizeof *routes, err, errlen);
 }

@@ -129,6 +129,18 @@ json_t *ym_scope_get(ym_db *db, ym_principal *p, const char *perm)
     return scope_cut(scope, tpath, p->token_descendants);
 }
 
+sqlite3_stmt *ym_scope_prepare(ym_db *db, ym_principal *p, const char *perm, const char *sql)
+{
+    json_t *scope = ym_scope_get(db, p, perm);
+    char *sj = scope ? json_dumps(scope, JSON_COMPACT) : NULL;
+    json_decref(scope);
+    sqlite3_stmt *st = sj ? ym_db_prepare(db, "core", sql) : NULL;
+    if (st)
+        sqlite3_bind_text(st, 9, sj, -1, SQLITE_TRANSIENT);
+    free(sj);
+    return st;
+}
+
 bool ym_scope_covers(json_t *scope, const char *unit_path, bool subtree)
 {
     json_t *e;
@@ -205,56 +217,35 @@ static void units_list(ym_request *r, void *ud)
     int limit;
     int64_t after, parent = 0;
     bool active = false;
-    char *kind = NULL, *q = NULL, like[256];
-    int hp = 0, hk = 0, hq = 0, ha = 0;
+    char *kind = NULL, *q = NULL;
+    int hp = 0, hk = 0, ha = 0;
     if (ym_api_page(r, &limit, &after) < 0 || (hp = ym_api_query_id(r, "parent_id", &parent)) < 0 ||
-        (hk = ym_api_query_str(r, "kind", 16, &kind)) < 0 || (hq = ym_api_query_str(r, "q", 100, &q)) < 0 ||
+        (hk = ym_api_query_str(r, "kind", 16, &kind)) < 0 || ym_api_query_str(r, "q", 100, &q) < 0 ||
         (ha = ym_api_query_bool(r, "active", &active)) < 0)
         goto out;
     if (hk && !ym_unit_kind_ok(kind)) {
         ym_resp_invalid(r, "kind", "kind must be county, township, village, department or other");
         goto out;
     }
-    json_t *scope = ym_scope_get(db, r->who, "units.read");
-    sqlite3_stmt *st = scope ? ym_db_prepare(db, "core",
+    sqlite3_stmt *st = ym_scope_prepare(db, r->who, "units.read",
         "SELECT u.id FROM core_units u WHERE u.id > ?1 AND (?2 IS NULL OR u.parent_id = ?2) "
         "AND (?3 IS NULL OR u.kind = ?3) AND (?4 IS NULL OR u.name LIKE ?4 ESCAPE '\\' "
         "OR u.short_name LIKE ?4 ESCAPE '\\') AND (?5 IS NULL OR u.active = ?5) AND " ym_scope_sql("u.path")
-        " ORDER BY u.id LIMIT ?6") : NULL;
+        " ORDER BY u.id LIMIT ?6");
     if (!st) {
-        json_decref(scope);
         ym_api_busy(r);
         goto out;
     }
-    char *sj = json_dumps(scope, JSON_COMPACT);
-    json_decref(scope);
     sqlite3_bind_int64(st, 1, after);
     if (hp)
         sqlite3_bind_int64(st, 2, parent);
     if (hk)
         sqlite3_bind_text(st, 3, kind, -1, SQLITE_TRANSIENT);
-    if (hq) {
-        ym_api_like(q, like, sizeof like);
-        sqlite3_bind_text(st, 4, like, -1, SQLITE_TRANSIENT);
-    }
+    ym_api_bind_like(st, 4, q);
     if (ha)
         sqlite3_bind_int(st, 5, active);
     sqlite3_bind_int(st, 6, limit + 1);
-    sqlite3_bind_text(st, 9, sj, -1, SQLITE_TRANSIENT);
-    free(sj);
-    int64_t ids[501];
-    int n = 0, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        ids[n++] = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        ym_api_busy(r);
-        goto out;
-    }
-    json_t *items = json_array();
-    for (int i = 0; i < n && i < limit; i++)
-        json_array_append_new(items, ym_unit_json(db, ids[i]));
-    ym_api_send_page(r, items, n > limit ? ids[limit - 1] : 0);
+    ym_api_send_ids(r, st, limit, ym_unit_json);
 out:
     free(kind);
     free(q);
@@ -339,16 +330,14 @@ static void units_create(ym_request *r, void *ud)
     json_t *body = ym_api_body(r);
     if (!body)
         return;
-    const char *kind = NULL, *name = NULL, *short_name = NULL, *credit = NULL, *unk;
+    const char *kind = NULL, *name = NULL, *short_name = NULL, *credit = NULL;
     int64_t parent = 0, sort = 0, acting = 0;
     unit_row pu;
-    if ((unk = ym_api_unknown_key(body, unit_create_keys)))
-        ym_resp_invalid(r, unk, "unknown field %s", unk);
-    else if (ym_api_int(r, body, "parent_id", 1, INT64_MAX, &parent) >= 0 &&
-             ym_api_str(r, body, "kind", 32, false, &kind) >= 0 && ym_api_str(r, body, "name", 200, false, &name) >= 0 &&
-             ym_api_str(r, body, "short_name", 64, true, &short_name) >= 0 &&
-             ym_api_str(r, body, "credit_code", 64, true, &credit) >= 0 &&
-             ym_api_int(r, body, "sort", -1000000, 1000000, &sort) >= 0) {
+    if (ym_api_keys(r, body, unit_create_keys) && ym_api_int(r, body, "parent_id", 1, INT64_MAX, &parent) >= 0 &&
+        ym_api_str(r, body, "kind", 32, false, &kind) >= 0 && ym_api_str(r, body, "name", 200, false, &name) >= 0 &&
+        ym_api_str(r, body, "short_name", 64, true, &short_name) >= 0 &&
+        ym_api_str(r, body, "credit_code", 64, true, &credit) >= 0 &&
+        ym_api_int(r, body, "sort", -1000000, 1000000, &sort) >= 0) {
         if (!ym_unit_kind_ok(kind))
             ym_resp_invalid(r, "kind", "kind must be county, township, village, department or other");
         else if (!name || !*name)
@@ -386,14 +375,10 @@ static int copy_opt(ym_request *r, json_t *body, const char *key, size_t max, ch
 static int unit_patch_parse(ym_request *r, json_t *body, unit_patch *pt)
 {
     unit_row *n = &pt->neu;
-    const char *name = NULL, *unk = ym_api_unknown_key(body, unit_patch_keys);
+    const char *name = NULL;
     int64_t parent = n->parent_id;
     int rc;
-    if (unk) {
-        ym_resp_invalid(r, unk, "unknown field %s", unk);
-        return -1;
-    }
-    if ((rc = ym_api_str(r, body, "name", 200, false, &name)) < 0 ||
+    if (!ym_api_keys(r, body, unit_patch_keys) || (rc = ym_api_str(r, body, "name", 200, false, &name)) < 0 ||
         copy_opt(r, body, "short_name", 64, n->short_name, sizeof n->short_name, &n->has_short) < 0 ||
         copy_opt(r, body, "credit_code", 18, n->credit_code, sizeof n->credit_code, &n->has_credit) < 0 ||
         ym_api_int(r, body, "sort", -1000000, 1000000, &n->sort) < 0 || ym_api_bool(r, body, "active", &n->active) < 0 ||
@@ -626,10 +611,10 @@ static void contacts_list(ym_request *r, void *ud)
     ym_db *db = ym_api_db(r);
     int limit;
     int64_t after, unit = 0;
-    char *q = NULL, like[256];
-    int hu = 0, hq = 0;
+    char *q = NULL;
+    int hu = 0;
     if (ym_api_page(r, &limit, &after) < 0 || (hu = ym_api_query_id(r, "unit_id", &unit)) < 0 ||
-        (hq = ym_api_query_str(r, "q", 100, &q)) < 0)
+        ym_api_query_str(r, "q", 100, &q) < 0)
         return;
     sqlite3_stmt *st = ym_db_prepare(db, "core",
         "SELECT u.id, u.display_name, u.unit_id, n.name, u.title, u.phone FROM core_users u "
@@ -645,39 +630,21 @@ static void contacts_list(ym_request *r, void *ud)
     sqlite3_bind_int64(st, 1, after);
     if (hu)
         sqlite3_bind_int64(st, 2, unit);
-    if (hq) {
-        ym_api_like(q, like, sizeof like);
-        sqlite3_bind_text(st, 3, like, -1, SQLITE_TRANSIENT);
-    }
+    ym_api_bind_like(st, 3, q);
     free(q);
     sqlite3_bind_int(st, 4, limit + 1);
-    json_t *items = json_array();
-    int64_t last = 0, n = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n++ < limit) {
-        json_array_append_new(items, contact_row(st));
-        last = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        json_decref(items);
-        ym_api_busy(r);
-        return;
-    }
-    ym_api_send_page(r, items, n > limit ? last : 0);
+    ym_api_send_rows(r, st, limit, contact_row);
 }
 
 int ym_directory_routes(ym_router *rt, char *err, size_t errlen)
 {
-    struct { const char *m, *path, *perm; ym_handler h; } routes[] = {
-        {"GET", "/api/units", "units.read", units_list},
-        {"POST", "/api/units", "units.manage", units_create},
-        {"GET", "/api/units/:id", "units.read", units_get},
-        {"PATCH", "/api/units/:id", "units.manage", units_patch},
-        {"GET", "/api/contacts", "contacts.read", contacts_list},
+    static const ym_api_route routes[] = {
+        {"GET", "/api/units", "units.read", units_list, NULL},
+        {"POST", "/api/units", "units.manage", units_create, NULL},
+        {"GET", "/api/units/:id", "units.read", units_get, NULL},
+        {"PATCH", "/api/units/:id", "units.manage", units_patch, NULL},
+        {"GET", "/api/contacts", "contacts.read", contacts_list, NULL},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
-        if (ym_router_add(rt, routes[i].m, routes[i].path, routes[i].perm, "core", routes[i].h, NULL, err, errlen) < 0)
-            return -1;
-    return ym_users_routes(rt, err, errlen) < 0 || ym_access_routes(rt, err, errlen) < 0 ? -1 : 0;
+    return ym_api_routes(rt, routes, sizeof routes / sizeof *routes, err, errlen) < 0 || ym_users_routes(rt, err, errlen) < 0 ||
+           ym_access_routes(rt, err, errlen) < 0 ? -1 : 0;
 }

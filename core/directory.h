@@ -19,6 +19,8 @@ int ym_users_routes(ym_router *rt, char *err, size_t errlen);
  * NULL on a database error. A list query binds the scope (as JSON text) to ?9 and filters
  * a path column with ym_scope_sql("col"). */
 json_t *ym_scope_get(ym_db *db, ym_principal *p, const char *perm);
+/* Prepares a list query with p's scope for perm bound to ?9; NULL on a database error. */
+sqlite3_stmt *ym_scope_prepare(ym_db *db, ym_principal *p, const char *perm, const char *sql);
 #define ym_scope_sql(col) \
     "EXISTS (SELECT 1 FROM json_each(?9) s WHERE CASE WHEN s.value->>'d' THEN substr(" col ", 1, " \
     "length(s.value->>'p')) = s.value->>'p' ELSE " col " = s.value->>'p' END)"

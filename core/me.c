@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 #include "me.h"
 #include "auth.h"
+#include "api.h"
 #include "http.h"
 #include "json.h"
 #include "password.h"
@@ -138,16 +139,8 @@ static void sessions_delete(ym_request *r, void *ud)
         busy(r);
         return;
     }
-    sqlite3_stmt *st = ym_db_prepare(db, "core",
-        "UPDATE core_sessions SET revoked_at = ?1 WHERE id = ?2 AND user_id = ?3 AND revoked_at IS NULL");
-    int changed = 0;
-    if (st) {
-        sqlite3_bind_int64(st, 1, ym_now());
-        sqlite3_bind_int64(st, 2, id);
-        sqlite3_bind_int64(st, 3, r->who->user_id);
-        changed = sqlite3_step(st) == SQLITE_DONE ? sqlite3_changes(ym_db_handle(db)) : -1;
-        sqlite3_reset(st);
-    }
+    int changed = ym_api_revoke(db, "UPDATE core_sessions SET revoked_at = ?1 WHERE id = ?2 AND user_id = ?3 "
+                                    "AND revoked_at IS NULL", id, r->who->user_id);
     char target[32];
     snprintf(target, sizeof target, "session:%lld", (long long)id);
     if (changed == 1)

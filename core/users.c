@@ -196,25 +196,14 @@ static json_t *user_extras(ym_db *db, int64_t uid)
 /* Replaces the extra memberships (the primary unit is never one of them). */
 static int extras_write(ym_db *db, int64_t uid, int64_t primary, json_t *ids)
 {
-    sqlite3_stmt *st = ym_db_prepare(db, "core", "DELETE FROM core_user_units WHERE user_id = ?1");
-    if (!st)
+    json_t *extra = json_copy(ids);
+    if (!extra)
         return -1;
-    sqlite3_bind_int64(st, 1, uid);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    size_t i;
-    json_t *v;
-    json_array_foreach(ids, i, v) {
-        if (rc != SQLITE_DONE || json_integer_value(v) == primary)
-            continue;
-        if (!(st = ym_db_prepare(db, "core", "INSERT OR IGNORE INTO core_user_units (user_id, unit_id) VALUES (?1, ?2)")))
-            return -1;
-        sqlite3_bind_int64(st, 1, uid);
-        sqlite3_bind_int64(st, 2, json_integer_value(v));
-        rc = sqlite3_step(st);
-        sqlite3_reset(st);
-    }
-    return rc == SQLITE_DONE ? 0 : -1;
+    ids_drop(extra, primary);
+    int rc = ym_api_set_rows(db, "DELETE FROM core_user_units WHERE user_id = ?1",
+                             "INSERT OR IGNORE INTO core_user_units (user_id, unit_id) VALUES (?1, ?2)", uid, extra);
+    json_decref(extra);
+    return rc;
 }
 
 static void answer_user(ym_request *r, int status, bool ok, int64_t id, const char *initial_password)
@@ -236,56 +225,35 @@ static void users_list(ym_request *r, void *ud)
     ym_db *db = ym_api_db(r);
     int limit;
     int64_t after, unit = 0;
-    char *q = NULL, *status = NULL, like[256];
-    int hu = 0, hq = 0, hs = 0;
+    char *q = NULL, *status = NULL;
+    int hu = 0, hs = 0;
     if (ym_api_page(r, &limit, &after) < 0 || (hu = ym_api_query_id(r, "unit_id", &unit)) < 0 ||
-        (hq = ym_api_query_str(r, "q", 100, &q)) < 0 || (hs = ym_api_query_str(r, "status", 16, &status)) < 0)
+        ym_api_query_str(r, "q", 100, &q) < 0 || (hs = ym_api_query_str(r, "status", 16, &status)) < 0)
         goto out;
     if (hs && strcmp(status, "active") && strcmp(status, "disabled") && strcmp(status, "locked")) {
         ym_resp_invalid(r, "status", "status must be active, disabled or locked");
         goto out;
     }
-    json_t *scope = ym_scope_get(db, r->who, "users.read");
-    sqlite3_stmt *st = scope ? ym_db_prepare(db, "core",
+    sqlite3_stmt *st = ym_scope_prepare(db, r->who, "users.read",
         "SELECT u.id FROM core_users u JOIN core_units n ON n.id = u.unit_id WHERE u.id > ?1 "
         "AND (?2 IS NULL OR u.unit_id = ?2) AND (?3 IS NULL OR u.username LIKE ?3 ESCAPE '\\' "
         "OR u.display_name LIKE ?3 ESCAPE '\\' OR u.phone LIKE ?3 ESCAPE '\\') AND (?4 IS NULL OR CASE ?4 "
         "WHEN 'locked' THEN u.status = 'active' AND coalesce(u.locked_until, 0) > ?5 "
         "WHEN 'active' THEN u.status = 'active' AND coalesce(u.locked_until, 0) <= ?5 ELSE u.status = ?4 END) "
-        "AND " ym_scope_sql("n.path") " ORDER BY u.id LIMIT ?6") : NULL;
-    char *sj = scope ? json_dumps(scope, JSON_COMPACT) : NULL;
-    json_decref(scope);
-    if (!st || !sj) {
-        free(sj);
+        "AND " ym_scope_sql("n.path") " ORDER BY u.id LIMIT ?6");
+    if (!st) {
         ym_api_busy(r);
         goto out;
     }
     sqlite3_bind_int64(st, 1, after);
     if (hu)
         sqlite3_bind_int64(st, 2, unit);
-    if (hq) {
-        ym_api_like(q, like, sizeof like);
-        sqlite3_bind_text(st, 3, like, -1, SQLITE_TRANSIENT);
-    }
+    ym_api_bind_like(st, 3, q);
     if (hs)
         sqlite3_bind_text(st, 4, status, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 5, ym_now());
     sqlite3_bind_int(st, 6, limit + 1);
-    sqlite3_bind_text(st, 9, sj, -1, SQLITE_TRANSIENT);
-    free(sj);
-    int64_t ids[501];
-    int n = 0, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-        ids[n++] = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        ym_api_busy(r);
-        goto out;
-    }
-    json_t *items = json_array();
-    for (int i = 0; i < n && i < limit; i++)
-        json_array_append_new(items, ym_user_json(db, ids[i]));
-    ym_api_send_page(r, items, n > limit ? ids[limit - 1] : 0);
+    ym_api_send_ids(r, st, limit, ym_user_json);
 out:
     free(q);
     free(status);
@@ -462,28 +430,26 @@ static void users_create(ym_request *r, void *ud)
 
 static const char *const user_patch_keys[] = {"display_name", "unit_id", "extra_unit_ids", "title", "phone", NULL};
 
-/* Each extra unit added or removed must be one the caller manages. 0 ok, -1 answered. */
-static int extras_change_ok(ym_request *r, json_t *old, json_t *neu, int64_t *acting)
+/* Each unit of a that is not in b must be one the caller manages. 0 ok, -1 answered. */
+static int extras_only_in_ok(ym_request *r, json_t *a, json_t *b, int64_t *acting)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(neu, i, v) {
-        bool had = false;
+    json_array_foreach(a, i, v) {
+        bool in_b = false;
         size_t j;
         json_t *w;
-        json_array_foreach(old, j, w) had = had || json_equal(v, w);
-        if (!had && unit_usable(r, json_integer_value(v), "extra_unit_ids", "users.update", acting) != 1)
-            return -1;
-    }
-    json_array_foreach(old, i, v) {
-        bool kept = false;
-        size_t j;
-        json_t *w;
-        json_array_foreach(neu, j, w) kept = kept || json_equal(v, w);
-        if (!kept && unit_usable(r, json_integer_value(v), "extra_unit_ids", "users.update", acting) != 1)
+        json_array_foreach(b, j, w) in_b = in_b || json_equal(v, w);
+        if (!in_b && unit_usable(r, json_integer_value(v), "extra_unit_ids", "users.update", acting) != 1)
             return -1;
     }
     return 0;
+}
+
+/* Each extra unit added or removed must be one the caller manages. 0 ok, -1 answered. */
+static int extras_change_ok(ym_request *r, json_t *old, json_t *neu, int64_t *acting)
+{
+    return extras_only_in_ok(r, neu, old, acting) < 0 || extras_only_in_ok(r, old, neu, acting) < 0 ? -1 : 0;
 }
 
 static void change_field(json_t *d, const char *key, const char *o, const char *n)
@@ -657,7 +623,7 @@ static void pw_reset_hashed(void *ud, int rc, const char *encoded)
 static char *pw_reset_body(ym_request *r, const char *username, bool *generated, bool *answered)
 {
     static const char *const keys[] = {"password", NULL};
-    const char *pw = NULL, *unk;
+    const char *pw = NULL;
     char why[200], tok[32];
     *answered = *generated = false;
     json_t *body = r->body_len ? ym_api_body(r) : json_object();
@@ -665,10 +631,7 @@ static char *pw_reset_body(ym_request *r, const char *username, bool *generated,
         *answered = true;
         return NULL;
     }
-    if ((unk = ym_api_unknown_key(body, keys))) {
-        ym_resp_invalid(r, unk, "unknown field %s", unk);
-        *answered = true;
-    } else if (ym_api_str(r, body, "password", 1024, false, &pw) < 0) {
+    if (!ym_api_keys(r, body, keys) || ym_api_str(r, body, "password", 1024, false, &pw) < 0) {
         *answered = true;
     } else if (pw && ym_password_policy(ym_server_config(ym_req_server(r)), pw, username, why, sizeof why) < 0) {
         ym_resp_invalid(r, "password", "%s", why);
@@ -760,7 +723,7 @@ static void users_state(ym_request *r, void *ud)
 
 int ym_users_routes(ym_router *rt, char *err, size_t errlen)
 {
-    struct { const char *m, *path, *perm; ym_handler h; const void *ud; } routes[] = {
+    static const ym_api_route routes[] = {
         {"GET", "/api/users", "users.read", users_list, NULL},
         {"POST", "/api/users", "users.manage", users_create, NULL},
         {"GET", "/api/users/:id", "users.read", users_get, NULL},
@@ -770,9 +733,5 @@ int ym_users_routes(ym_router *rt, char *err, size_t errlen)
         {"POST", "/api/users/:id/enable", "users.disable", users_state, &op_enable},
         {"POST", "/api/users/:id/unlock", "users.unlock", users_state, &op_unlock},
     };
-    for (size_t i = 0; i < sizeof routes / sizeof *routes; i++)
-        if (ym_router_add(rt, routes[i].m, routes[i].path, routes[i].perm, "core", routes[i].h, (void *)routes[i].ud,
-                          err, errlen) < 0)
-            return -1;
-    return 0;
+    return ym_api_routes(rt, routes, sizeof routes / sizeof *routes, err, errlen);
 }
