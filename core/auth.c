@@ -14,6 +14,7 @@
 #include "shared.h"
 #include "clock.h"
 #include "log.h"
+#include "cache.h"
 
 #define COOKIE "yimen_session"
 #define TOUCH_MS 60000 /* last_seen is written at most once a minute per session */
@@ -104,11 +105,22 @@ static void touch(ym_db *db, const char *sql, int64_t id, int64_t now)
         ym_db_write_end(db, ok);
 }
 
-/* The row of a session or API token by its hash (bound to ?1 of sql), left in *out, with the
- * account columns sql selects from col on (u.username, u.display_name, u.unit_id, u.status)
- * read into p and *active. AUTH_OK, AUTH_NONE (no such row) or AUTH_ERROR. */
-static auth_rc load_by_hash(ym_db *db, const char *sql, const char *hash, int col, ym_principal *p, bool *active,
-                            sqlite3_stmt **out)
+/* What a session's or API token's row says, as read from the database. It is kept
+ * per worker (cache.c) until anything is committed anywhere, or for a second: the
+ * checks of time and state below still run on every request. */
+typedef struct cred {
+    ym_principal p;        /* without token_perms: kept as text in perms */
+    bool active, is_token, must_change;
+    int64_t last, exp, set_at;
+    char csrf[48];
+    char perms[2048];
+} cred;
+
+static ym_cache *g_creds;
+
+/* The row by its hash (bound to ?1 of sql); account columns from col on
+ * (u.username, u.display_name, u.unit_id, u.status). */
+static auth_rc load_by_hash(ym_db *db, const char *sql, const char *hash, int col, cred *c, sqlite3_stmt **out)
 {
     sqlite3_stmt *st = ym_db_prepare(db, "core", sql);
     if (!st)
@@ -118,67 +130,97 @@ static auth_rc load_by_hash(ym_db *db, const char *sql, const char *hash, int co
         sqlite3_reset(st);
         return AUTH_NONE;
     }
-    snprintf(p->username, sizeof p->username, "%s", (const char *)sqlite3_column_text(st, col));
-    snprintf(p->display_name, sizeof p->display_name, "%s", (const char *)sqlite3_column_text(st, col + 1));
-    p->unit_id = sqlite3_column_int64(st, col + 2);
-    *active = strcmp((const char *)sqlite3_column_text(st, col + 3), "active") == 0;
+    snprintf(c->p.username, sizeof c->p.username, "%s", (const char *)sqlite3_column_text(st, col));
+    snprintf(c->p.display_name, sizeof c->p.display_name, "%s", (const char *)sqlite3_column_text(st, col + 1));
+    c->p.unit_id = sqlite3_column_int64(st, col + 2);
+    c->active = strcmp((const char *)sqlite3_column_text(st, col + 3), "active") == 0;
     *out = st;
     return AUTH_OK;
 }
 
-static auth_rc load_session(ym_request *r, const char *hash, ym_principal *p, char *csrf, size_t clen)
+static auth_rc fetch_session(ym_db *db, const char *hash, cred *c)
 {
-    ym_db *db = req_db(r);
-    const ym_config *cfg = req_cfg(r);
     sqlite3_stmt *st;
-    bool active;
     auth_rc rc = load_by_hash(db,
         "SELECT s.id, s.user_id, s.csrf, s.last_seen, s.expires_at, u.username, u.display_name, u.unit_id, u.status, "
         "u.must_change, u.password_set_at FROM core_sessions s JOIN core_users u ON u.id = s.user_id "
-        "WHERE s.token_hash = ?1 AND s.revoked_at IS NULL", hash, 5, p, &active, &st);
+        "WHERE s.token_hash = ?1 AND s.revoked_at IS NULL", hash, 5, c, &st);
     if (rc != AUTH_OK)
         return rc;
-    int64_t now = ym_now(), last = sqlite3_column_int64(st, 3), exp = sqlite3_column_int64(st, 4);
-    p->session_id = sqlite3_column_int64(st, 0);
-    p->user_id = sqlite3_column_int64(st, 1);
-    snprintf(csrf, clen, "%s", (const char *)sqlite3_column_text(st, 2));
-    int64_t set_at = sqlite3_column_int64(st, 10);
-    p->must_change = sqlite3_column_int(st, 9) ||
-                     (cfg->auth.password.max_age && set_at + (int64_t)cfg->auth.password.max_age < now);
+    c->p.session_id = sqlite3_column_int64(st, 0);
+    c->p.user_id = sqlite3_column_int64(st, 1);
+    snprintf(c->csrf, sizeof c->csrf, "%s", (const char *)sqlite3_column_text(st, 2));
+    c->last = sqlite3_column_int64(st, 3);
+    c->exp = sqlite3_column_int64(st, 4);
+    c->must_change = sqlite3_column_int(st, 9) != 0;
+    c->set_at = sqlite3_column_int64(st, 10);
     sqlite3_reset(st);
-    if (!active || now >= exp || now - last >= (int64_t)cfg->auth.idle_timeout)
-        return AUTH_EXPIRED;
-    if (now - last >= TOUCH_MS)
-        touch(db, "UPDATE core_sessions SET last_seen = ?1 WHERE id = ?2", p->session_id, now);
     return AUTH_OK;
 }
 
-static auth_rc load_api_token(ym_request *r, const char *hash, ym_principal *p)
+static auth_rc fetch_token(ym_db *db, const char *hash, cred *c)
 {
-    ym_db *db = req_db(r);
     sqlite3_stmt *st;
-    bool active;
     auth_rc rc = load_by_hash(db,
         "SELECT t.id, t.user_id, t.permissions, t.unit_id, t.include_descendants, t.expires_at, u.username, "
         "u.display_name, u.unit_id, u.status, t.last_used FROM core_api_tokens t JOIN core_users u ON u.id = t.user_id "
-        "WHERE t.token_hash = ?1 AND t.revoked_at IS NULL", hash, 6, p, &active, &st);
+        "WHERE t.token_hash = ?1 AND t.revoked_at IS NULL", hash, 6, c, &st);
     if (rc != AUTH_OK)
         return rc;
-    int64_t now = ym_now();
-    bool expired = sqlite3_column_type(st, 5) != SQLITE_NULL && sqlite3_column_int64(st, 5) <= now;
-    p->token_id = sqlite3_column_int64(st, 0);
-    p->user_id = sqlite3_column_int64(st, 1);
-    p->token_perms = json_loads((const char *)sqlite3_column_text(st, 2), 0, NULL);
-    p->token_unit = sqlite3_column_int64(st, 3);
-    p->token_descendants = sqlite3_column_int(st, 4) != 0;
-    int64_t last_used = sqlite3_column_int64(st, 10);
+    c->is_token = true;
+    c->p.token_id = sqlite3_column_int64(st, 0);
+    c->p.user_id = sqlite3_column_int64(st, 1);
+    snprintf(c->perms, sizeof c->perms, "%s", (const char *)sqlite3_column_text(st, 2));
+    c->p.token_unit = sqlite3_column_int64(st, 3);
+    c->p.token_descendants = sqlite3_column_int(st, 4) != 0;
+    c->exp = sqlite3_column_type(st, 5) == SQLITE_NULL ? INT64_MAX : sqlite3_column_int64(st, 5);
+    c->last = sqlite3_column_int64(st, 10);
     sqlite3_reset(st);
-    if (!p->token_perms)
+    return AUTH_OK;
+}
+
+static auth_rc fetch(ym_db *db, const char *hash, bool token, cred *c)
+{
+    if (!g_creds)
+        g_creds = ym_cache_new(4096, 1000);
+    size_t len;
+    const cred *hit = ym_cache_get(g_creds, hash, &len);
+    if (hit && len == sizeof *c) {
+        *c = *hit;
+        return AUTH_OK;
+    }
+    memset(c, 0, sizeof *c);
+    auth_rc rc = token ? fetch_token(db, hash, c) : fetch_session(db, hash, c);
+    if (rc == AUTH_OK)
+        ym_cache_put(g_creds, hash, c, sizeof *c);
+    return rc;
+}
+
+/* Time and state, on every request: a session ends when idle or old, a token when it
+ * expires; both when the account is disabled. Use is recorded once a minute. */
+static auth_rc load_cred(ym_request *r, const char *hash, bool token, ym_principal *p, char *csrf, size_t clen)
+{
+    ym_db *db = req_db(r);
+    const ym_config *cfg = req_cfg(r);
+    cred c;
+    auth_rc rc = fetch(db, hash, token, &c);
+    if (rc != AUTH_OK)
+        return rc;
+    bool cookie = p->via_cookie;
+    *p = c.p;
+    p->via_cookie = cookie;
+    snprintf(csrf, clen, "%s", c.csrf);
+    int64_t now = ym_now();
+    if (token && !(p->token_perms = json_loads(c.perms, 0, NULL)))
         p->token_perms = json_array();
-    if (expired || !active)
+    p->must_change = c.must_change || (!token && cfg->auth.password.max_age &&
+                                       c.set_at + (int64_t)cfg->auth.password.max_age < now);
+    if (!c.active || now >= c.exp || (!token && now - c.last >= (int64_t)cfg->auth.idle_timeout))
         return AUTH_EXPIRED;
-    if (now - last_used >= TOUCH_MS)
-        touch(db, "UPDATE core_api_tokens SET last_used = ?1 WHERE id = ?2", p->token_id, now);
+    if (now - c.last >= TOUCH_MS)
+        touch(db, token ? "UPDATE core_api_tokens SET last_used = ?1 WHERE id = ?2"
+                        : "UPDATE core_sessions SET last_seen = ?1 WHERE id = ?2",
+              token ? p->token_id : p->session_id, now);
     return AUTH_OK;
 }
 
@@ -240,7 +282,7 @@ int ym_auth_route(ym_request *r, const ym_route *rt)
     r->who_free = ym_principal_free;
     p->via_cookie = cookie;
     ym_sha256_hex(tok, strlen(tok), hash);
-    auth_rc rc = strncmp(tok, "yt_", 3) == 0 ? load_api_token(r, hash, p) : load_session(r, hash, p, csrf, sizeof csrf);
+    auth_rc rc = load_cred(r, hash, strncmp(tok, "yt_", 3) == 0, p, csrf, sizeof csrf);
     if (rc != AUTH_OK) {
         r->who = NULL;
         ym_principal_free(p);

@@ -20,6 +20,7 @@
 #include "demo.h"
 #include "identity.h"
 #include "log.h"
+#include "shared.h"
 #include "password.h"
 #include "system.h"
 
@@ -756,6 +757,9 @@ static int open_env(cli *c, bool prepare)
         return fail("%s", err);
     ym_clock_set_timezone(c->cfg->timezone);
     ym_password_common_load(c->cfg->auth.password.common_list);
+    /* a running server's segment: our commits then move the epoch its caches watch */
+    snprintf(dbpath, sizeof dbpath, "%s/yimen.shm", c->cfg->data_dir);
+    ym_shared_map_file(dbpath);
     snprintf(dbpath, sizeof dbpath, "%s/yimen.db", c->cfg->data_dir);
     if (prepare && ym_prepare_database(c->cfg, err, sizeof err) < 0)
         return fail("%s", err);

@@ -1,6 +1,7 @@
 /* db: one SQLite connection per process/thread: the pragmas every connection needs,
  * checksummed migrations, a statement cache keyed by (owner, sql), and group commit. */
 #include "db.h"
+#include "cache.h"
 #include "clock.h"
 
 #include <ctype.h>
@@ -646,6 +647,8 @@ int ym_db_flush(ym_db *db)
     } else if ((rc = exec_sql(db, "COMMIT")) != SQLITE_OK) {
         rollback_if_open(db);
     }
+    if (rc == SQLITE_OK)
+        ym_cache_bump(); /* before anyone hears of the change: no cache may outlive it */
     finish_batch(db, rc);
     return rc == SQLITE_OK ? 0 : -1;
 }

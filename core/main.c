@@ -12,6 +12,7 @@
 #include "config.h"
 #include "datadir.h"
 #include "admin.h"
+#include "shared.h"
 #include "log.h"
 #include "cli_admin.h"
 
@@ -191,6 +192,12 @@ int main(int argc, char **argv)
         return 1;
     char err[512];
     int rc = 0;
+    if (strcmp(c.cmd, "serve") != 0 && strcmp(c.cmd, "check-config") != 0) {
+        /* a running server's segment: our commits then move the epoch its caches watch */
+        char shm[4096];
+        snprintf(shm, sizeof shm, "%s/yimen.shm", cfg->data_dir);
+        ym_shared_map_file(shm);
+    }
     if (strcmp(c.cmd, "check-config") == 0) {
         printf("ok\n");
     } else if (strcmp(c.cmd, "serve") == 0) {

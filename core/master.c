@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "db.h"
 #include "log.h"
+#include "datadir.h"
 
 #define MAX_SLOTS 64
 #define READY_TIMEOUT_MS 30000
@@ -529,7 +530,7 @@ int ym_master_run(const char *cfg_path, const char *cfg_text, size_t cfg_len)
     master *m = calloc(1, sizeof *m);
     if (!m)
         abort();
-    char err[512];
+    char err[512] = "";
     m->loop = uv_default_loop();
     m->cfg_path = cfg_path ? strdup(cfg_path) : NULL;
     m->next_text = malloc(cfg_len + 1);
@@ -550,14 +551,23 @@ int ym_master_run(const char *cfg_path, const char *cfg_text, size_t cfg_len)
         return 1;
     }
     m->exe[n] = 0;
-    if ((m->shm_fd = ym_shared_create(&m->sh)) < 0) {
-        fprintf(stderr, "yimen: cannot create shared memory: %s\n", strerror(errno));
+    /* the pid file's lock first: a second master must not touch the first one's segment */
+    if (ym_mkdirs(m->next_cfg->data_dir, 0750) < 0 || ym_pidfile_write(m->next_cfg, err, sizeof err) < 0) {
+        fprintf(stderr, "yimen: %s\n", err[0] ? err : "cannot create data_dir");
+        return 1;
+    }
+    char shm_path[PATH_MAX];
+    snprintf(shm_path, sizeof shm_path, "%s/yimen.shm", m->next_cfg->data_dir);
+    if ((m->shm_fd = ym_shared_create(shm_path, &m->sh)) < 0) {
+        fprintf(stderr, "yimen: cannot create shared memory %s: %s\n", shm_path, strerror(errno));
+        ym_pidfile_remove(m->next_cfg);
         return 1;
     }
     ym_metrics_attach(&m->sh->metrics);
     ym_clock_attach(&m->sh->clock_offset_ms);
-    if (ym_prepare_database(m->next_cfg, err, sizeof err) < 0 || ym_pidfile_write(m->next_cfg, err, sizeof err) < 0) {
+    if (ym_prepare_database(m->next_cfg, err, sizeof err) < 0) {
         fprintf(stderr, "yimen: %s\n", err);
+        ym_pidfile_remove(m->next_cfg);
         return 1;
     }
     uv_signal_t *sigs[] = {&m->sighup, &m->sigterm, &m->sigint, &m->sigquit};

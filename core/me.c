@@ -13,6 +13,7 @@
 #include "totp.h"
 #include "clock.h"
 #include "log.h"
+#include "cache.h"
 
 #define RECOVERY_CODES 10
 
@@ -58,10 +59,22 @@ static json_t *my_roles(ym_db *db, int64_t uid, json_t *perms)
     return roles;
 }
 
+static ym_cache *g_me; /* the answer per session or token, until the next commit */
+
 static void me_get(ym_request *r, void *ud)
 {
     ym_db *db = req_db(r);
     ym_principal *p = r->who;
+    char key[64];
+    snprintf(key, sizeof key, "me:%lld:%lld", (long long)p->session_id, (long long)p->token_id);
+    if (!g_me)
+        g_me = ym_cache_new(1024, 1000);
+    size_t len;
+    const char *hit = ym_cache_get(g_me, key, &len);
+    if (hit) {
+        ym_resp_send(r, 200, "application/json", hit, len, NULL);
+        return;
+    }
     json_t *user = ym_user_json(db, p->user_id);
     if (!user) {
         busy(r);
@@ -82,8 +95,17 @@ static void me_get(ym_request *r, void *ud)
         json_decref(perms);
         perms = json_incref(p->token_perms);
     }
-    ym_resp_json(r, 200, json_pack("{s:o,s:o,s:o,s:o,s:s}", "user", user, "units", units, "roles", roles,
-                                   "permissions", perms, "auth", p->token_id ? "api_token" : "session"));
+    json_t *me = json_pack("{s:o,s:o,s:o,s:o,s:s}", "user", user, "units", units, "roles", roles, "permissions",
+                           perms, "auth", p->token_id ? "api_token" : "session");
+    char *text = json_dumps(me, JSON_COMPACT);
+    json_decref(me);
+    if (!text) {
+        ym_resp_error(r, 500, "internal", "the answer could not be encoded");
+        return;
+    }
+    ym_cache_put(g_me, key, text, strlen(text));
+    ym_resp_send(r, 200, "application/json", text, strlen(text), NULL);
+    free(text);
 }
 
 /* ---------- sessions ---------- */

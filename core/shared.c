@@ -1,6 +1,8 @@
 /* shared: the shared-memory segment (a memfd) that the master creates and every
  * worker maps, so counters and the test clock are one for the whole server. */
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <string.h>
 #include <stdlib.h>
@@ -16,9 +18,11 @@ static ym_shared *map_fd(int fd)
     return p == MAP_FAILED ? NULL : p;
 }
 
-int ym_shared_create(ym_shared **out)
+int ym_shared_create(const char *path, ym_shared **out)
 {
-    int fd = memfd_create("yimen-shared", 0); /* no CLOEXEC: workers inherit it */
+    /* a file in data_dir, not an anonymous memfd: the command line maps it too, so a
+     * change made there moves the write epoch the workers' caches watch */
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return -1;
     if (ftruncate(fd, sizeof(ym_shared)) < 0 || !(g_shared = map_fd(fd))) {
@@ -29,6 +33,24 @@ int ym_shared_create(ym_shared **out)
     g_shared->size = sizeof(ym_shared);
     *out = g_shared;
     return fd;
+}
+
+int ym_shared_map_file(const char *path)
+{
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct stat st;
+    ym_shared *s = fstat(fd, &st) == 0 && st.st_size == (off_t)sizeof(ym_shared) ? map_fd(fd) : NULL;
+    close(fd);
+    if (!s)
+        return -1;
+    if (s->magic != YM_SHARED_MAGIC || s->size != sizeof(ym_shared)) {
+        munmap(s, sizeof(ym_shared));
+        return -1;
+    }
+    g_shared = s;
+    return 0;
 }
 
 int ym_shared_map(int fd, ym_shared **out)

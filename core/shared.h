@@ -26,12 +26,16 @@ typedef struct ym_shared {
     int64_t clock_offset_ms;      /* test clock */
     uint64_t generation;          /* current generation */
     uint64_t worker_restarts;     /* workers replaced after dying */
+    uint64_t write_epoch;         /* moves after every commit: caches of DB reads check it */
     ym_metrics_shm metrics;
     ym_rate_slot rate[YM_RATE_SLOTS]; /* login attempts per client address / username */
 } ym_shared;
 
-/* Create a segment (memfd) and map it; returns the fd to pass to workers, or -1. */
-int ym_shared_create(ym_shared **out);
+/* Create the segment as the file path (data_dir/yimen.shm) and map it; returns the fd
+ * to pass to workers, or -1. */
+int ym_shared_create(const char *path, ym_shared **out);
+/* Map an existing segment file (the command line, while a server runs); 0 or -1. */
+int ym_shared_map_file(const char *path);
 /* Map a segment inherited through fd. */
 int ym_shared_map(int fd, ym_shared **out);
 /* A private segment for --single and unit tests. */

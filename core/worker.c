@@ -13,6 +13,7 @@
 #include "shared.h"
 #include "clock.h"
 #include "log.h"
+#include "datadir.h"
 #include "auth.h"
 #include "admin.h"
 #include "plugin.h"
@@ -309,7 +310,7 @@ int ym_worker_main(int argc, char **argv)
 int ym_worker_run_single(const char *cfg_path, const char *cfg_text, size_t cfg_len)
 {
     worker w = {0};
-    char err[512];
+    char err[512] = "";
     if (ym_config_load_string(cfg_text, cfg_len, cfg_path, &w.cfg, err, sizeof err) < 0) {
         fprintf(stderr, "yimen: %s\n", err);
         return 1;
@@ -317,13 +318,22 @@ int ym_worker_run_single(const char *cfg_path, const char *cfg_text, size_t cfg_
     ym_log_init((ym_log_level)w.cfg->log_level, "worker", 1);
     ym_system_set_generation(1);
     ym_clock_set_timezone(w.cfg->timezone);
-    ym_shared *sh = ym_shared_private();
+    char shm_path[4096];
+    snprintf(shm_path, sizeof shm_path, "%s/yimen.shm", w.cfg->data_dir);
+    ym_shared *sh = NULL;
+    int shm_fd = -1;
+    if (ym_mkdirs(w.cfg->data_dir, 0750) < 0 || ym_pidfile_write(w.cfg, err, sizeof err) < 0 ||
+        (shm_fd = ym_shared_create(shm_path, &sh)) < 0) {
+        fprintf(stderr, "yimen: %s\n", err[0] ? err : "cannot create data_dir or its shared memory");
+        ym_config_free(w.cfg);
+        return 1;
+    }
+    close(shm_fd);
     ym_metrics_attach(&sh->metrics);
     ym_metrics_claim(getpid());
     ym_clock_attach(&sh->clock_offset_ms);
     sh->generation = 1;
-    if (ym_prepare_database(w.cfg, err, sizeof err) < 0 || ym_pidfile_write(w.cfg, err, sizeof err) < 0 ||
-        worker_setup(&w, err, sizeof err) < 0) {
+    if (ym_prepare_database(w.cfg, err, sizeof err) < 0 || worker_setup(&w, err, sizeof err) < 0) {
         fprintf(stderr, "yimen: %s\n", err);
         ym_config_free(w.cfg);
         return 1;

@@ -43,7 +43,11 @@ static void test_private_segment(void **state)
 static void test_create_and_map(void **state)
 {
     ym_shared *a = NULL, *b = NULL;
-    int fd = ym_shared_create(&a);
+    char path[] = "/tmp/yimen-shm-test-XXXXXX";
+    int tmp = mkstemp(path);
+    assert_true(tmp >= 0);
+    close(tmp);
+    int fd = ym_shared_create(path, &a);
     assert_true(fd >= 0);
     assert_non_null(a);
     assert_ptr_equal(ym_shared_get(), a);
@@ -84,6 +88,13 @@ static void test_create_and_map(void **state)
     /* the mapping outlives the descriptor */
     a->generation = 5;
     assert_int_equal(a->generation, 5);
+    /* another process (the command line) maps the file by its name */
+    assert_int_equal(ym_shared_map_file(path), 0);
+    assert_int_equal(ym_shared_get()->generation, 5);
+    ym_shared_get()->write_epoch = 9;
+    assert_int_equal(a->write_epoch, 9);
+    assert_int_equal(ym_shared_map_file("/nonexistent/yimen.shm"), -1);
+    unlink(path);
 }
 
 static void test_map_refuses_foreign_segment(void **state)
