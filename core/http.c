@@ -357,6 +357,21 @@ static void request_done(conn *c, ym_request *r, bool close)
         conn_process(c);
 }
 
+/* Response head assembly without printf: this runs for every answer. */
+typedef struct hb {
+    char *p;
+    size_t len, cap;
+} hb;
+
+static void hb_put(hb *b, const char *s)
+{
+    size_t n = strlen(s);
+    if (b->len + n > b->cap)
+        n = b->cap - b->len;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+}
+
 static void write_response(ym_request *r, int status, const char *ctype, const char *body, size_t len,
                            const char *extra)
 {
@@ -367,18 +382,30 @@ static void write_response(ym_request *r, int status, const char *ctype, const c
                  status == 414 || status == 431 || status == 505 || c->eof;
     /* RFC 9110: no Content-Length on 204; on 304 it would describe the cached file */
     bool no_length = status == 204 || status == 304;
-    char clen[24];
-    snprintf(clen, sizeof clen, "%zu", len);
-    char hdr[1024];
-    int n = snprintf(hdr, sizeof hdr,
-                     "HTTP/1.1 %d %s\r\nServer: yimen\r\nDate: %s\r\nX-Request-Id: %s\r\n"
-                     "%s%s%s"
-                     "%s%s%s%s",
-                     status, ym_http_reason(status), http_date(s), r->id, ctype ? "Content-Type: " : "",
-                     ctype ? ctype : "", ctype ? "\r\n" : "",
-                     no_length ? "" : "Content-Length: ", no_length ? "" : clen, no_length ? "" : "\r\n",
-                     close ? "Connection: close\r\n"
-                           : (r->http_minor == 0 ? "Connection: keep-alive\r\n" : ""));
+    char hdr[1024], num[24];
+    hb b = {hdr, 0, sizeof hdr - 64}; /* the fixed lines are short; ctype and id are bounded */
+    hb_put(&b, "HTTP/1.1 ");
+    snprintf(num, sizeof num, "%d ", status);
+    hb_put(&b, num);
+    hb_put(&b, ym_http_reason(status));
+    hb_put(&b, "\r\nServer: yimen\r\nDate: ");
+    hb_put(&b, http_date(s));
+    hb_put(&b, "\r\nX-Request-Id: ");
+    hb_put(&b, r->id);
+    hb_put(&b, "\r\n");
+    if (ctype) {
+        hb_put(&b, "Content-Type: ");
+        hb_put(&b, ctype);
+        hb_put(&b, "\r\n");
+    }
+    if (!no_length) {
+        snprintf(num, sizeof num, "%zu", len);
+        hb_put(&b, "Content-Length: ");
+        hb_put(&b, num);
+        hb_put(&b, "\r\n");
+    }
+    hb_put(&b, close ? "Connection: close\r\n" : (r->http_minor == 0 ? "Connection: keep-alive\r\n" : ""));
+    int n = (int)b.len;
     size_t elen = extra ? strlen(extra) : 0;
     char *head_buf = hdr;
     if ((size_t)n + elen + 3 > sizeof hdr) {

@@ -37,7 +37,9 @@ int ym_log_parse_level(const char *s, ym_log_level *out)
 
 void ym_log_set_request_id(const char *rid)
 {
-    snprintf(g_rid, sizeof g_rid, "%s", rid ? rid : "");
+    size_t n = rid ? strnlen(rid, sizeof g_rid - 1) : 0; /* twice a request: no printf */
+    memcpy(g_rid, rid ? rid : "", n);
+    g_rid[n] = 0;
 }
 
 typedef struct out {

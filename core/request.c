@@ -22,15 +22,20 @@ typedef struct arena {
     size_t hcap;
     size_t body_cap;
     bool headers_done;
+    bool in_block;            /* allocated with its request (request_new), not alone */
+    chunk *inline_chunk;      /* the first chunk, inside the same allocation */
+    ym_header *inline_headers;
 } arena;
 
-static void *xcalloc(size_t n, size_t s)
-{
-    void *p = calloc(n, s);
-    if (!p)
-        abort();
-    return p;
-}
+/* A request, its arena, room for 16 headers and 1 KiB of strings in one malloc:
+ * most requests need no other allocation. */
+#define INLINE_HEADERS 16
+#define INLINE_CHUNK 1024
+typedef struct block {
+    ym_request r;   /* first: the request's address is the block's */
+    arena a;
+    ym_header h[INLINE_HEADERS];
+} block;
 
 static char *arena_store(arena *a, const char *s, size_t n)
 {
@@ -83,25 +88,42 @@ void ym_request_free(ym_request *r)
     if (r->who && r->who_free)
         r->who_free(r->who);
     arena *a = r->arena;
+    ym_header *inline_h = a ? a->inline_headers : NULL;
     if (a) {
         for (chunk *c = a->chunks, *n; c; c = n) {
             n = c->next;
-            free(c);
+            if (c != a->inline_chunk)
+                free(c);
         }
         free(a->tmp);
-        free(a);
+        if (!a->in_block)
+            free(a);
     }
     for (size_t i = 0; i < r->nparams; i++)
         free(r->params[i].value);
-    free(r->headers);
+    if (r->headers != inline_h)
+        free(r->headers);
     free(r->body);
     free(r);
 }
 
 static ym_request *request_new(void)
 {
-    ym_request *r = xcalloc(1, sizeof *r);
-    r->arena = xcalloc(1, sizeof(arena));
+    block *b = malloc(sizeof *b + sizeof(chunk) + INLINE_CHUNK);
+    if (!b)
+        abort();
+    memset(&b->r, 0, sizeof b->r);
+    memset(&b->a, 0, sizeof b->a);
+    chunk *c = (chunk *)(b + 1);
+    c->next = NULL;
+    c->used = 0;
+    c->cap = INLINE_CHUNK;
+    ym_request *r = &b->r;
+    r->arena = &b->a;
+    b->a.in_block = true;
+    b->a.chunks = b->a.inline_chunk = c;
+    b->a.inline_headers = r->headers = b->h;
+    b->a.hcap = INLINE_HEADERS;
     r->query = "";
     r->path = "";
     r->target = "";
@@ -301,9 +323,12 @@ static int add_header(ym_parser *ps, const char *name, const char *value)
     arena *a = r->arena;
     if (r->nheaders == a->hcap) {
         a->hcap = a->hcap ? a->hcap * 2 : 16;
-        ym_header *h = realloc(r->headers, a->hcap * sizeof *h);
+        bool inline_h = r->headers == a->inline_headers;
+        ym_header *h = inline_h ? malloc(a->hcap * sizeof *h) : realloc(r->headers, a->hcap * sizeof *h);
         if (!h)
             abort();
+        if (inline_h)
+            memcpy(h, r->headers, r->nheaders * sizeof *h);
         r->headers = h;
     }
     r->headers[r->nheaders].name = name;

@@ -156,19 +156,55 @@ int ym_router_add(ym_router *r, const char *method, const char *pattern, const c
     return 0;
 }
 
+/* A path seen as segments in place: no copy until a route has matched. */
+typedef struct seg {
+    const char *p;
+    size_t len;
+} seg;
+
+#define MAX_SEGS 60
+
+/* The same cut as split(): "/" has none, a trailing slash adds an empty one.
+ * Returns the count, or MAX_SEGS + 1 when there are more (such a path matches nothing). */
+static size_t split_view(const char *path, seg *v)
+{
+    size_t n = 0;
+    const char *p = path + 1;
+    while (*p) {
+        if (n == MAX_SEGS)
+            return MAX_SEGS + 1;
+        const char *slash = strchr(p, '/');
+        v[n].p = p;
+        v[n].len = slash ? (size_t)(slash - p) : strlen(p);
+        n++;
+        if (!slash)
+            break;
+        p = slash + 1;
+        if (!*p) {
+            if (n == MAX_SEGS)
+                return MAX_SEGS + 1;
+            v[n].p = p;
+            v[n++].len = 0;
+            break;
+        }
+    }
+    return n;
+}
+
 /* Score: one bit per segment, set where the route has a static segment, first
  * segment highest; the larger score is the more specific route. -1 = no match. */
-static long long match_route(const ym_route *rt, char **segs, size_t n)
+static long long match_route(const ym_route *rt, const seg *segs, size_t n)
 {
-    if (rt->nsegs != n || n > 60)
+    if (rt->nsegs != n || n > MAX_SEGS)
         return -1;
     long long score = 0;
     for (size_t i = 0; i < n; i++) {
-        if (rt->segs[i][0] == ':') {
-            if (!segs[i][0])
+        const char *want = rt->segs[i];
+        if (want[0] == ':') {
+            if (!segs[i].len)
                 return -1;
             score <<= 1;
-        } else if (strcmp(rt->segs[i], segs[i]) == 0) {
+        } else if (strncmp(want, segs[i].p, segs[i].len) == 0 && want[segs[i].len] == 0) {
             score = (score << 1) | 1;
         } else {
             return -1;
@@ -188,9 +224,8 @@ static void append_allow(char *allow, size_t len, const char *m)
 ym_route_rc ym_router_match(ym_router *r, ym_request *req, const ym_route **out, char *allow,
                             size_t allowlen)
 {
-    char **segs;
-    size_t n;
-    split(req->path, &segs, &n);
+    seg segs[MAX_SEGS];
+    size_t n = split_view(req->path, segs);
     const ym_route *best = NULL;
     long long best_score = -1;
     bool head = strcmp(req->method_name, "HEAD") == 0;
@@ -225,8 +260,9 @@ ym_route_rc ym_router_match(ym_router *r, ym_request *req, const ym_route **out,
         for (size_t i = 0; i < n; i++)
             if (best->segs[i][0] == ':') {
                 req->params[req->nparams].name = best->segs[i] + 1;
-                req->params[req->nparams].value = segs[i];
-                segs[i] = NULL; /* now owned by the request's params */
+                req->params[req->nparams].value = strndup(segs[i].p, segs[i].len);
+                if (!req->params[req->nparams].value)
+                    abort();
                 req->nparams++;
             }
         req->route = best->pattern;
@@ -235,9 +271,6 @@ ym_route_rc ym_router_match(ym_router *r, ym_request *req, const ym_route **out,
     } else if (allow && allow[0]) {
         rc = YM_ROUTE_BAD_METHOD;
     }
-    for (size_t i = 0; i < n; i++)
-        free(segs[i]);
-    free(segs);
     return rc;
 }
 
