@@ -18,43 +18,7 @@
 
 #include <openssl/evp.h>
 
-#define CACHE_MAX 512
-#define CACHE_BUCKETS 1024 /* power of two, twice CACHE_MAX so chains stay short */
-#define DEFAULT_BUSY_MS 5000
-
-typedef struct cache_entry {
-    struct cache_entry *next;          /* bucket chain */
-    struct cache_entry *next_ptr;      /* chain of the by-statement index */
-    struct cache_entry *newer, *older; /* LRU list: eviction takes the oldest use */
-    uint64_t hash;
-    char *owner; /* later selects the authorizer context, so it is part of the key */
-    char *sql;
-    sqlite3_stmt *stmt;
-} cache_entry;
-
-typedef struct commit_wait {
-    ym_db_commit_cb cb;
-    void *ud;
-} commit_wait;
-
-struct ym_db {
-    sqlite3 *h;
-    char errmsg[512];
-    cache_entry *buckets[CACHE_BUCKETS];
-    cache_entry *by_stmt[CACHE_BUCKETS]; /* statement -> entry, to step it as its owner */
-    cache_entry *newest, *oldest;
-    size_t cached;
-    bool batch_open; /* a BEGIN IMMEDIATE of group commit is open */
-    bool closing;    /* callbacks run by close must not open a new batch */
-    int depth;       /* active savepoints w1..w<depth> */
-    commit_wait *waits;
-    size_t nwaits, capwaits;
-    const char *actor;             /* whose SQL is being prepared: NULL = core */
-    bool migrating;                /* a migration's SQL runs now: DDL allowed */
-    bool read_open;                /* a deferred read transaction spans one request */
-    ym_db_owner_fn owner_of;       /* table -> owner, set by the plugin host */
-    void *owner_ud;
-};
+#include "db_private.h"
 
 /* ---- errors ---- */
 
@@ -791,74 +755,6 @@ int ym_db_state_set_int(ym_db *db, const char *key, long long v)
 }
 
 bool ym_db_in_batch(ym_db *db) { return db->batch_open; }
-
-/* ---- ownership: SQLite's authorizer, consulted when a statement is prepared ---- */
-
-static bool is_core(const char *actor) { return !actor || strcmp(actor, "core") == 0; }
-
-static bool owns(ym_db *db, const char *table)
-{
-    if (!table)
-        return false;
-    const char *o = db->owner_of ? db->owner_of(db->owner_ud, table) : NULL;
-    return o && strcmp(o, db->actor) == 0;
-}
-
-static bool schema_table(const char *t)
-{
-    return t && (strcmp(t, "sqlite_master") == 0 || strcmp(t, "sqlite_schema") == 0 ||
-                 strcmp(t, "sqlite_sequence") == 0 || strcmp(t, "sqlite_temp_master") == 0);
-}
-
-/* A plugin may create, change and read only tables named after itself, and read the
- * core's views core_v_*; the core may do anything. A refusal fails the prepare. */
-static int authorizer(void *ud, int action, const char *a3, const char *a4, const char *dbname, const char *inner)
-{
-    ym_db *db = ud;
-    if (is_core(db->actor))
-        return SQLITE_OK;
-    bool ddl_ok = db->migrating; /* a plugin changes its schema only through migrations */
-    switch (action) {
-    case SQLITE_SELECT: case SQLITE_FUNCTION: case SQLITE_RECURSIVE:
-        return SQLITE_OK;
-    case SQLITE_READ:
-        if ((inner && strncmp(inner, "core_v_", 7) == 0) || (a3 && strncmp(a3, "core_v_", 7) == 0))
-            return SQLITE_OK;
-        /* count(*) through core_v_units reads core_units with no column and no view
-         * named; a direct read was already refused by the text check */
-        if (a3 && a4 && !*a4 && (strcmp(a3, "core_units") == 0 || strcmp(a3, "core_users") == 0))
-            return SQLITE_OK;
-        return owns(db, a3) || (schema_table(a3) && ddl_ok) ? SQLITE_OK : SQLITE_DENY;
-    case SQLITE_INSERT: case SQLITE_UPDATE: case SQLITE_DELETE:
-        /* schema tables change only through a migration's DDL, which is checked on its own */
-        return owns(db, a3) || (schema_table(a3) && ddl_ok) ? SQLITE_OK : SQLITE_DENY;
-    case SQLITE_CREATE_TABLE: case SQLITE_DROP_TABLE: case SQLITE_CREATE_VIEW: case SQLITE_DROP_VIEW:
-        return ddl_ok && owns(db, a3) ? SQLITE_OK : SQLITE_DENY;
-    case SQLITE_CREATE_INDEX: case SQLITE_DROP_INDEX: case SQLITE_CREATE_TRIGGER: case SQLITE_DROP_TRIGGER:
-        return ddl_ok && owns(db, a3) && owns(db, a4) ? SQLITE_OK : SQLITE_DENY;
-    case SQLITE_ALTER_TABLE:
-        return ddl_ok && owns(db, a4) ? SQLITE_OK : SQLITE_DENY;
-    case SQLITE_REINDEX: /* also reported when CREATE INDEX builds the new index */
-        return ddl_ok && owns(db, a3) ? SQLITE_OK : SQLITE_DENY;
-    default: /* transactions (the core's group commit owns them), PRAGMA, ATTACH, DETACH,
-              * virtual tables, temp objects, ANALYZE */
-        return SQLITE_DENY;
-    }
-}
-
-void ym_db_set_owner_resolver(ym_db *db, ym_db_owner_fn fn, void *ud)
-{
-    db->owner_of = fn;
-    db->owner_ud = ud;
-    sqlite3_set_authorizer(db->h, fn ? authorizer : NULL, fn ? db : NULL);
-}
-
-const char *ym_db_set_actor(ym_db *db, const char *owner)
-{
-    const char *prev = db->actor;
-    db->actor = owner;
-    return prev;
-}
 
 int ym_db_state_set_text(ym_db *db, const char *key, const char *value)
 {
