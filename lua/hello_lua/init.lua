@@ -23,12 +23,9 @@ local function load(id)
   return yimen.db.query("SELECT " .. COLUMNS .. " FROM hello_lua_greetings WHERE id = ?", id)[1]
 end
 
--- The greeting named by :id, if the caller may see it. A greeting belongs to its
--- creator's unit: the same unit sees it (the route checked the permission already);
--- anyone else needs hello_lua.write on that unit. Otherwise 404, not 403: whether
--- another unit's greeting exists is not the caller's business.
--- The greeting named by :id, if the caller holds perm on its unit; else a 404
--- (a record outside one's scope is not revealed to exist).
+-- The greeting named by :id, if the caller holds perm on its unit (a greeting belongs
+-- to its creator's unit); else a 404, not a 403: whether another unit's greeting
+-- exists is not the caller's business.
 local function visible(req, perm)
   local id = check.id(req:param("id"))
   local g = id and load(id)

@@ -13,6 +13,9 @@ import time
 import pytest
 import requests
 
+# shared helpers of several test files: their asserts report like the tests' own
+pytest.register_assert_rewrite("directory_helpers")
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.abspath(os.environ.get("YIMEN_BIN", os.path.join(ROOT, "build", "yimen")))
 ADMIN_PASSWORD = "Yimen-Api-Test-Admin-7319!"

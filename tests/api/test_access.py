@@ -7,7 +7,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 # helpers of both modules; asserts in them report as asserts in a test do
-pytest.register_assert_rewrite("directory_helpers")
 from directory_helpers import Api, audit, county, db_value, error, grant, make_unit, person, serve, uniq
 
 

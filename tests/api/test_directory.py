@@ -8,7 +8,6 @@ import pytest
 import requests
 
 # helpers of both modules; asserts in them report as asserts in a test do
-pytest.register_assert_rewrite("directory_helpers")
 from directory_helpers import (INIT_PW, NEW_PW, Api, audit, county, db_value, error, login_resp, make_unit, make_user,
                                person, serve, uniq)
 

@@ -23,6 +23,7 @@ import pytest
 import requests
 
 from conftest import ADMIN_PASSWORD, ROOT, Server
+from directory_helpers import error, login, uniq  # noqa: E402  (shared with the directory tests)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "plugin_fixtures")
@@ -125,33 +126,8 @@ class Api:
         return self.call("DELETE", path)
 
 
-def login(server, username, password):
-    r = requests.post(server.url + "/api/auth/login", json={"username": username, "password": password}, timeout=20)
-    assert r.status_code == 200, r.text
-    return r.json()["token"]
-
-
 def admin_api(server):
     return Api(server, login(server, "admin", ADMIN_PASSWORD))
-
-
-def error(resp, status, code=None, field=None):
-    assert resp.status_code == status, (resp.status_code, resp.text)
-    err = resp.json()["error"]
-    assert err["message"]
-    if code:
-        assert err["code"] == code, err
-    if field is not None:
-        assert err.get("field") == field, err
-    return err
-
-
-_seq = [0]
-
-
-def uniq(prefix):
-    _seq[0] += 1
-    return "%s%d%d" % (prefix, os.getpid() % 1000, _seq[0])
 
 
 def make_unit(api, kind, name, parent=None):

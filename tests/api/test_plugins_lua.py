@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from conftest import ADMIN_PASSWORD, ROOT, Server
+from directory_helpers import error, login, uniq  # noqa: E402  (shared with the directory tests)
 
 LUA = os.path.join(ROOT, "lua")
 INIT_PW = "Initial-Pass-4711!"
@@ -170,31 +171,6 @@ class Api:
 
     def delete(self, path):
         return self.call("DELETE", path)
-
-
-def login(server, username, password):
-    r = requests.post(server.url + "/api/auth/login", json={"username": username, "password": password}, timeout=20)
-    assert r.status_code == 200, r.text
-    return r.json()["token"]
-
-
-def error(resp, status, code=None, field=None):
-    assert resp.status_code == status, (resp.status_code, resp.text)
-    err = resp.json()["error"]
-    assert err["message"]
-    if code:
-        assert err["code"] == code, err
-    if field is not None:
-        assert err.get("field") == field, err
-    return err
-
-
-_seq = [0]
-
-
-def uniq(prefix):
-    _seq[0] += 1
-    return "%s%d%d" % (prefix, os.getpid() % 1000, _seq[0])
 
 
 def make_unit(admin, name):
