@@ -43,7 +43,7 @@ check-deps:
 # `make fuzz` add theirs. When root: apt-get update, then install what is missing.
 DEB_PKGS  := gcc make pkg-config libuv1-dev node-llhttp libsqlite3-dev sqlite3 liblua5.4-dev \
              libssl-dev libjansson-dev libcmocka-dev python3 python3-pytest python3-requests \
-             libargon2-dev libqrencode-dev
+             libargon2-dev libqrencode-dev procps
 BENCH_PKGS := nginx-light wrk curl libnginx-mod-http-lua lua-cjson
 FUZZ_PKGS  := clang libclang-rt-14-dev
 deps:
