@@ -6,6 +6,7 @@
 #include <string.h>
 #include <lauxlib.h>
 #include "lua_api.h"
+#include "calendar.h"
 #include "http.h"
 #include "json.h"
 #include "auth.h"
@@ -644,6 +645,38 @@ static void sub_table(lua_State *L, const char *name, const luaL_Reg *fns)
     lua_setfield(L, -2, name);
 }
 
+/* yimen.calendar.*: working days from config/calendar, as for C plugins. */
+static int32_t check_date(lua_State *L, int i)
+{
+    int32_t d;
+    if (ym_date_parse(luaL_checkstring(L, i), &d) < 0)
+        luaL_argerror(L, i, "expected a date \"YYYY-MM-DD\"");
+    return d;
+}
+
+static int l_cal_is_working_day(lua_State *L)
+{
+    lua_pushboolean(L, ym_calendar_is_working_day(ym_calendar_current(), check_date(L, 1)));
+    return 1;
+}
+
+static int l_cal_add_working_days(lua_State *L)
+{
+    int32_t d = check_date(L, 1);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, n > -10000 && n < 10000, 2, "too many days");
+    char out[11];
+    ym_date_format(ym_calendar_add_working_days(ym_calendar_current(), d, (int)n), out);
+    lua_pushstring(L, out);
+    return 1;
+}
+
+static int l_cal_end_ms(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)ym_date_end_ms(check_date(L, 1)));
+    return 1;
+}
+
 int ym_lua_open_module(lua_State *L)
 {
     static const luaL_Reg fns[] = {
@@ -654,10 +687,14 @@ int ym_lua_open_module(lua_State *L)
         {"audit", l_audit}, {NULL, NULL}};
     static const luaL_Reg json[] = {{"encode", l_json_encode}, {"decode", l_json_decode}, {NULL, NULL}};
     static const luaL_Reg db[] = {{"query", l_db_query}, {"exec", l_db_exec}, {"write", l_db_write}, {NULL, NULL}};
+    static const luaL_Reg cal[] = {{"is_working_day", l_cal_is_working_day},
+                                   {"add_working_days", l_cal_add_working_days}, {"end_ms", l_cal_end_ms},
+                                   {NULL, NULL}};
     open_metatables(L);
     luaL_newlib(L, fns);
     sub_table(L, "json", json);
     sub_table(L, "db", db);
+    sub_table(L, "calendar", cal);
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "null");
     lua_pushstring(L, ym_lua_of(L)->p->name);

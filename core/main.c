@@ -13,6 +13,7 @@
 #include "datadir.h"
 #include "admin.h"
 #include "shared.h"
+#include "calendar.h"
 #include "log.h"
 #include "cli_admin.h"
 
@@ -199,7 +200,12 @@ int main(int argc, char **argv)
         ym_shared_map_file(shm);
     }
     if (strcmp(c.cmd, "check-config") == 0) {
-        printf("ok\n");
+        ym_calendar *cal = ym_calendar_load(cfg->calendar_dir, err, sizeof err);
+        if (!cal)
+            rc = fail("%s", err);
+        else
+            printf("ok\n");
+        ym_calendar_free(cal);
     } else if (strcmp(c.cmd, "serve") == 0) {
         rc = c.single ? ym_worker_run_single(path, text, len) : ym_master_run(path, text, len);
     } else if (strcmp(c.cmd, "reload") == 0) {

@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "clock.h"
 #include "log.h"
+#include "calendar.h"
 
 #define STMT(s) ((sqlite3_stmt *)(s))
 
@@ -222,6 +223,27 @@ static int api_audit(ym_request *r, const char *action, const char *target, cons
     return rc;
 }
 
+static int api_is_working_day(const char *date)
+{
+    int32_t d;
+    return ym_date_parse(date, &d) < 0 ? -1 : ym_calendar_is_working_day(ym_calendar_current(), d);
+}
+
+static int api_add_working_days(const char *date, int n, char out[11])
+{
+    int32_t d;
+    if (ym_date_parse(date, &d) < 0)
+        return -1;
+    ym_date_format(ym_calendar_add_working_days(ym_calendar_current(), d, n), out);
+    return 0;
+}
+
+static int64_t api_date_end_ms(const char *date)
+{
+    int32_t d;
+    return ym_date_parse(date, &d) < 0 ? -1 : ym_date_end_ms(d);
+}
+
 static const ym_api g_api = {
     .abi_major = YM_ABI_MAJOR, .abi_minor = YM_ABI_MINOR, .size = sizeof(ym_api),
     .route = api_route, .permission = api_permission,
@@ -241,6 +263,8 @@ static const ym_api g_api = {
     .db_reset = api_reset, .db_rows_json = api_rows_json, .db_write_begin = api_write_begin,
     .db_write_end = api_write_end, .db_last_insert_id = api_last_id, .db_changes = api_changes,
     .db_errmsg = api_errmsg, .audit = api_audit, .free = free,
+    .date_is_working_day = api_is_working_day, .date_add_working_days = api_add_working_days,
+    .date_end_ms = api_date_end_ms,
 };
 
 const ym_api *ym_plugin_api(void) { return &g_api; }

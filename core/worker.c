@@ -17,6 +17,7 @@
 #include "auth.h"
 #include "admin.h"
 #include "plugin.h"
+#include "calendar.h"
 #include "me.h"
 #include "directory.h"
 #include "auditlog.h"
@@ -32,6 +33,7 @@ typedef struct worker {
     ym_static *www;
     ym_server *srv;
     ym_host host;
+    ym_calendar *calendar;
     unsigned slot;
     uv_pipe_t ipc;
     bool has_ipc;
@@ -170,6 +172,9 @@ static int worker_setup(worker *w, char *err, size_t errlen)
         ym_auditlog_routes(w->router, err, errlen) < 0 || ym_admin_routes(w->router, &w->host, err, errlen) < 0)
         return -1;
     /* plugins after the core: a plugin can never take a core route */
+    if (!(w->calendar = ym_calendar_load(w->cfg->calendar_dir, err, errlen)))
+        return -1;
+    ym_calendar_set_current(w->calendar);
     ym_host_load(&w->host, w->cfg, w->router, w->db);
     if (w->slot == 0)
         ym_host_record(&w->host);
@@ -195,6 +200,8 @@ static void worker_teardown(worker *w)
         ym_server_free(w->srv);
     ym_static_free(w->www);
     ym_host_free(&w->host);
+    ym_calendar_set_current(NULL);
+    ym_calendar_free(w->calendar);
     ym_router_free(w->router);
     ym_perm_clear();
     ym_password_common_free();

@@ -134,6 +134,13 @@ struct ym_api {
                  const char *detail_json);
 
     void (*free)(void *p);
+
+    /* ---- working days (config/calendar/<year>.conf: holidays and 调休) ---- */
+    int (*date_is_working_day)(const char *date);              /* "YYYY-MM-DD": 1, 0, -1 bad date */
+    /* n-th working day after date (n < 0: before; 0: date or the next working day)
+     * into out; 0 ok, -1 bad date */
+    int (*date_add_working_days)(const char *date, int n, char out[11]);
+    int64_t (*date_end_ms)(const char *date);                  /* last ms of that day; -1 bad date */
 };
 
 #ifdef __cplusplus

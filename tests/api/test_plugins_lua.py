@@ -52,6 +52,16 @@ end
 
 local routes = {
   ok = function(req) return 200, { ok = true, pid_hint = yimen.now() } end,
+  calendar = function(req)
+    return 200, {
+      national_day = yimen.calendar.is_working_day("2026-10-01"),
+      makeup = yimen.calendar.is_working_day("2026-10-10"),
+      deadline = yimen.calendar.add_working_days("2026-09-30", 3),
+      before = yimen.calendar.add_working_days("2026-10-08", -1),
+      end_ms = yimen.calendar.end_ms("2026-10-08"),
+      bad_date = (pcall(yimen.calendar.add_working_days, "2026-02-30", 1)),
+    }
+  end,
   escapes = function(req) return 200, probe() end,
   loop = function(req) while true do end end,
   pcall_loop = function(req)
@@ -538,3 +548,15 @@ def test_failed_lua_plugin_is_refused_alone(tmp_path):
         assert admin.get(GREETINGS).status_code == 200
     finally:
         assert s.stop() == 0
+
+
+def test_calendar_service(L):
+    """yimen.calendar: the shipped 2026 calendar, a deadline across the National Day."""
+    r = evil(L, "calendar")
+    assert r.status_code == 200, r.text
+    j = r.json()
+    assert j["national_day"] is False and j["makeup"] is True
+    assert j["deadline"] == "2026-10-10" and j["before"] == "2026-09-30"
+    assert j["bad_date"] is False
+    # 2026-10-08 23:59:59.999 in Asia/Shanghai
+    assert j["end_ms"] == 1791475199999
