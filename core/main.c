@@ -16,6 +16,8 @@
 #include "calendar.h"
 #include "log.h"
 #include "cli_admin.h"
+#include "jobs.h"
+#include "clock.h"
 
 typedef struct cli {
     const char *cmd;
@@ -32,6 +34,7 @@ static const struct { const char *name, *usage, *help; } commands[] = {
     {"backup", "backup [-c FILE] OUT", "copy the database (consistent, while serving) and attachments into directory OUT"},
     {"restore", "restore [-c FILE] IN", "replace the database and attachments from backup directory IN (server stopped)"},
     {"plugins", "plugins [-c FILE]", "list the plugins found, their state and why one failed (as last recorded)"},
+    {"jobs", "jobs [-c FILE]", "list the scheduled jobs: schedule, next and last run, failures (from the database)"},
     {"version", "version", "print the version"},
     {"user", "user VERB [-c FILE] ...", "accounts: add, passwd, disable, enable, unlock, import (yimen user --help)"},
     {"unit", "unit VERB [-c FILE] ...", "units: add, import from CSV (yimen unit --help)"},
@@ -212,6 +215,11 @@ int main(int argc, char **argv)
         rc = cmd_reload(cfg);
     } else if (strcmp(c.cmd, "plugins") == 0) {
         rc = ym_admin_plugins_cli(cfg);
+    } else if (strcmp(c.cmd, "jobs") == 0) {
+        char db[4096];
+        snprintf(db, sizeof db, "%s/yimen.db", cfg->data_dir);
+        ym_clock_set_timezone(cfg->timezone);
+        rc = ym_jobs_cli(db);
     } else if (strcmp(c.cmd, "backup") == 0) {
         rc = ym_backup(cfg, c.arg, err, sizeof err) < 0 ? fail("%s", err) : (printf("backup written to %s\n", c.arg), 0);
     } else if (strcmp(c.cmd, "restore") == 0) {

@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "log.h"
 #include "calendar.h"
+#include "jobs.h"
 
 #define STMT(s) ((sqlite3_stmt *)(s))
 
@@ -244,6 +245,47 @@ static int64_t api_date_end_ms(const char *date)
     return ym_date_parse(date, &d) < 0 ? -1 : ym_date_end_ms(d);
 }
 
+/* A plugin's job as a core job. */
+typedef struct plugin_job {
+    ym_plugin *p;
+    int (*fn)(ym_plugin *self, const char *name, void *ud);
+    void *ud;
+    char name[64];
+} plugin_job;
+
+static int run_plugin_job(void *ud, char *err, size_t errlen)
+{
+    plugin_job *b = ud;
+    if (b->fn(b->p, b->name, b->ud) == 0)
+        return 0;
+    snprintf(err, errlen, "the %s plugin reported a failure", b->p->name);
+    return -1;
+}
+
+static int api_job(ym_plugin *self, const char *name, const char *schedule,
+                   int (*fn)(ym_plugin *self, const char *name, void *ud), void *ud)
+{
+    char err[256];
+    if (!self->in_init) {
+        ym_log(YM_LOG_ERROR, "registration outside init refused", "plugin=%s job=%s", self->name, name ? name : "");
+        return -1;
+    }
+    ym_jobs *j = ym_jobs_current();
+    plugin_job *b = calloc(1, sizeof *b);
+    if (!b)
+        abort();
+    *b = (plugin_job){.p = self, .fn = fn, .ud = ud};
+    snprintf(b->name, sizeof b->name, "%s", name ? name : "");
+    if (!j) {
+        snprintf(err, sizeof err, "job %s: this process runs no jobs", b->name);
+    } else if (ym_jobs_add(j, name, self->name, schedule, run_plugin_job, b, free, err, sizeof err) == 0) {
+        return 0;
+    }
+    free(b);
+    ym_plugin_fail(self, err);
+    return -1;
+}
+
 static const ym_api g_api = {
     .abi_major = YM_ABI_MAJOR, .abi_minor = YM_ABI_MINOR, .size = sizeof(ym_api),
     .route = api_route, .permission = api_permission,
@@ -264,7 +306,7 @@ static const ym_api g_api = {
     .db_write_end = api_write_end, .db_last_insert_id = api_last_id, .db_changes = api_changes,
     .db_errmsg = api_errmsg, .audit = api_audit, .free = free,
     .date_is_working_day = api_is_working_day, .date_add_working_days = api_add_working_days,
-    .date_end_ms = api_date_end_ms,
+    .date_end_ms = api_date_end_ms, .job = api_job,
 };
 
 const ym_api *ym_plugin_api(void) { return &g_api; }

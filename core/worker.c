@@ -23,6 +23,7 @@
 #include "auditlog.h"
 #include "password.h"
 #include "files.h"
+#include "jobs.h"
 
 #define WWW_MAX_BYTES (64u << 20)
 
@@ -35,6 +36,7 @@ typedef struct worker {
     ym_server *srv;
     ym_host host;
     ym_calendar *calendar;
+    ym_jobs *jobs;
     unsigned slot;
     uv_pipe_t ipc;
     bool has_ipc;
@@ -72,6 +74,7 @@ static void worker_stop(worker *w, const char *why)
     if (w->stopping)
         return;
     w->stopping = true;
+    ym_jobs_stop(w->jobs); /* a draining worker starts no job */
     ym_log(YM_LOG_INFO, "worker draining", "reason=%s connections=%zu", why, ym_server_connections(w->srv));
     ym_server_drain(w->srv, on_drained, w);
 }
@@ -177,6 +180,9 @@ static int worker_setup(worker *w, char *err, size_t errlen)
     if (!(w->calendar = ym_calendar_load(w->cfg->calendar_dir, err, errlen)))
         return -1;
     ym_calendar_set_current(w->calendar);
+    w->jobs = ym_jobs_new(); /* before the plugins: they register jobs in init */
+    ym_jobs_set_current(w->jobs);
+    ym_jobs_add_core(w->jobs);
     ym_host_load(&w->host, w->cfg, w->router, w->db);
     if (w->slot == 0)
         ym_host_record(&w->host);
@@ -202,6 +208,7 @@ static void worker_teardown(worker *w)
         ym_server_free(w->srv);
     ym_static_free(w->www);
     ym_host_free(&w->host);
+    ym_jobs_free(w->jobs);
     ym_calendar_set_current(NULL);
     ym_calendar_free(w->calendar);
     ym_router_free(w->router);
@@ -305,6 +312,8 @@ int ym_worker_main(int argc, char **argv)
         uv_unref((uv_handle_t *)&w.ipc);
     }
     ym_host_start(&w.host);
+    if (ym_jobs_start(w.jobs, w.loop, w.db, &w.host, err, sizeof err) < 0)
+        ym_log(YM_LOG_ERROR, "jobs not started", "error=%s", err);
     if (w.slot == 0)
         ym_host_record(&w.host); /* again: a start may have failed */
     report_failed_plugins(&w);
@@ -357,6 +366,8 @@ int ym_worker_run_single(const char *cfg_path, const char *cfg_text, size_t cfg_
             return 1;
         }
     ym_host_start(&w.host);
+    if (ym_jobs_start(w.jobs, w.loop, w.db, &w.host, err, sizeof err) < 0)
+        ym_log(YM_LOG_ERROR, "jobs not started", "error=%s", err);
     ym_host_record(&w.host);
     ym_log(YM_LOG_INFO, "serving (single process)", "listen=%s port=%d", w.cfg->listen[0].host, w.cfg->listen[0].port);
     worker_teardown(&w);

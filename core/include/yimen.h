@@ -141,6 +141,15 @@ struct ym_api {
      * into out; 0 ok, -1 bad date */
     int (*date_add_working_days)(const char *date, int n, char out[11]);
     int64_t (*date_end_ms)(const char *date);                  /* last ms of that day; -1 bad date */
+
+    /* ---- jobs: only inside init; present when api->size > offsetof(ym_api, job) ----
+     * name "<plugin>.<word>"; schedule "every 5m", "daily 09:00", "monthly 28 17:00",
+     * "workday 3 09:00" or "at 2026-12-01T09:00". One worker runs each due time (at
+     * least once: a crash re-runs it, so fn must be idempotent). fn returns 0, or -1
+     * when it failed: it is retried with backoff and paused after 5 failures in a row.
+     * See docs/api/jobs.md. Returns 0, or -1 (the plugin is marked failed with the reason). */
+    int (*job)(ym_plugin *self, const char *name, const char *schedule,
+               int (*fn)(ym_plugin *self, const char *name, void *ud), void *ud);
 };
 
 #ifdef __cplusplus
