@@ -21,6 +21,7 @@
 #include "identity.h"
 #include "log.h"
 #include "shared.h"
+#include "search.h"
 #include "password.h"
 #include "system.h"
 
@@ -421,7 +422,7 @@ static int user_update(cli *c, const char *sql, const char *action, bool end_ses
         ok = sqlite3_step(st) == SQLITE_DONE;
         sqlite3_reset(st);
     }
-    ok = ok && (!end_sessions || ym_auth_revoke_sessions(c->db, uid, 0) == 0);
+    ok = ok && ym_search_sync_user(c->db, uid) == 0 && (!end_sessions || ym_auth_revoke_sessions(c->db, uid, 0) == 0);
     target_of(target, sizeof target, "user", uid);
     json_t *d = json_pack("{s:s}", "username", username);
     ok = ok && ym_audit_cli(c->db, c->cfg, action, target, d) == 0;

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 #include "demo.h"
+#include "search.h"
 #include "auditlog.h"
 #include "identity.h"
 #include "password.h"
@@ -261,7 +262,7 @@ static int rename_root(ctx *c, int64_t root)
     sqlite3_bind_int64(s, 4, root);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
-    return rc == SQLITE_DONE ? 0 : fail(c, "rename the county", NULL);
+    return rc == SQLITE_DONE && ym_search_sync_unit(c->db, root) == 0 ? 0 : fail(c, "rename the county", NULL);
 }
 
 static int create_units(ctx *c, plan *p, int64_t root)

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "directory.h"
+#include "search.h"
 #include "access.h"
 #include "api.h"
 #include "auth.h"
@@ -496,6 +497,8 @@ static int unit_update_row(ym_db *db, const unit_row *n)
     sqlite3_bind_int64(st, 7, n->id);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
+    if (rc == SQLITE_DONE && ym_search_sync_unit(db, n->id) < 0)
+        return SQLITE_ERROR;
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 

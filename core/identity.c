@@ -6,6 +6,7 @@
 #include "identity.h"
 #include "clock.h"
 #include "log.h"
+#include "search.h"
 
 /* ---------- permission registry ---------- */
 
@@ -217,7 +218,7 @@ int64_t ym_unit_create(ym_db *db, int64_t parent_id, const char *kind, const cha
     sqlite3_bind_int64(st, 2, id);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? id : -2;
+    return rc == SQLITE_DONE && ym_search_sync_unit(db, id) == 0 ? id : -2;
 }
 
 /* ---------- users ---------- */
@@ -268,7 +269,10 @@ int64_t ym_user_create(ym_db *db, const char *username, const char *display_name
     sqlite3_reset(st);
     if (rc == SQLITE_CONSTRAINT)
         return bad(field, flen, err, errlen, "username", "username is already taken");
-    return rc == SQLITE_DONE ? sqlite3_last_insert_rowid(ym_db_handle(db)) : -2;
+    if (rc != SQLITE_DONE)
+        return -2;
+    int64_t id = sqlite3_last_insert_rowid(ym_db_handle(db));
+    return ym_search_sync_user(db, id) == 0 ? id : -2;
 }
 
 /* ---------- roles and grants ---------- */

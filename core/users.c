@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 #include "directory.h"
 #include "api.h"
+#include "search.h"
 #include "auth.h"
 #include "http.h"
 #include "password.h"
@@ -472,7 +473,7 @@ static int user_update_row(ym_db *db, const user_row *n)
     sqlite3_bind_int64(st, 6, n->id);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return rc == SQLITE_DONE && ym_search_sync_user(db, n->id) == 0 ? 0 : -1;
 }
 
 static void user_patch_apply(ym_request *r, const user_row *o, const user_row *n, json_t *old_x, json_t *new_x,
@@ -715,7 +716,7 @@ static void users_state(ym_request *r, void *ud)
     }
     char target[32];
     user_target(target, sizeof target, id);
-    ok = ok && (!op->revoke || ym_auth_revoke_sessions(db, id, 0) == 0) &&
+    ok = ok && ym_search_sync_user(db, id) == 0 && (!op->revoke || ym_auth_revoke_sessions(db, id, 0) == 0) &&
          ym_api_audit(r, acting, op->action, target, NULL) == 0;
     ym_db_write_end(db, ok);
     answer_user(r, 200, ok, id, NULL);

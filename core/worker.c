@@ -23,6 +23,7 @@
 #include "auditlog.h"
 #include "password.h"
 #include "files.h"
+#include "search.h"
 #include "jobs.h"
 
 #define WWW_MAX_BYTES (64u << 20)
@@ -174,7 +175,8 @@ static int worker_setup(worker *w, char *err, size_t errlen)
     if (ym_system_routes(w->router, err, errlen) < 0 || ym_auth_routes(w->router, err, errlen) < 0 ||
         ym_me_routes(w->router, err, errlen) < 0 || ym_directory_routes(w->router, err, errlen) < 0 ||
         ym_auditlog_routes(w->router, err, errlen) < 0 || ym_admin_routes(w->router, &w->host, err, errlen) < 0 ||
-        ym_files_routes(w->router, err, errlen) < 0)
+        ym_files_routes(w->router, err, errlen) < 0 ||
+        ym_search_routes(w->router, w->db, err, errlen) < 0)
         return -1;
     /* plugins after the core: a plugin can never take a core route */
     if (!(w->calendar = ym_calendar_load(w->cfg->calendar_dir, err, errlen)))

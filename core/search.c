@@ -1,0 +1,420 @@
+/* search: the FTS5 trigram index (core_search_fts, rowid = core_search_docs.id) fed from C
+ * in the caller's write, the directory feed, and GET /api/search. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "search.h"
+#include "api.h"
+#include "auth.h"
+#include "http.h"
+#include "identity.h"
+#include "files.h"
+#include "clock.h"
+#include "log.h"
+
+#define OPEN_MARK "\xe3\x80\x90"   /* 【 U+3010 */
+#define CLOSE_MARK "\xe3\x80\x91"  /* 】 U+3011 */
+#define ELLIPSIS "\xe2\x80\xa6"    /* … */
+
+long ym_search_utf8_len(const char *s)
+{
+    if (!s || !ym_files_utf8_ok(s, strlen(s)))
+        return -1;
+    long n = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if ((*p & 0xc0) != 0x80)
+            n++;
+    return n;
+}
+
+/* ---------- the feed ---------- */
+
+int ym_search_put(ym_db *db, const char *kind, const char *ref, const char *title, const char *body,
+                  int64_t unit_id, const char *permission)
+{
+    if (!ym_db_in_write(db) || !kind || !*kind || !ref || !*ref || !permission || !*permission)
+        return -1;
+    if (!title)
+        title = "";
+    if (!body)
+        body = "";
+    sqlite3_stmt *st = ym_db_prepare(db, "core",
+        "INSERT INTO core_search_docs (kind, ref, title, body, unit_id, permission, updated_at) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (kind, ref) DO UPDATE SET title = excluded.title, "
+        "body = excluded.body, unit_id = excluded.unit_id, permission = excluded.permission, "
+        "updated_at = excluded.updated_at RETURNING id");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, title, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 4, body, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, unit_id);
+    sqlite3_bind_text(st, 6, permission, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 7, ym_now());
+    int rc = sqlite3_step(st);
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    if (rc == SQLITE_ROW)
+        rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE || id <= 0)
+        return -1;
+    st = ym_db_prepare(db, "core", "DELETE FROM core_search_fts WHERE rowid = ?1");
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return -1;
+    st = ym_db_prepare(db, "core", "INSERT INTO core_search_fts (rowid, title, body) VALUES (?1, ?2, ?3)");
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, title, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, body, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int ym_search_del(ym_db *db, const char *kind, const char *ref)
+{
+    if (!ym_db_in_write(db) || !kind || !ref)
+        return -1;
+    sqlite3_stmt *st = ym_db_prepare(db, "core", "DELETE FROM core_search_docs WHERE kind = ?1 AND ref = ?2 RETURNING id");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, ref, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    if (rc == SQLITE_ROW)
+        rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE)
+        return -1;
+    if (!id)
+        return 0;
+    st = ym_db_prepare(db, "core", "DELETE FROM core_search_fts WHERE rowid = ?1");
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 1 : -1;
+}
+
+/* One unit or user as the directory has it now: indexed while active, removed
+ * otherwise. Every write to core_units or core_users calls these in its transaction. */
+static int sync_row(ym_db *db, const char *sql, const char *kind, const char *perm, int64_t id)
+{
+    sqlite3_stmt *st = ym_db_prepare(db, "core", sql);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    char ref[40];
+    snprintf(ref, sizeof ref, "%s:%lld", kind, (long long)id);
+    int ret;
+    if (rc == SQLITE_ROW && sqlite3_column_int(st, 3))
+        ret = ym_search_put(db, kind, ref, (const char *)sqlite3_column_text(st, 0),
+                            (const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2), perm) < 0 ? -1 : 0;
+    else
+        ret = rc == SQLITE_ROW || rc == SQLITE_DONE ? (ym_search_del(db, kind, ref) < 0 ? -1 : 0) : -1;
+    sqlite3_reset(st);
+    return ret;
+}
+
+int ym_search_sync_unit(ym_db *db, int64_t id)
+{
+    return sync_row(db, "SELECT name, coalesce(short_name, ''), id, active FROM core_units WHERE id = ?1", "unit",
+                    "units.read", id);
+}
+
+int ym_search_sync_user(ym_db *db, int64_t id)
+{
+    return sync_row(db, "SELECT display_name, username || ' ' || title || ' ' || phone, unit_id, status = 'active' "
+                        "FROM core_users WHERE id = ?1", "user", "users.read", id);
+}
+
+static int reindex_units(ym_db *db)
+{
+    sqlite3_stmt *st = ym_db_prepare(db, "core",
+        "SELECT id, name, coalesce(short_name, '') FROM core_units WHERE active = 1 ORDER BY id");
+    if (!st)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int64_t id = sqlite3_column_int64(st, 0);
+        char ref[40];
+        snprintf(ref, sizeof ref, "unit:%lld", (long long)id);
+        if (ym_search_put(db, "unit", ref, (const char *)sqlite3_column_text(st, 1),
+                          (const char *)sqlite3_column_text(st, 2), id, "units.read") < 0) {
+            sqlite3_reset(st);
+            return -1;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int reindex_users(ym_db *db)
+{
+    sqlite3_stmt *st = ym_db_prepare(db, "core",
+        "SELECT id, display_name, username || ' ' || title || ' ' || phone, unit_id FROM core_users "
+        "WHERE status = 'active' ORDER BY id");
+    if (!st)
+        return -1;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        char ref[40];
+        snprintf(ref, sizeof ref, "user:%lld", (long long)sqlite3_column_int64(st, 0));
+        if (ym_search_put(db, "user", ref, (const char *)sqlite3_column_text(st, 1),
+                          (const char *)sqlite3_column_text(st, 2), sqlite3_column_int64(st, 3), "users.read") < 0) {
+            sqlite3_reset(st);
+            return -1;
+        }
+    }
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int ym_search_reindex_directory(ym_db *db)
+{
+    if (ym_db_write_begin(db) < 0)
+        return -1;
+    /* checked inside the write: two workers starting at once index only once */
+    sqlite3_stmt *st = ym_db_prepare(db, "core", "SELECT 1 FROM core_search_docs WHERE kind = 'unit' LIMIT 1");
+    int rc = st ? sqlite3_step(st) : SQLITE_ERROR;
+    if (st)
+        sqlite3_reset(st);
+    int out;
+    if (rc == SQLITE_ROW)
+        out = 0;
+    else if (rc == SQLITE_DONE)
+        out = reindex_units(db) == 0 && reindex_users(db) == 0 ? 1 : -1;
+    else
+        out = -1;
+    if (ym_db_write_end(db, out >= 0) < 0)
+        out = -1;
+    if (ym_db_flush(db) != SQLITE_OK)
+        out = -1;
+    return out;
+}
+
+/* ---------- GET /api/search ---------- */
+
+/* ym_may answers per (permission, unit), remembered for one request. */
+typedef struct may_entry {
+    char perm[64];
+    int64_t unit;
+    int ok;
+} may_entry;
+
+typedef struct may_cache {
+    may_entry e[128];
+    size_t n;
+} may_cache;
+
+static int may_cached(ym_db *db, ym_principal *p, may_cache *c, const char *perm, int64_t unit)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->e[i].unit == unit && strcmp(c->e[i].perm, perm) == 0)
+            return c->e[i].ok;
+    int ok = ym_may(db, p, perm, unit);
+    if (ok >= 0 && c->n < sizeof c->e / sizeof c->e[0] && strlen(perm) < sizeof c->e[0].perm) {
+        snprintf(c->e[c->n].perm, sizeof c->e[0].perm, "%s", perm);
+        c->e[c->n].unit = unit;
+        c->e[c->n].ok = ok;
+        c->n++;
+    }
+    return ok;
+}
+
+/* Start of the code point that is back code points before at (not before s). */
+static const char *cp_back(const char *s, const char *at, int back)
+{
+    while (at > s && back > 0) {
+        at--;
+        while (at > s && ((unsigned char)*at & 0xc0) == 0x80)
+            at--;
+        back--;
+    }
+    return at;
+}
+
+static const char *cp_fwd(const char *at, int fwd)
+{
+    while (*at && fwd > 0) {
+        at++;
+        while (*at && ((unsigned char)*at & 0xc0) == 0x80)
+            at++;
+        fwd--;
+    }
+    return at;
+}
+
+/* The snippet of the LIKE path: the first match of q in title (else body) between 【】,
+ * with up to 10 code points before and 20 after. */
+static json_t *like_snippet(const char *title, const char *body, const char *q)
+{
+    const char *text = title, *m = strcasestr(title, q);
+    if (!m) {
+        text = body;
+        m = strcasestr(body, q);
+    }
+    if (!m) { /* not found byte for byte (LIKE folded the case differently): the body's start */
+        const char *end = cp_fwd(body, 30);
+        return json_sprintf("%.*s%s", (int)(end - body), body, *end ? ELLIPSIS : "");
+    }
+    size_t qlen = strlen(q);
+    const char *start = cp_back(text, m, 10), *end = cp_fwd(m + qlen, 20);
+    return json_sprintf("%s%.*s" OPEN_MARK "%.*s" CLOSE_MARK "%.*s%s", start > text ? ELLIPSIS : "",
+                        (int)(m - start), start, (int)qlen, m, (int)(end - (m + qlen)), m + qlen,
+                        *end ? ELLIPSIS : "");
+}
+
+static void search_get(ym_request *r, void *ud)
+{
+    (void)ud;
+    ym_db *db = ym_api_db(r);
+    char *q = NULL, *kind = NULL;
+    int limit;
+    int64_t after;
+    if (ym_api_query_str(r, "q", (size_t)YM_SEARCH_Q_MAX * 4, &q) < 0)
+        return;
+    long qlen = q ? ym_search_utf8_len(q) : 0;
+    if (!q || qlen <= 0 || qlen > YM_SEARCH_Q_MAX) {
+        if (!q)
+            ym_resp_invalid(r, "q", "q is required");
+        else if (qlen < 0)
+            ym_resp_invalid(r, "q", "q must be UTF-8");
+        else if (qlen == 0)
+            ym_resp_invalid(r, "q", "q must not be empty");
+        else
+            ym_resp_invalid(r, "q", "q is at most %d characters", YM_SEARCH_Q_MAX);
+        free(q);
+        return;
+    }
+    if (ym_api_query_str(r, "kind", 64, &kind) < 0 || ym_api_page(r, &limit, &after) < 0) {
+        free(q);
+        free(kind);
+        return;
+    }
+    if (kind && !*kind) {
+        free(kind);
+        kind = NULL;
+    }
+    bool fts = qlen >= 3;
+    sqlite3_stmt *st;
+    char *match = NULL;
+    if (fts) {
+        /* one phrase: the trigram tokenizer then finds q as a substring */
+        size_t n = strlen(q);
+        match = malloc(2 * n + 3);
+        if (match) {
+            char *o = match;
+            *o++ = '"';
+            for (const char *c = q; *c; c++) {
+                if (*c == '"')
+                    *o++ = '"';
+                *o++ = *c;
+            }
+            *o++ = '"';
+            *o = 0;
+        }
+        st = ym_db_prepare(db, "core",
+            "SELECT d.id, d.kind, d.ref, d.title, "
+            "snippet(core_search_fts, -1, '" OPEN_MARK "', '" CLOSE_MARK "', '" ELLIPSIS "', 24), "
+            "d.unit_id, d.permission, d.body FROM core_search_fts f JOIN core_search_docs d ON d.id = f.rowid "
+            "WHERE core_search_fts MATCH ?1 AND (?2 IS NULL OR d.kind = ?2) "
+            "ORDER BY bm25(core_search_fts, 10.0, 1.0), d.id LIMIT ?4 OFFSET ?3");
+    } else {
+        st = ym_db_prepare(db, "core",
+            "SELECT id, kind, ref, title, NULL, unit_id, permission, body FROM core_search_docs "
+            "WHERE id > ?3 AND (?2 IS NULL OR kind = ?2) AND (title LIKE ?1 ESCAPE '\\' OR body LIKE ?1 ESCAPE '\\') "
+            "ORDER BY id LIMIT ?4");
+    }
+    if (!st || (fts && !match)) {
+        free(q);
+        free(kind);
+        free(match);
+        ym_api_busy(r);
+        return;
+    }
+    if (fts) {
+        sqlite3_bind_text(st, 1, match, -1, SQLITE_TRANSIENT);
+    } else {
+        char pat[4 * YM_SEARCH_Q_MAX + 8];
+        ym_api_like(q, pat, sizeof pat);
+        sqlite3_bind_text(st, 1, pat, -1, SQLITE_TRANSIENT);
+    }
+    if (kind)
+        sqlite3_bind_text(st, 2, kind, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 3, after);
+    sqlite3_bind_int(st, 4, YM_SEARCH_SCAN_MAX);
+
+    ym_principal *p = r->who;
+    may_cache *cache = calloc(1, sizeof *cache);
+    json_t *items = json_array();
+    int64_t next = 0, examined = 0, last_pos = 0, seen_pos = 0;
+    bool failed = !cache, more = false;
+    int rc = SQLITE_DONE;
+    while (!failed && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        examined++;
+        int64_t id = sqlite3_column_int64(st, 0);
+        int64_t pos = fts ? after + examined : id; /* the cursor just past this row */
+        seen_pos = pos;
+        int ok = may_cached(db, p, cache, (const char *)sqlite3_column_text(st, 6), sqlite3_column_int64(st, 5));
+        if (ok < 0) {
+            failed = true;
+            break;
+        }
+        if (!ok)
+            continue;
+        if ((int)json_array_size(items) == limit) { /* one more visible row: there is a next page */
+            more = true;
+            break;
+        }
+        const char *title = (const char *)sqlite3_column_text(st, 3);
+        const char *body = (const char *)sqlite3_column_text(st, 7);
+        json_t *snip = fts ? json_string((const char *)sqlite3_column_text(st, 4)) : like_snippet(title, body, q);
+        json_array_append_new(items, json_pack("{s:s,s:s,s:s,s:o,s:I}", "kind", (const char *)sqlite3_column_text(st, 1),
+                                               "ref", (const char *)sqlite3_column_text(st, 2), "title", title,
+                                               "snippet", snip ? snip : json_string(""), "unit_id",
+                                               (json_int_t)sqlite3_column_int64(st, 5)));
+        last_pos = pos;
+    }
+    if (!failed && rc != SQLITE_ROW && rc != SQLITE_DONE)
+        failed = true;
+    sqlite3_reset(st);
+    if (!failed) {
+        if (more)
+            next = last_pos;
+        else if (examined == YM_SEARCH_SCAN_MAX) /* the scan cap ended the page: go on after it */
+            next = seen_pos;
+    }
+    free(cache);
+    free(q);
+    free(kind);
+    free(match);
+    if (failed) {
+        json_decref(items);
+        ym_api_busy(r);
+        return;
+    }
+    ym_api_send_page(r, items, next);
+}
+
+int ym_search_routes(ym_router *rt, ym_db *db, char *err, size_t errlen)
+{
+    static const ym_api_route routes[] = {
+        {"GET", "/api/search", YM_PERM_USER, search_get, NULL},
+    };
+    if (ym_api_routes(rt, routes, sizeof routes / sizeof routes[0], err, errlen) < 0)
+        return -1;
+    if (db && ym_search_reindex_directory(db) < 0)
+        ym_log(YM_LOG_WARN, "search index of the directory not built", "error=%s", ym_db_errmsg(db));
+    return 0;
+}
