@@ -583,6 +583,8 @@ int ym_master_run(const char *cfg_path, const char *cfg_text, size_t cfg_len)
     m->ready_timer.data = m->stop_timer.data = m;
     m->first_start = true;
     m->next_gen = m->gen_seq = 1;
+    /* nothing older serves: the first generation is the one from its first answer on */
+    __atomic_store_n(&m->sh->generation, 1, __ATOMIC_RELAXED);
     start_generation(m);
     if (m->stopping && !m->procs)
         master_finish(m);
