@@ -46,16 +46,6 @@ const char *ym_unit_kind_parse(const char *s)
     return NULL;
 }
 
-static bool all_digits(const char *s)
-{
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (*s < '0' || *s > '9')
-            return false;
-    return true;
-}
-
 /* The unit named name under parent (0 = anywhere): >0 id, 0 none or ambiguous, -1 error. */
 static int64_t unit_by_name(ym_db *db, int64_t parent, const char *name, size_t nlen, char *why, size_t wl)
 {
@@ -85,7 +75,7 @@ static int64_t unit_by_name(ym_db *db, int64_t parent, const char *name, size_t 
 
 int64_t ym_unit_resolve(ym_db *db, const char *ref, char *why, size_t whylen)
 {
-    if (all_digits(ref)) {
+    if (ym_digits_only(ref)) {
         int64_t id = strtoll(ref, NULL, 10);
         json_t *u = id > 0 ? ym_unit_json(db, id) : NULL;
         json_decref(u);

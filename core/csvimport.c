@@ -323,7 +323,7 @@ void ym_csv_free(ym_csv *c)
     *c = (ym_csv){.encoding = enc};
 }
 
-static bool all_digits(const char *s)
+bool ym_digits_only(const char *s)
 {
     if (!*s)
         return false;
@@ -508,7 +508,7 @@ static int unit_row(ym_db *db, const ym_import_opts *o, ym_csv_row *r, const int
         problem(res, r->line, "name: required");
     if (!kind)
         problem(res, r->line, "kind: \"%s\" is not county, township, village, department or other", kind_in);
-    if (*sort_s && !(all_digits(sort_s) || (sort_s[0] == '-' && all_digits(sort_s + 1))))
+    if (*sort_s && !(ym_digits_only(sort_s) || (sort_s[0] == '-' && ym_digits_only(sort_s + 1))))
         problem(res, r->line, "sort: \"%s\" is not a whole number", sort_s);
     int64_t parent = *parent_ref ? ym_unit_resolve(db, parent_ref, why, sizeof why) : root;
     if (parent < 0)
@@ -600,17 +600,6 @@ static void split_roles(urow *u, ym_import_result *res)
     }
 }
 
-static int username_taken(ym_db *db, const char *username)
-{
-    sqlite3_stmt *st = ym_db_prepare(db, "core", "SELECT 1 FROM core_users WHERE username = ?1");
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, username, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
-}
-
 /* Everything that can be checked without writing; 0, or -1 on a database error. */
 static int check_user(ym_db *db, const ym_config *cfg, urow *rows, size_t i, ym_import_result *res)
 {
@@ -618,7 +607,7 @@ static int check_user(ym_db *db, const ym_config *cfg, urow *rows, size_t i, ym_
     size_t line = u->r->line;
     char why[300];
     const char *name = u->v[C_USER];
-    int taken = ym_username_ok(name) ? username_taken(db, name) : 0;
+    int taken = ym_username_ok(name) ? ym_username_taken(db, name) : 0;
     if (taken < 0)
         return -1;
     if (!ym_username_ok(name))

@@ -69,4 +69,7 @@ int ym_import_users(ym_db *db, const ym_import_opts *o, ym_csv *csv, ym_import_r
                     char *err, size_t errlen);
 void ym_import_result_free(ym_import_result *res);
 
+/* A non-empty string of ASCII digits only (an id or a number in a CSV cell or argument). */
+bool ym_digits_only(const char *s);
+
 #endif

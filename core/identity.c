@@ -234,6 +234,17 @@ bool ym_username_ok(const char *u)
     return true;
 }
 
+int ym_username_taken(ym_db *db, const char *username)
+{
+    sqlite3_stmt *st = ym_db_prepare(db, "core", "SELECT 1 FROM core_users WHERE username = ?1");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, username, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
 int64_t ym_user_create(ym_db *db, const char *username, const char *display_name, int64_t unit_id,
                        const char *title, const char *phone, const char *password_hash, bool must_change,
                        char *field, size_t flen, char *err, size_t errlen)

@@ -72,6 +72,8 @@ int ym_grant_create(ym_db *db, int64_t user_id, const char *role_key, int64_t un
 int64_t ym_role_id(ym_db *db, const char *key);
 bool ym_unit_kind_ok(const char *kind);
 bool ym_username_ok(const char *username);
+/* 1 taken, 0 free, -1 database error. */
+int ym_username_taken(ym_db *db, const char *username);
 int64_t ym_root_unit(ym_db *db);
 
 /* Object shapes of the API. */

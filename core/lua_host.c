@@ -479,17 +479,6 @@ static int read_limits(ym_lua *lp, json_t *settings, char *err, size_t errlen)
     return 0;
 }
 
-static int version_cmp(const char *a, const char *b)
-{
-    int x[3] = {0, 0, 0}, y[3] = {0, 0, 0};
-    sscanf(a, "%d.%d.%d", &x[0], &x[1], &x[2]);
-    sscanf(b, "%d.%d.%d", &y[0], &y[1], &y[2]);
-    for (int i = 0; i < 3; i++)
-        if (x[i] != y[i])
-            return x[i] < y[i] ? -1 : 1;
-    return 0;
-}
-
 /* Field k of the definition at idx, which must have type t (or be nil when optional). */
 static void def_field(lua_State *L, int idx, const char *k, int t, bool optional)
 {
@@ -514,7 +503,7 @@ static void check_definition(lua_State *L, ym_lua *lp, int d)
         luaL_error(L, "init.lua: the definition's version must have 1 to %d characters", (int)sizeof p->version - 1);
     snprintf(p->version, sizeof p->version, "%s", v);
     def_field(L, d, "core_min", LUA_TSTRING, true);
-    if (lua_isstring(L, -1) && version_cmp(lua_tostring(L, -1), YM_VERSION) > 0)
+    if (lua_isstring(L, -1) && ym_version_cmp(lua_tostring(L, -1), YM_VERSION) > 0)
         luaL_error(L, "needs yimen %s or newer; this is %s", lua_tostring(L, -1), YM_VERSION);
     def_field(L, d, "requires", LUA_TTABLE, true);
     for (lua_Integer i = 1; lua_istable(L, -1) && lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {

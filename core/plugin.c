@@ -157,7 +157,7 @@ static int check_files(ym_plugin *p)
     return 0;
 }
 
-static int version_cmp(const char *a, const char *b)
+int ym_version_cmp(const char *a, const char *b)
 {
     int x[3] = {0, 0, 0}, y[3] = {0, 0, 0};
     sscanf(a, "%d.%d.%d", &x[0], &x[1], &x[2]);
@@ -200,7 +200,7 @@ static int open_c(ym_plugin *p)
     snprintf(p->version, sizeof p->version, "%s", d->version ? d->version : "0");
     for (const char *const *r = d->requires; r && *r; r++)
         json_array_append_new(p->requires, json_string(*r));
-    if (d->core_min && version_cmp(d->core_min, YM_VERSION) > 0) {
+    if (d->core_min && ym_version_cmp(d->core_min, YM_VERSION) > 0) {
         failf(p, "needs yimen %s or newer; this is %s", d->core_min, YM_VERSION);
         return -1;
     }

@@ -69,5 +69,7 @@ const char *ym_table_owner(const ym_host *h, const char *table);
 
 /* Names the core keeps for itself (DESIGN §3). */
 bool ym_plugin_name_reserved(const char *name);
+/* Compares "major.minor.patch" versions (missing parts are 0): -1, 0, 1. */
+int ym_version_cmp(const char *a, const char *b);
 
 #endif

@@ -320,17 +320,6 @@ static void user_new_hashed(void *ud, int rc, const char *encoded)
     user_new_free(c);
 }
 
-static int username_taken(ym_db *db, const char *username)
-{
-    sqlite3_stmt *st = ym_db_prepare(db, "core", "SELECT 1 FROM core_users WHERE username = ?1");
-    if (!st)
-        return -1;
-    sqlite3_bind_text(st, 1, username, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
-}
-
 static const char *const user_create_keys[] = {"username", "display_name", "unit_id", "extra_unit_ids", "title",
                                                "phone", "password", NULL};
 
@@ -380,7 +369,7 @@ static int user_new_check(ym_request *r, user_new *c)
     ids_drop(c->extra, c->unit_id);
     json_array_foreach(c->extra, i, v) if (unit_usable(r, json_integer_value(v), "extra_unit_ids", "users.create", &c->acting) != 1)
         return -1;
-    int taken = username_taken(db, c->username);
+    int taken = ym_username_taken(db, c->username);
     if (taken) {
         if (taken < 0)
             ym_api_busy(r);
