@@ -9,7 +9,7 @@ PYTHON   ?= /usr/bin/python3
 LLHTTP_SRC ?= /usr/share/llhttp
 LLHTTP_INC ?= /usr/share/include/llhttp
 
-PKGS     := libuv lua5.4 jansson sqlite3 openssl libargon2 libqrencode libmagic xlsxwriter libzip expat
+PKGS     := libuv lua5.4 jansson sqlite3 openssl libargon2 libqrencode libmagic xlsxwriter libzip expat libcurl
 DEPS_OK  := $(shell pkg-config --exists $(PKGS) 2>/dev/null && test -f $(LLHTTP_SRC)/llhttp.c && echo yes)
 PKG_CFLAGS := $(if $(DEPS_OK),$(shell pkg-config --cflags $(PKGS)))
 PKG_LIBS   := $(if $(DEPS_OK),$(shell pkg-config --libs $(PKGS)))
@@ -43,7 +43,7 @@ check-deps:
 # `make fuzz` add theirs. When root: apt-get update, then install what is missing.
 DEB_PKGS  := gcc make pkg-config libuv1-dev node-llhttp libsqlite3-dev sqlite3 liblua5.4-dev \
              libssl-dev libjansson-dev libcmocka-dev python3 python3-pytest python3-requests \
-             libargon2-dev libqrencode-dev libmagic-dev libxlsxwriter-dev libzip-dev libexpat1-dev procps
+             libargon2-dev libqrencode-dev libmagic-dev libxlsxwriter-dev libzip-dev libexpat1-dev libcurl4-openssl-dev procps
 BENCH_PKGS := nginx-light wrk curl libnginx-mod-http-lua lua-cjson
 FUZZ_PKGS  := clang libclang-rt-14-dev
 deps:

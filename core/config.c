@@ -15,6 +15,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 #include "config.h"
+#include "channels.h"
 #include "plugin.h"
 #include "config_eval.h"
 #include "log.h"
@@ -262,13 +263,14 @@ static int set_defaults(ym_config *c)
     c->auth.argon2.parallelism = 1, c->auth.password.min_length = 12;
     c->auth.password.common_list = path_resolve(bin, "../config/common-passwords.txt");
     c->auth.audit_hash = strdup("sm3"), c->auth.issuer = strdup("yimen");
+    c->notify.heartbeat = 25000, c->notify.keep = 365ull * 86400000, c->notify.channels = json_object();
     char *p1 = path_resolve(bin, "plugins"), *p2 = path_resolve(bin, "../lua");
     bool ok = p1 && p2 && !strlist_push(&c->plugin_paths, p1) && !strlist_push(&c->plugin_paths, p2);
     free(p1);
     free(p2);
     return ok && c->data_dir && c->www_root && c->calendar_dir && c->timezone &&
                    c->database.synchronous && c->plugin_settings && c->auth.password.common_list &&
-                   c->auth.audit_hash && c->auth.issuer ? 0 : -1;
+                   c->auth.audit_hash && c->auth.issuer && c->notify.channels ? 0 : -1;
 }
 
 /* ---- scalars: the value at absolute stack index idx; errors name key ---- */
@@ -459,7 +461,7 @@ static int each_string(parse_ctx *p, lua_State *L, int idx, const char *key, ite
 /* ---- the schema: one table of fields drives validation and unknown-key errors ---- */
 
 enum { F_SIZE, F_KIB, F_COUNT, F_MS, F_MS_INT, F_BOOL, F_SYNC, F_HASH, F_ISSUER, F_WORKERS,
-       F_LEVEL, F_PATH, F_TZ, F_URL, F_LISTEN, F_PROXIES, F_PATHS, F_PLUGINS, F_ROLES, F_TABLE };
+       F_LEVEL, F_PATH, F_TZ, F_URL, F_LISTEN, F_PROXIES, F_PATHS, F_PLUGINS, F_ROLES, F_TABLE, F_CHANNELS };
 
 typedef struct field {
     const char *name;
@@ -517,6 +519,10 @@ static const field auth_fields[] = {
     FLD("totp_roles", F_ROLES, auth.totp_roles, 0, 0), FLD("audit_hash", F_HASH, auth.audit_hash, 0, 0),
     FLD("issuer", F_ISSUER, auth.issuer, 0, 0), END,
 };
+static const field notify_fields[] = {
+    FLD("heartbeat", F_MS, notify.heartbeat, 1000, 3600000), FLD("keep", F_MS, notify.keep, 86400000, 0),
+    FLD("channels", F_CHANNELS, notify.channels, 0, 0), END,
+};
 static const field top_fields[] = {
     FLD("listen", F_LISTEN, listen, 0, 0), FLD("workers", F_WORKERS, workers, 1, 0),
     FLD("data_dir", F_PATH, data_dir, 0, 0), FLD("log_level", F_LEVEL, log_level, 0, 0),
@@ -526,10 +532,11 @@ static const field top_fields[] = {
     FLD("trusted_proxies", F_PROXIES, trusted_proxies, 0, 0),
     FLD("public_url", F_URL, public_url, 0, 0), SUB("metrics", metrics_fields),
     FLD("plugin_paths", F_PATHS, plugin_paths, 0, 0), FLD("plugins", F_PLUGINS, plugins, 0, 0),
-    SUB("auth", auth_fields), END,
+    SUB("auth", auth_fields), SUB("notify", notify_fields), END,
 };
 
 static int set_field(parse_ctx *p, lua_State *L, int idx, const field *f, const char *key);
+static int set_channels(parse_ctx *p, lua_State *L, int idx, const char *key);
 
 static int set_table(parse_ctx *p, lua_State *L, int idx, const field *fields, const char *key)
 {
@@ -635,6 +642,8 @@ static int set_field(parse_ctx *p, lua_State *L, int idx, const field *f, const 
     switch (f->kind) {
     case F_TABLE:
         return set_table(p, L, idx, f->sub, key);
+    case F_CHANNELS:
+        return set_channels(p, L, idx, key);
     case F_LISTEN: case F_PROXIES: case F_PATHS: case F_PLUGINS: case F_ROLES:
         return set_list(p, L, idx, f, key);
     case F_SYNC: case F_HASH: case F_ISSUER: case F_PATH: case F_TZ: case F_URL:
@@ -746,6 +755,29 @@ static json_t *to_json(parse_ctx *p, lua_State *L, int idx, const char *path, in
         return fail(p, path, "a %s cannot be a setting", luaL_typename(L, idx)), NULL;
     }
     return v ? v : (fail(p, path, "out of memory"), NULL);
+}
+
+/* notify.channels: any table shape as JSON first, then the channel rules (channels.c). */
+static int set_channels(parse_ctx *p, lua_State *L, int idx, const char *key)
+{
+    char sub[96], why[200], path[200];
+    if (lua_type(L, idx) != LUA_TTABLE)
+        return fail(p, key, "expected a table of channels");
+    json_t *j = to_json(p, L, idx, key, 0);
+    if (!j)
+        return -1;
+    if (json_is_array(j) && json_array_size(j) == 0) { /* {} reads as an empty list */
+        json_decref(j);
+        j = json_object();
+    }
+    if (ym_channels_check(j, sub, sizeof sub, why, sizeof why) < 0) {
+        json_decref(j);
+        snprintf(path, sizeof path, "%s%s%s", key, sub[0] ? "." : "", sub);
+        return fail(p, path, "%s", why);
+    }
+    json_decref(p->c->notify.channels);
+    p->c->notify.channels = j;
+    return 0;
 }
 
 static bool plugin_dir_exists(const ym_config *c, const char *name)
@@ -879,6 +911,7 @@ void ym_config_free(ym_config *c)
     strlist_free(&c->plugins);
     strlist_free(&c->auth.totp_roles);
     json_decref(c->plugin_settings);
+    json_decref(c->notify.channels);
     free(c);
 }
 

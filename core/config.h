@@ -84,6 +84,11 @@ typedef struct ym_config {
         char *audit_hash;            /* "sm3" (default) or "sha256" */
         char *issuer;                /* TOTP issuer shown in authenticator apps, "yimen" */
     } auth;
+    struct {
+        uint64_t heartbeat;          /* ms, 25 s: a comment line on idle event streams */
+        uint64_t keep;               /* ms, 365 days: read notifications are deleted after this */
+        json_t *channels;            /* object: channel name -> {type, url, template, ...} */
+    } notify;
 } ym_config;
 
 /* Parse and validate. path NULL = built-in defaults only. On error returns -1 and

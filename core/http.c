@@ -39,6 +39,9 @@ typedef struct conn {
     uint64_t requests;
     char peer[48];
     bool loopback;
+    bool streaming;            /* handed to ym_resp_stream: no more requests on it */
+    void (*on_close)(void *ud);
+    void *close_ud;
 } conn;
 
 struct ym_server {
@@ -263,11 +266,20 @@ static void on_handle_closed(uv_handle_t *h)
 
 static void server_check_drained(ym_server *s);
 
+static void stream_closed(conn *c)
+{
+    void (*fn)(void *) = c->on_close;
+    c->on_close = NULL;
+    if (fn)
+        fn(c->close_ud);
+}
+
 static void conn_close(conn *c)
 {
     if (c->closing)
         return;
     c->closing = true;
+    stream_closed(c);
     ym_server *s = c->srv;
     if (c->prev) c->prev->next = c->next;
     else s->conns = c->next;
@@ -488,6 +500,66 @@ void ym_resp_send(ym_request *r, int status, const char *content_type, const cha
     ym_db_after_commit(db, on_committed, p);
 }
 
+/* ---------- streams (Server-Sent Events) ---------- */
+
+ym_stream *ym_resp_stream(ym_request *r, const char *content_type, const char *extra_headers,
+                          void (*on_close)(void *ud), void *ud)
+{
+    conn *c = r->conn;
+    if (r->answered || c->closing || c->close_after || c->srv->draining) {
+        if (!r->answered)
+            ym_resp_error(r, 503, "draining", "the server is restarting; reconnect");
+        return NULL;
+    }
+    r->answered = true;
+    r->status = 200;
+    char head[1024];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 200 OK\r\nServer: yimen\r\nDate: %s\r\nX-Request-Id: %s\r\n"
+                     "Content-Type: %s\r\nCache-Control: no-store\r\nX-Accel-Buffering: no\r\n"
+                     "Connection: close\r\n%s\r\n",
+                     http_date(c->srv), r->id, content_type, extra_headers ? extra_headers : "");
+    if (n < 0 || (size_t)n >= sizeof head || conn_write(c, head, (size_t)n, NULL, 0) < 0) {
+        request_done(c, r, true);
+        return NULL;
+    }
+    access_log(c, r, 0);
+    /* the connection now belongs to the stream: no pipelined request will be answered */
+    c->streaming = true;
+    c->on_close = on_close;
+    c->close_ud = ud;
+    c->cur = NULL;
+    ym_request_free(r);
+    free(c->pending);
+    c->pending = NULL;
+    c->pending_len = c->pending_cap = 0;
+    timer_set(c, T_NONE);
+    start_reading(c); /* to notice the client leaving */
+    return (ym_stream *)c;
+}
+
+int ym_stream_write(ym_stream *st, const char *data, size_t len)
+{
+    conn *c = (conn *)st;
+    if (c->closing || c->close_after)
+        return -1;
+    if (conn_write(c, data, len, NULL, 0) < 0)
+        return -1;
+    if (c->wbytes > c->srv->cfg->limits.write_buffer) {
+        /* a client this far behind reconnects and catches up from the database */
+        conn_close(c);
+        return -1;
+    }
+    return 0;
+}
+
+void ym_stream_close(ym_stream *st)
+{
+    conn *c = (conn *)st;
+    stream_closed(c);
+    conn_close_after_writes(c);
+}
+
 /* ---------- requests ---------- */
 
 static bool method_supported(const char *m)
@@ -593,7 +665,7 @@ static void pending_append(conn *c, const char *data, size_t len)
 static void feed(conn *c, const char *data, size_t len)
 {
     c->in_feed = true;
-    while (len > 0 && !c->cur && !c->closing && !c->close_after) {
+    while (len > 0 && !c->cur && !c->closing && !c->close_after && !c->streaming) {
         size_t used = 0;
         ym_parse_rc rc = ym_parser_feed(&c->ps, data, len, &used);
         data += used;
@@ -618,17 +690,20 @@ static void feed(conn *c, const char *data, size_t len)
         }
     }
     /* keep what is left for after the current response */
-    if (len > 0 && !c->closing && !c->close_after)
+    if (len > 0 && !c->closing && !c->close_after && !c->streaming)
         pending_append(c, data, len);
     c->in_feed = false;
     /* answered at once and nothing more arrived: wait for the next request */
-    if (!c->cur && !c->closing && !c->close_after && !c->pending_len && !ym_parser_mid_message(&c->ps))
+    if (!c->cur && !c->closing && !c->close_after && !c->streaming && !c->pending_len &&
+        !ym_parser_mid_message(&c->ps))
         timer_set(c, T_IDLE);
 }
 
 /* Continue with pipelined bytes once the current request is answered. */
 static void conn_process(conn *c)
 {
+    if (c->streaming)
+        return;
     while (!c->cur && !c->closing && !c->close_after && c->pending_len > 0) {
         size_t n = c->pending_len;
         char *buf = c->pending;
@@ -667,6 +742,11 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
     conn *c = st->data;
     if (nread == 0)
         return;
+    if (c->streaming) { /* a stream's client has nothing more to say: input is dropped */
+        if (nread < 0)
+            conn_close(c);
+        return;
+    }
     if (nread < 0) {
         c->eof = true;
         stop_reading(c);
@@ -861,6 +941,13 @@ void ym_server_drain(ym_server *s, void (*done)(void *ud), void *ud)
     s->drain_done = done;
     s->drain_ud = ud;
     close_listeners(s);
+    /* Streams never end by themselves: close them now; their clients reconnect (with
+     * Last-Event-ID) to the new generation, which is already accepting. */
+    for (conn *c = s->conns, *n; c; c = n) {
+        n = c->next;
+        if (c->streaming)
+            ym_stream_close((ym_stream *)c);
+    }
     /* Idle connections stay until the deadline: a request may already be on the wire,
      * and its answer (with Connection: close) is what lets the client move on cleanly. */
     uv_timer_start(&s->drain_timer, on_drain_timeout, s->cfg->timeouts.drain, 0);

@@ -54,5 +54,19 @@ void ym_resp_invalid(ym_request *r, const char *field, const char *fmt, ...) __a
 json_t *ym_req_json(ym_request *r);
 
 const char *ym_http_reason(int status);
+/* ---- long-lived responses (Server-Sent Events) ----
+ * Answers r with 200, content_type and extra_headers (no Content-Length: the body ends
+ * when the connection closes) and turns the connection into a stream: r is freed,
+ * anything the client sends after it is dropped, the idle timeout no longer applies.
+ * on_close(ud) runs once when the stream ends for any reason (client left, write error,
+ * a client too slow to keep under limits.write_buffer, drain, ym_stream_close).
+ * Returns NULL (r answered 503 or closed) when the server is draining. */
+typedef struct ym_stream ym_stream;
+ym_stream *ym_resp_stream(ym_request *r, const char *content_type, const char *extra_headers,
+                          void (*on_close)(void *ud), void *ud);
+/* Queue bytes on the stream: 0, or -1 when it has ended (on_close has run or runs now). */
+int ym_stream_write(ym_stream *st, const char *data, size_t len);
+/* Ends the stream after what is queued (on_close runs now). */
+void ym_stream_close(ym_stream *st);
 
 #endif

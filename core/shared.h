@@ -27,6 +27,7 @@ typedef struct ym_shared {
     uint64_t generation;          /* current generation */
     uint64_t worker_restarts;     /* workers replaced after dying */
     uint64_t write_epoch;         /* moves after every commit: caches of DB reads check it */
+    int64_t live_seq;             /* highest committed core_notifications id: streams poll it */
     ym_metrics_shm metrics;
     ym_rate_slot rate[YM_RATE_SLOTS]; /* login attempts per client address / username */
 } ym_shared;
