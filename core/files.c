@@ -2,6 +2,7 @@
  * (write a temp file, fsync, rename into place, fsync the directory) and records a
  * row in core_files; download checks the uploader or files.read on the file's unit
  * and serves the bytes with a safe Content-Type and Content-Disposition. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -250,8 +251,12 @@ static int blob_store(const char *data_dir, const char *hex, const char *data, s
     if (ym_files_blob_path(data_dir, hex, final, sizeof final) < 0)
         return -1;
     struct stat st;
-    if (stat(final, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == len)
-        return 0; /* same content already stored */
+    if (stat(final, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == len) {
+        /* same content already stored: freshen its mtime, so the cleanup (which only
+         * reaps blobs untouched for an hour) leaves it alone while our row commits */
+        utimensat(AT_FDCWD, final, NULL, 0);
+        return 0;
+    }
     if (ym_mkdirs(tmpdir, 0750) < 0)
         return -1;
     snprintf(tmp, sizeof tmp, "%s/up-XXXXXX", tmpdir);
@@ -282,6 +287,15 @@ static int blob_store(const char *data_dir, const char *hex, const char *data, s
         return -1;
     }
     return fsync_dir(d2);
+}
+
+/* 1 when the blob named hex is there with len bytes, else 0. */
+static int blob_present(const char *data_dir, const char *hex, size_t len)
+{
+    char path[4200];
+    struct stat st;
+    return ym_files_blob_path(data_dir, hex, path, sizeof path) == 0 && stat(path, &st) == 0 &&
+           S_ISREG(st.st_mode) && (size_t)st.st_size == len;
 }
 
 /* ---------- JSON ---------- */
@@ -361,6 +375,13 @@ static void files_upload(ym_request *r, void *ud)
         ok = sqlite3_step(st) == SQLITE_DONE;
         sqlite3_reset(st);
         id = sqlite3_last_insert_rowid(ym_db_handle(db));
+    }
+    /* The cleanup unlinks an unreferenced blob only while it holds the write lock, and
+     * we hold it now: if it took the blob between blob_store and here, store it again. */
+    if (ok && blob_present(cfg->data_dir, hex, r->body_len) == 0 &&
+        blob_store(cfg->data_dir, hex, r->body ? r->body : "", r->body_len) < 0) {
+        ym_log(YM_LOG_ERROR, "cannot store an uploaded file", "sha256=%s error=%s", hex, strerror(errno));
+        ok = false;
     }
     char target[32];
     snprintf(target, sizeof target, "file:%lld", (long long)id);
@@ -506,4 +527,269 @@ int ym_files_routes(ym_router *rt, char *err, size_t errlen)
         ym_router_add(rt, "GET", "/api/files/:id/meta", YM_PERM_USER, "core", files_meta, NULL, err, errlen) < 0)
         return -1;
     return 0;
+}
+
+/* ---------- attaching, and the orphan cleanup (the job core.files_cleanup) ---------- */
+
+static char g_data_dir[4096];
+
+void ym_files_set_data_dir(const char *data_dir)
+{
+    snprintf(g_data_dir, sizeof g_data_dir, "%s", data_dir ? data_dir : "");
+}
+
+const char *ym_files_data_dir(ym_db *db, char *buf, size_t len)
+{
+    if (g_data_dir[0]) {
+        snprintf(buf, len, "%s", g_data_dir);
+        return buf;
+    }
+    /* the worker opens <data_dir>/yimen.db: its directory is the data_dir */
+    const char *f = db ? sqlite3_db_filename(ym_db_handle(db), "main") : NULL;
+    const char *slash = f ? strrchr(f, '/') : NULL;
+    if (!slash || (size_t)(slash - f) + 1 > len)
+        return NULL;
+    size_t n = slash == f ? 1 : (size_t)(slash - f);
+    memcpy(buf, f, n);
+    buf[n] = 0;
+    return buf;
+}
+
+static bool owner_ref_ok(const char *ref)
+{
+    size_t n = ref ? strlen(ref) : 0;
+    return n > 0 && n <= YM_FILES_OWNER_MAX && ym_files_utf8_ok(ref, n) && !has_control(ref, n);
+}
+
+int ym_files_attach(ym_db *db, int64_t file_id, int64_t by_user, const char *owner_ref, char *err, size_t errlen)
+{
+    if (!ym_db_in_write(db)) {
+        snprintf(err, errlen, "attaching a file needs a write (ym_db_write_begin)");
+        return -1;
+    }
+    if (!owner_ref_ok(owner_ref)) {
+        snprintf(err, errlen, "the owner must be 1 to %d bytes of UTF-8 without control characters",
+                 YM_FILES_OWNER_MAX);
+        return -1;
+    }
+    sqlite3_stmt *st = ym_db_prepare(db, "core", "SELECT uploader_id, owner FROM core_files WHERE id = ?1");
+    if (!st) {
+        snprintf(err, errlen, "%s", ym_db_errmsg(db));
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, file_id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        snprintf(err, errlen, "%s", rc == SQLITE_DONE ? "no such file" : ym_db_errmsg(db));
+        sqlite3_reset(st);
+        return -1;
+    }
+    int64_t uploader = sqlite3_column_int64(st, 0);
+    const char *cur = (const char *)sqlite3_column_text(st, 1);
+    int same = cur ? strcmp(cur, owner_ref) == 0 : -1; /* -1: not attached yet */
+    sqlite3_reset(st);
+    if (uploader != by_user) {
+        snprintf(err, errlen, "the file was uploaded by someone else");
+        return -1;
+    }
+    if (same == 1)
+        return 0; /* attached to this record already */
+    if (same == 0) {
+        snprintf(err, errlen, "the file is attached to another record");
+        return -1;
+    }
+    st = ym_db_prepare(db, "core", "UPDATE core_files SET owner = ?2 WHERE id = ?1 AND owner IS NULL");
+    if (!st) {
+        snprintf(err, errlen, "%s", ym_db_errmsg(db));
+        return -1;
+    }
+    sqlite3_bind_int64(st, 1, file_id);
+    sqlite3_bind_text(st, 2, owner_ref, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        snprintf(err, errlen, "%s", ym_db_errmsg(db));
+        return -1;
+    }
+    return 0;
+}
+
+int ym_files_detach_owner(ym_db *db, const char *owner_ref)
+{
+    if (!ym_db_in_write(db) || !owner_ref || !*owner_ref)
+        return -1;
+    sqlite3_stmt *st = ym_db_prepare(db, "core", "UPDATE core_files SET owner = NULL WHERE owner = ?1");
+    if (!st)
+        return -1;
+    sqlite3_bind_text(st, 1, owner_ref, -1, SQLITE_TRANSIENT);
+    int rc = sqlite3_step(st);
+    int n = sqlite3_changes(ym_db_handle(db));
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? n : -1;
+}
+
+static int64_t mtime_ms(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000 + st->st_mtim.tv_nsec / 1000000;
+}
+
+static bool hex2(const char *s)
+{
+    return strlen(s) == 2 && strspn(s, "0123456789abcdef") == 2;
+}
+
+/* A write of its own: the cleanup never joins (or leaves open) someone else's batch. */
+static int own_write_begin(ym_db *db)
+{
+    if (ym_db_in_write(db) || (ym_db_in_batch(db) && ym_db_flush(db) != SQLITE_OK))
+        return -1;
+    return ym_db_write_begin(db);
+}
+
+static int own_write_end(ym_db *db, bool ok)
+{
+    if (ym_db_write_end(db, ok) < 0)
+        ok = false;
+    return ym_db_flush(db) == SQLITE_OK && ok ? 0 : -1;
+}
+
+/* The blobs of one leaf directory (files/ab/cd) untouched since before old: those no row
+ * references are unlinked, each checked inside the write lock right before unlink (an
+ * upload re-checks its blob under the same lock, so one of the two always wins cleanly). */
+static int sweep_leaf(ym_db *db, const char *dir, const char *ab, const char *cd, int64_t old, int64_t *removed)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    char (*cand)[65] = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *nm = e->d_name;
+        if (!hex64(nm) || strncmp(nm, ab, 2) != 0 || strncmp(nm + 2, cd, 2) != 0)
+            continue;
+        char path[4400];
+        struct stat st;
+        snprintf(path, sizeof path, "%s/%s", dir, nm);
+        if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) || mtime_ms(&st) >= old)
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            void *v = realloc(cand, cap * sizeof *cand);
+            if (!v)
+                abort();
+            cand = v;
+        }
+        memcpy(cand[n++], nm, 65);
+    }
+    closedir(d);
+    if (!n)
+        return 0;
+    int ret = 0;
+    if (own_write_begin(db) < 0) {
+        free(cand);
+        return -1;
+    }
+    sqlite3_stmt *st = ym_db_prepare(db, "core", "SELECT 1 FROM core_files WHERE sha256 = ?1 LIMIT 1");
+    for (size_t i = 0; st && i < n; i++) {
+        sqlite3_bind_text(st, 1, cand[i], -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc == SQLITE_ROW)
+            continue; /* referenced */
+        if (rc != SQLITE_DONE) {
+            ret = -1;
+            break;
+        }
+        char path[4400];
+        struct stat sb;
+        snprintf(path, sizeof path, "%s/%s", dir, cand[i]);
+        if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && mtime_ms(&sb) < old && unlink(path) == 0)
+            (*removed)++;
+    }
+    if (!st)
+        ret = -1;
+    free(cand);
+    if (own_write_end(db, ret == 0) < 0) /* only read: a failed commit loses nothing */
+        ret = -1;
+    return ret;
+}
+
+int ym_files_cleanup(ym_db *db, const char *data_dir, int64_t now, ym_files_cleanup_stats *out, char *err,
+                     size_t errlen)
+{
+    ym_files_cleanup_stats s = {0};
+    /* 1. rows never attached, a day old: gone in their own committed write first,
+     * so no blob is unlinked for a row a rollback would bring back */
+    if (own_write_begin(db) < 0) {
+        snprintf(err, errlen, "%s", ym_db_errmsg(db));
+        return -1;
+    }
+    sqlite3_stmt *st = ym_db_prepare(db, "core", "DELETE FROM core_files WHERE owner IS NULL AND created_at < ?1");
+    bool ok = st && sqlite3_bind_int64(st, 1, now - YM_FILES_ORPHAN_MS) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
+    if (ok)
+        s.rows = sqlite3_changes(ym_db_handle(db));
+    if (st)
+        sqlite3_reset(st);
+    if (!ok)
+        snprintf(err, errlen, "%s", ym_db_errmsg(db));
+    if (own_write_end(db, ok) < 0) {
+        if (ok)
+            snprintf(err, errlen, "%s", ym_db_errmsg(db));
+        return -1;
+    }
+    /* 2. blobs no row references, untouched for an hour */
+    int64_t old = now - YM_FILES_STALE_MS;
+    char files[4096];
+    snprintf(files, sizeof files, "%s/files", data_dir);
+    DIR *top = opendir(files);
+    int ret = 0;
+    if (top) {
+        struct dirent *e1;
+        while ((e1 = readdir(top))) {
+            if (!hex2(e1->d_name))
+                continue;
+            char d1[4200];
+            snprintf(d1, sizeof d1, "%s/%s", files, e1->d_name);
+            DIR *mid = opendir(d1);
+            if (!mid)
+                continue;
+            struct dirent *e2;
+            while ((e2 = readdir(mid))) {
+                if (!hex2(e2->d_name))
+                    continue;
+                char d2[4300];
+                snprintf(d2, sizeof d2, "%s/%s", d1, e2->d_name);
+                if (sweep_leaf(db, d2, e1->d_name, e2->d_name, old, &s.blobs) < 0) {
+                    snprintf(err, errlen, "%s", ym_db_errmsg(db));
+                    ret = -1;
+                }
+            }
+            closedir(mid);
+        }
+        closedir(top);
+    }
+    /* 3. temp files of uploads that died before their rename */
+    char tmpdir[4200];
+    snprintf(tmpdir, sizeof tmpdir, "%s/tmp", files);
+    DIR *td = opendir(tmpdir);
+    if (td) {
+        struct dirent *e;
+        while ((e = readdir(td))) {
+            if (e->d_name[0] == '.')
+                continue;
+            char path[4400];
+            struct stat sb;
+            snprintf(path, sizeof path, "%s/%s", tmpdir, e->d_name);
+            if (lstat(path, &sb) == 0 && S_ISREG(sb.st_mode) && mtime_ms(&sb) < old && unlink(path) == 0)
+                s.temps++;
+        }
+        closedir(td);
+    }
+    if (s.rows || s.blobs || s.temps)
+        ym_log(YM_LOG_INFO, "files cleanup", "rows=%lld blobs=%lld temps=%lld", (long long)s.rows,
+               (long long)s.blobs, (long long)s.temps);
+    if (out)
+        *out = s;
+    return ret;
 }

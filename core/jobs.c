@@ -10,6 +10,8 @@
 #include "clock.h"
 #include "log.h"
 #include "plugin.h"
+#include "files.h"
+#include "todo.h"
 
 #define DAY_MS 86400000LL
 #define MAX_BACKOFF_MS 3600000LL
@@ -330,10 +332,36 @@ static int sessions_cleanup(void *ud, char *err, size_t errlen)
     return ok ? 0 : -1;
 }
 
+/* Attachments never attached for a day, then unreferenced blobs and stale temp
+ * files (core/files.c). Idempotent. */
+static int files_cleanup(void *ud, char *err, size_t errlen)
+{
+    ym_jobs *j = ud;
+    char dir[4096];
+    if (!ym_files_data_dir(j->db, dir, sizeof dir)) {
+        snprintf(err, errlen, "the data_dir is not known");
+        return -1;
+    }
+    return ym_files_cleanup(j->db, dir, ym_now(), NULL, err, errlen);
+}
+
+/* To-dos resolved over 30 days ago (kept that long as history). Idempotent. */
+static int todos_cleanup(void *ud, char *err, size_t errlen)
+{
+    ym_jobs *j = ud;
+    if (ym_todo_cleanup(j->db, ym_now() - YM_TODO_KEEP_MS) < 0) {
+        snprintf(err, errlen, "%s", ym_db_errmsg(j->db));
+        return -1;
+    }
+    return 0;
+}
+
 int ym_jobs_add_core(ym_jobs *j)
 {
     char err[256];
-    if (ym_jobs_add(j, "core.sessions_cleanup", "core", "every 1h", sessions_cleanup, j, NULL, err, sizeof err) < 0) {
+    if (ym_jobs_add(j, "core.sessions_cleanup", "core", "every 1h", sessions_cleanup, j, NULL, err, sizeof err) < 0 ||
+        ym_jobs_add(j, "core.files_cleanup", "core", "daily 03:30", files_cleanup, j, NULL, err, sizeof err) < 0 ||
+        ym_jobs_add(j, "core.todos_cleanup", "core", "daily 03:40", todos_cleanup, j, NULL, err, sizeof err) < 0) {
         ym_log(YM_LOG_ERROR, "core job not registered", "error=%s", err);
         return -1;
     }

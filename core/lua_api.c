@@ -265,6 +265,8 @@ static ym_lua_req *check_req_ud(lua_State *L, int idx)
 
 static ym_request *check_req(lua_State *L, int idx) { return check_req_ud(L, idx)->r; }
 
+ym_lua_req *ym_lua_check_req(lua_State *L, int idx) { return check_req_ud(L, idx); }
+
 ym_lua_req *ym_lua_push_req(lua_State *L, ym_request *r)
 {
     ym_lua_req *u = lua_newuserdatauv(L, sizeof *u, 0);
@@ -695,6 +697,7 @@ int ym_lua_open_module(lua_State *L)
     sub_table(L, "json", json);
     sub_table(L, "db", db);
     sub_table(L, "calendar", cal);
+    ym_lua_open_services(L);
     lua_pushlightuserdata(L, NULL);
     lua_setfield(L, -2, "null");
     lua_pushstring(L, ym_lua_of(L)->p->name);

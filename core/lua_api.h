@@ -60,6 +60,10 @@ typedef struct ym_lua_req {
     ym_request *r;               /* NULL once the handler has returned */
 } ym_lua_req;
 ym_lua_req *ym_lua_push_req(lua_State *L, ym_request *r);
+/* The live request at idx (raises when it is not one, or its handler has returned). */
+ym_lua_req *ym_lua_check_req(lua_State *L, int idx);
+/* The shared services (lua_services.c) into the module table at the top of the stack. */
+void ym_lua_open_services(lua_State *L);
 
 /* A structured error raised by yimen.error / yimen.invalid. */
 typedef struct ym_lua_error {

@@ -641,6 +641,48 @@ static int run(ym_lua *lp, lua_CFunction f, void *ud, char *err, size_t errlen)
     return st == LUA_OK ? 0 : -1;
 }
 
+/* Protected: registry[ref](name [, payload as a table]); ok unless it returned false. */
+typedef struct ref_call {
+    int ref;
+    const char *name, *payload;
+    bool ok;
+} ref_call;
+
+static int call_ref(lua_State *L)
+{
+    ref_call *c = lua_touserdata(L, 1);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+    lua_pushstring(L, c->name);
+    int nargs = 1;
+    if (c->payload) {
+        json_t *j = json_loads(c->payload, 0, NULL);
+        if (j)
+            ym_lua_push_json(L, j); /* copies: the JSON is freed right after */
+        else
+            lua_pushnil(L);
+        json_decref(j);
+        nargs = 2;
+    }
+    lua_call(L, nargs, 1);
+    c->ok = !(lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1));
+    return 0;
+}
+
+int ym_lua_call_ref(ym_plugin *p, int ref, const char *name, const char *payload, char *err, size_t errlen)
+{
+    ym_lua *lp = p->lua;
+    if (!lp || lp->in_call) {
+        snprintf(err, errlen, "the %s plugin is %s", p->name, lp ? "busy" : "not loaded");
+        return -1;
+    }
+    ref_call c = {ref, name, payload, false};
+    if (run(lp, call_ref, &c, err, errlen) < 0)
+        return -1;
+    if (!c.ok)
+        snprintf(err, errlen, "%s returned false", name);
+    return c.ok ? 0 : -1;
+}
+
 /* ---------- lifecycle ---------- */
 
 /* Every call into Lua is protected, so this means a bug in the host: say whose state. */

@@ -16,5 +16,9 @@ int ym_lua_init(ym_plugin *p, char *err, size_t errlen);
 int ym_lua_start(ym_plugin *p);
 void ym_lua_stop(ym_plugin *p, int64_t deadline_ms);
 void ym_lua_free(ym_plugin *p);
+/* Calls the function kept at registry ref with name and, unless payload is NULL, the
+ * payload JSON as a table, under a fresh instruction budget (jobs, event subscribers).
+ * 0 ok; -1 when it raised or returned false, with the reason in err. */
+int ym_lua_call_ref(ym_plugin *p, int ref, const char *name, const char *payload, char *err, size_t errlen);
 
 #endif

@@ -22,6 +22,7 @@ struct ym_plugin {
     ym_plugin_state state;
     char version[32];
     char reason[256];            /* why failed (or disabled) */
+    char error[256];             /* the reason of its last failed service call */
     const ym_plugin_def *def;    /* C */
     void *dl;                    /* dlopen handle (never closed in a live process) */
     void *lua;                   /* lua_host state */

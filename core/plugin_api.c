@@ -11,6 +11,7 @@
 #include "log.h"
 #include "calendar.h"
 #include "jobs.h"
+#include "plugin_services.h"
 
 #define STMT(s) ((sqlite3_stmt *)(s))
 
@@ -307,6 +308,11 @@ static const ym_api g_api = {
     .db_errmsg = api_errmsg, .audit = api_audit, .free = free,
     .date_is_working_day = api_is_working_day, .date_add_working_days = api_add_working_days,
     .date_end_ms = api_date_end_ms, .job = api_job,
+    .error = ym_ps_error, .emit = ym_ps_emit, .subscribe = ym_ps_subscribe_c, .notify = ym_ps_c_notify,
+    .notify_unit = ym_ps_c_notify_unit, .push = ym_ps_push, .todo_put = ym_ps_c_todo_put,
+    .todo_resolve = ym_ps_c_todo_resolve, .todo_resolve_prefix = ym_ps_c_todo_resolve_prefix,
+    .search_put = ym_ps_search_put, .search_del = ym_ps_search_del, .file_attach = ym_ps_file_attach,
+    .file_detach = ym_ps_file_detach, .resp_xlsx = ym_ps_c_resp_xlsx, .xlsx_rows = ym_ps_c_xlsx_rows,
 };
 
 const ym_api *ym_plugin_api(void) { return &g_api; }

@@ -73,4 +73,13 @@ typedef struct ym_zip_entry {
 int ym_zip_write(const char *path, const ym_zip_entry *entries, size_t n, const char *manifest_json,
                  char *err, size_t errlen);
 
+/* ---- the JSON bridge for plugins (sheets_json.c) ----
+ * {"name": text, "header": [titles], "rows": [[cell, ...], ...]} with cells of strings,
+ * numbers, booleans, null or {"date": "YYYY-MM-DD"} -> .xlsx bytes (malloc'ed) written via
+ * a temporary file in tmpdir. 0, or -1 with the reason ("row 3, column B: ...") in err. */
+#include <jansson.h>
+int ym_sheet_json_xlsx(const json_t *sheet, const char *tmpdir, char **out, size_t *outlen, char *err, size_t errlen);
+/* .xlsx bytes -> [[cell, ...], ...] of the first worksheet (strings, numbers, booleans,
+ * null); NULL with the reason in err. */
+json_t *ym_sheet_xlsx_json(const void *data, size_t len, const char *tmpdir, char *err, size_t errlen);
 #endif

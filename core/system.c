@@ -13,6 +13,7 @@
 #include "db.h"
 #include "log.h"
 #include "jobs.h"
+#include "events.h"
 
 static unsigned g_generation;
 static char g_health[96]; /* the answer never changes within a worker: made once */
@@ -88,6 +89,7 @@ static void test_clock(ym_request *r, void *ud)
     }
     ym_clock_set_offset(offset);
     ym_jobs_run_due(); /* what became due runs before the answer; other workers at their tick */
+    ym_events_deliver_due(ym_events_current()); /* retries that fell due, likewise */
     char now[48];
     ym_time_format(ym_now(), now, sizeof now);
     ym_log(YM_LOG_INFO, "test clock moved", "offset_ms=%lld", (long long)offset);

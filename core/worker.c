@@ -24,7 +24,12 @@
 #include "password.h"
 #include "files.h"
 #include "search.h"
+#include "todo.h"
 #include "jobs.h"
+#include "notify.h"
+#include "live.h"
+#include "channels.h"
+#include "events.h"
 
 #define WWW_MAX_BYTES (64u << 20)
 
@@ -38,6 +43,7 @@ typedef struct worker {
     ym_host host;
     ym_calendar *calendar;
     ym_jobs *jobs;
+    ym_events *events;
     unsigned slot;
     uv_pipe_t ipc;
     bool has_ipc;
@@ -52,6 +58,7 @@ static void on_flush(uv_check_t *h)
 {
     worker *w = h->data;
     ym_db_flush(w->db);
+    ym_events_after_flush(w->events); /* what an emit committed is delivered at once */
 }
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -76,6 +83,8 @@ static void worker_stop(worker *w, const char *why)
         return;
     w->stopping = true;
     ym_jobs_stop(w->jobs); /* a draining worker starts no job */
+    ym_channels_stop();
+    ym_events_stop(w->events);
     ym_log(YM_LOG_INFO, "worker draining", "reason=%s connections=%zu", why, ym_server_connections(w->srv));
     ym_server_drain(w->srv, on_drained, w);
 }
@@ -161,6 +170,18 @@ static void signals_init(worker *w)
     signal(SIGPIPE, SIG_IGN);
 }
 
+/* Subscribers of plugins that are not enabled (failed in init or start) are dropped:
+ * their deliveries stay pending and show in admin. */
+static void events_start(worker *w)
+{
+    char err[256];
+    for (size_t i = 0; i < w->host.n; i++)
+        if (w->host.v[i].state != YM_PLUGIN_ENABLED)
+            ym_events_drop_owner(w->events, w->host.v[i].name);
+    if (ym_events_start(w->events, w->loop, w->db, err, sizeof err) < 0)
+        ym_log(YM_LOG_ERROR, "events not started", "error=%s", err);
+}
+
 /* Everything a worker needs before it accepts: db, routes, www, server. */
 static int worker_setup(worker *w, char *err, size_t errlen)
 {
@@ -176,7 +197,12 @@ static int worker_setup(worker *w, char *err, size_t errlen)
         ym_me_routes(w->router, err, errlen) < 0 || ym_directory_routes(w->router, err, errlen) < 0 ||
         ym_auditlog_routes(w->router, err, errlen) < 0 || ym_admin_routes(w->router, &w->host, err, errlen) < 0 ||
         ym_files_routes(w->router, err, errlen) < 0 ||
-        ym_search_routes(w->router, w->db, err, errlen) < 0)
+        ym_search_routes(w->router, w->db, err, errlen) < 0 || ym_todo_routes(w->router, err, errlen) < 0)
+        return -1;
+    if (ym_events_routes(w->router, err, errlen) < 0)
+        return -1;
+    if (ym_notify_routes(w->router, err, errlen) < 0 || ym_live_routes(w->router, err, errlen) < 0 ||
+        ym_channels_routes(w->router, err, errlen) < 0)
         return -1;
     /* plugins after the core: a plugin can never take a core route */
     if (!(w->calendar = ym_calendar_load(w->cfg->calendar_dir, err, errlen)))
@@ -185,6 +211,12 @@ static int worker_setup(worker *w, char *err, size_t errlen)
     w->jobs = ym_jobs_new(); /* before the plugins: they register jobs in init */
     ym_jobs_set_current(w->jobs);
     ym_jobs_add_core(w->jobs);
+    ym_notify_add_jobs(w->jobs, w->db, w->cfg->notify.keep);
+    ym_live_init(w->loop, w->db, w->cfg->notify.heartbeat, w->cfg->auth.idle_timeout);
+    ym_channels_init(w->loop, w->db, w->cfg->notify.channels, w->cfg->public_url);
+    w->events = ym_events_new(); /* before the plugins too: they subscribe in init */
+    ym_events_set_current(w->events);
+    ym_events_add_jobs(w->events, w->jobs);
     ym_host_load(&w->host, w->cfg, w->router, w->db);
     if (w->slot == 0)
         ym_host_record(&w->host);
@@ -210,7 +242,10 @@ static void worker_teardown(worker *w)
         ym_server_free(w->srv);
     ym_static_free(w->www);
     ym_host_free(&w->host);
+    ym_live_free();
+    ym_channels_free();
     ym_jobs_free(w->jobs);
+    ym_events_free(w->events);
     ym_calendar_set_current(NULL);
     ym_calendar_free(w->calendar);
     ym_router_free(w->router);
@@ -316,6 +351,7 @@ int ym_worker_main(int argc, char **argv)
     ym_host_start(&w.host);
     if (ym_jobs_start(w.jobs, w.loop, w.db, &w.host, err, sizeof err) < 0)
         ym_log(YM_LOG_ERROR, "jobs not started", "error=%s", err);
+    events_start(&w);
     if (w.slot == 0)
         ym_host_record(&w.host); /* again: a start may have failed */
     report_failed_plugins(&w);
@@ -370,6 +406,7 @@ int ym_worker_run_single(const char *cfg_path, const char *cfg_text, size_t cfg_
     ym_host_start(&w.host);
     if (ym_jobs_start(w.jobs, w.loop, w.db, &w.host, err, sizeof err) < 0)
         ym_log(YM_LOG_ERROR, "jobs not started", "error=%s", err);
+    events_start(&w);
     ym_host_record(&w.host);
     ym_log(YM_LOG_INFO, "serving (single process)", "listen=%s port=%d", w.cfg->listen[0].host, w.cfg->listen[0].port);
     worker_teardown(&w);

@@ -17,7 +17,7 @@ extern "C" {
 #endif
 
 #define YM_ABI_MAJOR 1
-#define YM_ABI_MINOR 0
+#define YM_ABI_MINOR 1
 
 typedef struct ym_plugin ym_plugin;     /* the host's record of one loaded plugin */
 typedef struct ym_request ym_request;   /* one HTTP request; valid until answered */
@@ -150,6 +150,71 @@ struct ym_api {
      * See docs/api/jobs.md. Returns 0, or -1 (the plugin is marked failed with the reason). */
     int (*job)(ym_plugin *self, const char *name, const char *schedule,
                int (*fn)(ym_plugin *self, const char *name, void *ud), void *ud);
+
+    /* ==== ABI minor 1: the shared services (check api->abi_minor >= 1) ====
+     * Writers below join the plugin's open write (db_write_begin/db_write_end), so what
+     * they write commits or rolls back with the plugin's own rows, or run in a write of
+     * their own; each returns -1 on failure with the reason in api->error(self).
+     * See docs/plugin-guide.md. */
+    const char *(*error)(ym_plugin *self);      /* reason of the last failed call below */
+
+    /* ---- events (docs/api/events.md) ----
+     * emit: name "<plugin>.<what>" (a-z, 0-9, _ and .), payload a JSON object text or
+     * NULL; delivered after the commit, at least once, once per cluster, in order. */
+    int (*emit)(ym_plugin *self, const char *name, const char *payload_json);
+    /* Only inside init. pattern: "meetings.minutes.published", "meetings.*" or "*".
+     * fn runs after the emitting commit inside a write of its own (its writes and the
+     * "delivered" mark commit together); it returns 0, or -1 to be retried with backoff. */
+    int (*subscribe)(ym_plugin *self, const char *pattern,
+                     int (*fn)(ym_plugin *self, const char *name, const char *payload_json, void *ud), void *ud);
+
+    /* ---- notifications (docs/api/notifications.md) ----
+     * severity: "info", "reminder", "warning" or "urgent"; title 1..200 bytes; body and
+     * link may be NULL (link "#/..." or "/..."). Returns the notification id (notify),
+     * the number of users (notify_unit), or -1. */
+    int64_t (*notify)(ym_plugin *self, int64_t user_id, const char *severity, const char *title, const char *body,
+                      const char *link);
+    int64_t (*notify_unit)(ym_plugin *self, int64_t unit_id, int subtree, const char *severity, const char *title,
+                           const char *body, const char *link);
+    /* A live event of type "<plugin>.<what>" with a JSON object to one user's open
+     * streams (live boards); not in the inbox. Returns its id or -1. */
+    int64_t (*push)(ym_plugin *self, int64_t user_id, const char *type, const char *data_json);
+
+    /* ---- my to-dos (docs/api/todos.md) ----
+     * key: the plugin's own id of the item ("doc:17:unit:5"); for a person (user_id) or
+     * for whoever holds role in unit_id (user_id 0). due_ms 0 = no deadline. The same
+     * key again updates (and reopens) it. Returns the to-do id or -1. */
+    int64_t (*todo_put)(ym_plugin *self, const char *key, int64_t user_id, int64_t unit_id, const char *role,
+                        const char *title, const char *link, int64_t due_ms, const char *kind);
+    /* Resolve one (1), or none was open (0); prefix: every open key starting with it
+     * (the count). by_user 0 = the system. -1 on error. */
+    int (*todo_resolve)(ym_plugin *self, const char *key, int64_t by_user);
+    int (*todo_resolve_prefix)(ym_plugin *self, const char *prefix, int64_t by_user);
+
+    /* ---- search (docs/api/search.md) ----
+     * kind: the plugin's name or "<plugin>.<what>"; ref: the record ("doc:17");
+     * permission: what a user needs on unit_id to see it. Same kind+ref replaces. */
+    int (*search_put)(ym_plugin *self, const char *kind, const char *ref, const char *title, const char *body,
+                      int64_t unit_id, const char *permission);
+    int (*search_del)(ym_plugin *self, const char *kind, const char *ref);  /* 1, 0 none, -1 */
+
+    /* ---- attachments (docs/api/files.md) ----
+     * Attach a file the requesting user uploaded (POST /api/files) to the record
+     * owner_ref ("<plugin>_<table>:<id>"); detach every file of a record (the daily
+     * cleanup then removes them). 0 / count, or -1. */
+    int (*file_attach)(ym_plugin *self, ym_request *r, int64_t file_id, const char *owner_ref);
+    int (*file_detach)(ym_plugin *self, const char *owner_ref);
+
+    /* ---- spreadsheets (docs/sheets.md) ----
+     * Answers the request with an .xlsx download: sheet_json is
+     * {"name": "Sheet1", "header": ["..."], "rows": [[cell, ...], ...]} with cells of
+     * strings, numbers, booleans, null or {"date": "YYYY-MM-DD"}; filename is UTF-8.
+     * Answers 500 itself on failure. */
+    void (*resp_xlsx)(ym_plugin *self, ym_request *r, const char *filename, const char *sheet_json);
+    /* The first worksheet of an .xlsx held in data/len as a JSON array of rows (arrays
+     * of strings, numbers, booleans and nulls); malloc'ed (api->free), or NULL with the
+     * reason in api->error(self) ("row 7, column C: ..."). */
+    char *(*xlsx_rows)(ym_plugin *self, const void *data, size_t len);
 };
 
 #ifdef __cplusplus

@@ -1,5 +1,8 @@
 /* hello: the teaching C plugin: one table, CRUD routes under /api/hello/, two
- * permissions, a setting validated at init, and an audit row for every write. */
+ * permissions, a setting validated at init, an audit row for every write, and every
+ * shared service of ABI minor 1: an event on create and a subscriber to another
+ * plugin's events, a notification and a to-do for the creator, the search index, a live
+ * event on update, attachments, and .xlsx export and import. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -155,6 +158,8 @@ static int count_items(ym_plugin *self)
     return n;
 }
 
+static int item_services(ym_plugin *self, ym_request *r, int64_t id, const char *name);
+
 static void create_item(ym_request *r, void *ud)
 {
     ym_plugin *self = ud;
@@ -181,7 +186,8 @@ static void create_item(ym_request *r, void *ud)
     int64_t id = ok ? api->db_last_insert_id(self) : 0;
     char target[32];
     snprintf(target, sizeof target, "hello_item:%lld", (long long)id);
-    ok = ok && api->audit(r, "hello.create", target, "ok", NULL) == 0;
+    ok = ok && api->audit(r, "hello.create", target, "ok", NULL) == 0 &&
+         item_services(self, r, id, json_string_value(json_object_get(body, "name"))) == 0;
     api->db_write_end(self, ok);
     json_decref(body);
     char *item = ok ? item_json(self, id) : NULL;
@@ -190,6 +196,32 @@ static void create_item(ym_request *r, void *ud)
     else
         api->resp_error(r, 500, "internal", "cannot save the item");
     free(item);
+}
+
+/* In the creator's write, so all of it commits or none: the event, the search entry,
+ * a to-do and a notification for the creator. Each fails with api->error(self). */
+static int item_services(ym_plugin *self, ym_request *r, int64_t id, const char *name)
+{
+    char ref[40], link[64], today[40], due[11];
+    int64_t uid = api->req_user_id(r), unit = api->req_unit_id(r);
+    snprintf(ref, sizeof ref, "item:%lld", (long long)id);
+    snprintf(link, sizeof link, "#/hello/items/%lld", (long long)id);
+    json_t *ev = json_pack("{s:I,s:s,s:I,s:I}", "id", (json_int_t)id, "name", name, "unit_id", (json_int_t)unit,
+                           "created_by", (json_int_t)uid);
+    char *payload = json_dumps(ev, JSON_COMPACT);
+    json_decref(ev);
+    /* due at the end of the second working day from today (holidays and 调休 counted) */
+    api->time_format(api->now(), today, sizeof today);
+    today[10] = 0;
+    api->date_add_working_days(today, 2, due);
+    int ok = api->emit(self, "hello.item.created", payload) == 0 &&
+             api->search_put(self, "hello", ref, name, name, unit, "hello.read") == 0 &&
+             api->todo_put(self, ref, uid, 0, NULL, name, link, api->date_end_ms(due), "confirm") > 0 &&
+             api->notify(self, uid, "info", "示例条目已创建", name, link) > 0;
+    if (!ok)
+        api->log(self, YM_ERROR, api->error(self));
+    free(payload);
+    return ok ? 0 : -1;
 }
 
 /* 404 unless the item exists and the caller may use perm on its unit. */
@@ -229,7 +261,18 @@ static void update_item(ym_request *r, void *ud)
              api->db_bind_int(st, 2, api->now()) == 0 && api->db_bind_int(st, 3, id) == 0 && api->db_step(st) == YM_DONE;
     char target[32];
     snprintf(target, sizeof target, "hello_item:%lld", (long long)id);
-    ok = ok && api->audit(r, "hello.update", target, "ok", NULL) == 0;
+    const char *name = json_string_value(json_object_get(body, "name"));
+    char ref[40], data[300];
+    snprintf(ref, sizeof ref, "item:%lld", (long long)id);
+    json_t *d = json_pack("{s:I,s:s}", "id", (json_int_t)id, "name", name);
+    char *dtext = json_dumps(d, JSON_COMPACT);
+    json_decref(d);
+    snprintf(data, sizeof data, "%s", dtext ? dtext : "{}");
+    free(dtext);
+    /* the index follows the record; whoever watches the item sees the change live */
+    ok = ok && api->audit(r, "hello.update", target, "ok", NULL) == 0 &&
+         api->search_put(self, "hello", ref, name, name, item_unit(self, id), "hello.read") == 0 &&
+         api->push(self, api->req_user_id(r), "hello.item.updated", data) > 0;
     api->db_write_end(self, ok);
     json_decref(body);
     char *item = ok ? item_json(self, id) : NULL;
@@ -251,12 +294,183 @@ static void delete_item(ym_request *r, void *ud)
     int ok = st && api->db_bind_int(st, 1, id) == 0 && api->db_step(st) == YM_DONE;
     char target[32];
     snprintf(target, sizeof target, "hello_item:%lld", (long long)id);
-    ok = ok && api->audit(r, "hello.delete", target, "ok", NULL) == 0;
+    char ref[40], owner[40];
+    snprintf(ref, sizeof ref, "item:%lld", (long long)id);
+    snprintf(owner, sizeof owner, "hello_items:%lld", (long long)id);
+    ok = ok && api->audit(r, "hello.delete", target, "ok", NULL) == 0 && api->search_del(self, "hello", ref) >= 0 &&
+         api->todo_resolve(self, ref, api->req_user_id(r)) >= 0 && api->file_detach(self, owner) >= 0;
     api->db_write_end(self, ok);
     if (ok)
         api->resp_send(r, 204, NULL, NULL, 0);
     else
         api->resp_error(r, 500, "internal", "cannot delete the item");
+}
+
+/* POST /api/hello/items/:id/confirm: the creator's to-do is done, everywhere. */
+static void confirm_item(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    int64_t id = visible_item(r, self, "hello.write");
+    if (!id)
+        return;
+    char ref[40], out[40];
+    snprintf(ref, sizeof ref, "item:%lld", (long long)id);
+    int n = api->todo_resolve(self, ref, api->req_user_id(r));
+    if (n < 0) {
+        api->resp_error(r, 500, "internal", "cannot resolve the to-do");
+        return;
+    }
+    snprintf(out, sizeof out, "{\"resolved\":%d}", n);
+    api->resp_json(r, 200, out);
+}
+
+/* POST /api/hello/items/:id/files {"file_id": n}: attach a file the caller uploaded. */
+static void attach_file(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    int64_t id = visible_item(r, self, "hello.write");
+    if (!id || !api->req_json_ok(r))
+        return;
+    size_t len;
+    const char *text = api->req_body(r, &len);
+    json_t *body = json_loadb(text, len, 0, NULL);
+    json_t *fid = json_object_get(body, "file_id");
+    if (!json_is_object(body) || json_object_size(body) != 1 || !json_is_integer(fid) || json_integer_value(fid) < 1) {
+        api->resp_invalid(r, "file_id", "the body is {\"file_id\": <id of an uploaded file>}");
+        json_decref(body);
+        return;
+    }
+    char owner[40];
+    snprintf(owner, sizeof owner, "hello_items:%lld", (long long)id);
+    api->db_write_begin(self);
+    int rc = api->file_attach(self, r, json_integer_value(fid), owner);
+    api->db_write_end(self, rc == 0);
+    json_decref(body);
+    if (rc < 0)
+        api->resp_invalid(r, "file_id", api->error(self));
+    else
+        api->resp_json(r, 200, "{\"attached\":true}");
+}
+
+/* GET /api/hello/items.xlsx: the caller's unit's items as a spreadsheet. */
+static void export_items(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    ym_stmt *st = api->db_prepare(self, "SELECT id, name, created_at FROM hello_items WHERE unit_id = ?1 ORDER BY id");
+    if (!st) {
+        api->resp_error(r, 500, "internal", "cannot read items");
+        return;
+    }
+    api->db_bind_int(st, 1, api->req_unit_id(r));
+    json_t *rows = json_array();
+    while (api->db_step(st) == YM_ROW) {
+        char day[40];
+        api->time_format(api->db_column_int(st, 2), day, sizeof day);
+        day[10] = 0;
+        json_array_append_new(rows, json_pack("[I,s,{s:s}]", (json_int_t)api->db_column_int(st, 0),
+                                              api->db_column_text(st, 1), "date", day));
+    }
+    api->db_reset(st);
+    json_t *sheet = json_pack("{s:s,s:[s,s,s],s:o}", "name", "示例条目", "header", "编号", "名称", "创建日期", "rows", rows);
+    char *text = json_dumps(sheet, JSON_COMPACT);
+    json_decref(sheet);
+    api->resp_xlsx(self, r, "示例条目.xlsx", text);
+    free(text);
+}
+
+/* POST /api/hello/items/import: an .xlsx whose first column (after a header row) holds
+ * names; every row becomes an item, all in one write or none. */
+static void import_items(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    if (api->req_may(r, "hello.write", api->req_unit_id(r)) != 1) {
+        api->resp_error(r, 403, "forbidden", "you may not write hello items in your unit");
+        return;
+    }
+    size_t len;
+    const char *data = api->req_body(r, &len);
+    char *text = api->xlsx_rows(self, data, len);
+    json_t *rows = text ? json_loads(text, 0, NULL) : NULL;
+    free(text);
+    if (!json_is_array(rows)) {
+        api->resp_invalid(r, "", api->error(self));
+        json_decref(rows);
+        return;
+    }
+    size_t n = json_array_size(rows), i;
+    char why[120] = "";
+    for (i = 1; i < n && !why[0]; i++) {
+        json_t *name = json_array_get(json_array_get(rows, i), 0);
+        if (!json_is_string(name) || !json_string_length(name) || json_string_length(name) > NAME_MAX_BYTES)
+            snprintf(why, sizeof why, "row %zu, column A: a name of 1 to 200 bytes is needed", i + 1);
+    }
+    if (!why[0] && count_items(self) + (int64_t)(n ? n - 1 : 0) > max_items)
+        snprintf(why, sizeof why, "hello.max_items would be exceeded");
+    if (why[0] || n < 2) {
+        api->resp_invalid(r, "", why[0] ? why : "the sheet has no rows after the header");
+        json_decref(rows);
+        return;
+    }
+    api->db_write_begin(self);
+    ym_stmt *st = api->db_prepare(self, "INSERT INTO hello_items (name, unit_id, created_by, created_at, updated_at) "
+                                        "VALUES (?1, ?2, ?3, ?4, ?4)");
+    int ok = st != NULL;
+    for (i = 1; ok && i < n; i++) {
+        const char *name = json_string_value(json_array_get(json_array_get(rows, i), 0));
+        ok = api->db_bind_text(st, 1, name) == 0 && api->db_bind_int(st, 2, api->req_unit_id(r)) == 0 &&
+             api->db_bind_int(st, 3, api->req_user_id(r)) == 0 && api->db_bind_int(st, 4, api->now()) == 0 &&
+             api->db_step(st) == YM_DONE;
+        int64_t id = ok ? api->db_last_insert_id(self) : 0;
+        api->db_reset(st);
+        ok = ok && item_services(self, r, id, name) == 0;
+    }
+    char detail[64];
+    snprintf(detail, sizeof detail, "{\"rows\":%zu}", n - 1);
+    ok = ok && api->audit(r, "hello.import", "", "ok", detail) == 0;
+    api->db_write_end(self, ok);
+    json_decref(rows);
+    snprintf(detail, sizeof detail, "{\"imported\":%zu}", n - 1);
+    if (ok)
+        api->resp_json(r, 201, detail);
+    else
+        api->resp_error(r, 500, "internal", "cannot save the items");
+}
+
+/* Another plugin's event (hello_lua.greeting.created), recorded in hello_seen. It runs in
+ * a write of its own that also marks the delivery done: one row per event, even after a
+ * crash. A greeting "让订阅失败" fails, to show retries with backoff in admin. */
+static int on_greeting(ym_plugin *self, const char *name, const char *payload, void *ud)
+{
+    json_t *p = json_loads(payload, 0, NULL);
+    const char *text = json_string_value(json_object_get(p, "text"));
+    int fail = text && strcmp(text, "让订阅失败") == 0;
+    json_decref(p);
+    if (fail)
+        return -1;
+    ym_stmt *st = api->db_prepare(self, "INSERT INTO hello_seen (name, payload, seen_at) VALUES (?1, ?2, ?3)");
+    int ok = st && api->db_bind_text(st, 1, name) == 0 && api->db_bind_text(st, 2, payload) == 0 &&
+             api->db_bind_int(st, 3, api->now()) == 0 && api->db_step(st) == YM_DONE;
+    if (st)
+        api->db_reset(st);
+    return ok ? 0 : -1;
+}
+
+/* GET /api/hello/seen: what the subscriber recorded (for the tests and the guide). */
+static void list_seen(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    ym_stmt *st = api->db_prepare(self, "SELECT id, name, payload FROM hello_seen ORDER BY id");
+    char *rows = st ? api->db_rows_json(st) : NULL;
+    if (!rows) {
+        api->resp_error(r, 500, "internal", "cannot read");
+        return;
+    }
+    size_t n = strlen(rows) + 16;
+    char *out = malloc(n);
+    snprintf(out, n, "{\"items\":%s}", rows);
+    api->resp_json(r, 200, out);
+    free(out);
+    api->free(rows);
 }
 
 /* ---- lifecycle ---- */
@@ -301,6 +515,16 @@ static int init(ym_plugin *self, const ym_api *a)
         api->route(self, "GET", "/api/hello/items/:id", "hello.read", get_item, self) < 0 ||
         api->route(self, "PATCH", "/api/hello/items/:id", "hello.write", update_item, self) < 0 ||
         api->route(self, "DELETE", "/api/hello/items/:id", "hello.write", delete_item, self) < 0)
+        return -1;
+    /* the shared services came with ABI minor 1: an older host has none of them */
+    if (api->abi_minor < 1)
+        return 0;
+    if (api->route(self, "POST", "/api/hello/items/:id/confirm", "hello.write", confirm_item, self) < 0 ||
+        api->route(self, "POST", "/api/hello/items/:id/files", "hello.write", attach_file, self) < 0 ||
+        api->route(self, "GET", "/api/hello/items.xlsx", "hello.read", export_items, self) < 0 ||
+        api->route(self, "POST", "/api/hello/items/import", "hello.write", import_items, self) < 0 ||
+        api->route(self, "GET", "/api/hello/seen", "hello.read", list_seen, self) < 0 ||
+        api->subscribe(self, "hello_lua.greeting.created", on_greeting, NULL) < 0)
         return -1;
     return 0;
 }

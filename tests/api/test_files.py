@@ -168,3 +168,45 @@ def test_over_the_limit_writes_nothing():
         finally:
             rc = s.stop()
         assert rc == 0, s.log_text()[-3000:]
+
+
+def test_cleanup_job_reaps_unattached_uploads():
+    """core.files_cleanup (daily 03:30): two days on, an upload never attached is gone
+    with its blob; an attached one (owner set as a plugin's ym_files_attach would) stays."""
+    import sqlite3
+    import time
+    with tempfile.TemporaryDirectory(prefix="yimen-files-cleanup-") as tmp:
+        s = Server(tmp, EXTRA, env={"YIMEN_ADMIN_PASSWORD": ADMIN_PW}).start()
+        try:
+            admin = Api(s, login(s, "admin", ADMIN_PW))
+            orphan = upload(admin, "orphan.txt", b"never attached\n")
+            kept = upload(admin, "kept.txt", b"attached to a record\n")
+            assert orphan.status_code == 201 and kept.status_code == 201
+            orphan, kept = orphan.json(), kept.json()
+            con = sqlite3.connect(os.path.join(s.data, "yimen.db"), timeout=10)
+            with con:
+                con.execute("UPDATE core_files SET owner = 'hello_item:5' WHERE id = ?", (kept["id"],))
+            con.close()
+            blob = lambda f: os.path.join(s.data, "files", f["sha256"][:2], f["sha256"][2:4], f["sha256"])
+            assert os.path.exists(blob(orphan)) and os.path.exists(blob(kept))
+            assert db_value(s, "SELECT schedule FROM core_jobs WHERE name = 'core.files_cleanup'") == "daily 03:30"
+            r = admin.call("POST", "/api/test/clock", {"advance": 2 * 86400})
+            assert r.status_code == 200, r.text
+            # the answering worker ran it before answering, or the other one at its tick
+            deadline = time.time() + 10
+            while os.path.exists(blob(orphan)) and time.time() < deadline:
+                time.sleep(0.1)
+            assert not os.path.exists(blob(orphan))
+            runs = lambda: db_value(s, "SELECT runs FROM core_jobs WHERE name = 'core.files_cleanup'")
+            while runs() != 1 and time.time() < deadline:  # recorded just after the run
+                time.sleep(0.1)
+            assert runs() == 1
+            admin = Api(s, login(s, "admin", ADMIN_PW))  # the old session may have lapsed
+            assert admin.get("/api/files/%d" % orphan["id"]).status_code == 404
+            assert admin.get("/api/files/%d/meta" % orphan["id"]).status_code == 404
+            d = admin.get("/api/files/%d" % kept["id"])
+            assert d.status_code == 200 and d.content == b"attached to a record\n"
+            assert os.path.exists(blob(kept))
+        finally:
+            rc = s.stop()
+        assert rc == 0, s.log_text()[-3000:]

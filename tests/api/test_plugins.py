@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import tempfile
 import time
+
 from types import SimpleNamespace
 
 import pytest
@@ -36,7 +37,9 @@ AUTH = ('auth = { argon2 = { memory = "1MiB", iterations = 1 }, '
         'rate_limit = { per_ip = 1000, per_account = 1000 } }\n')
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?\+08:00$")
 HELLO_ROUTES = [("GET", "/api/hello/items"), ("POST", "/api/hello/items"), ("GET", "/api/hello/items/:id"),
-                ("PATCH", "/api/hello/items/:id"), ("DELETE", "/api/hello/items/:id")]
+                ("PATCH", "/api/hello/items/:id"), ("DELETE", "/api/hello/items/:id"),
+                ("POST", "/api/hello/items/:id/confirm"), ("POST", "/api/hello/items/:id/files"),
+                ("GET", "/api/hello/items.xlsx"), ("POST", "/api/hello/items/import"), ("GET", "/api/hello/seen")]
 
 
 # ---------------------------------------------------------------- building fixtures
@@ -578,10 +581,16 @@ def test_reload_not_blocked_by_a_plugin_that_is_not_enabled(tmp_path):
 
 # ================================================================ refusals, isolation, registration
 
+def _abi_minor():
+    with open(os.path.join(ROOT, "core", "include", "yimen.h")) as f:
+        return int(re.search(r"#define YM_ABI_MINOR (\d+)", f.read()).group(1))
+
+
+MINOR = _abi_minor()
 REFUSED = {
     # name: (fragments of the reason, in the admin API and the log)
-    "abimajor": ["built for ABI 99.0", "this yimen has ABI 1."],
-    "abiminor": ["built for ABI 1.1", "this yimen has ABI 1.0"],
+    "abimajor": ["built for ABI 99.%d" % MINOR, "this yimen has ABI 1."],
+    "abiminor": ["built for ABI 1.%d" % (MINOR + 1), "this yimen has ABI 1.%d" % MINOR],
     "wrongname": ["someoneelse", "wrongname"],
     "nosym": ["no exported symbol yimen_plugin"],
     "shortdef": ["definition is 16 bytes, expected"],
@@ -737,7 +746,8 @@ def test_admin_plugins_shape(rs):
     assert hello["kind"] == "c" and hello["version"] == "1.0.0"
     assert [(x["method"], x["path"]) for x in hello["routes"]] == HELLO_ROUTES
     assert {x["path"]: x["permission"] for x in hello["routes"] if x["method"] == "GET"} == {
-        "/api/hello/items": "hello.read", "/api/hello/items/:id": "hello.read"}
+        "/api/hello/items": "hello.read", "/api/hello/items/:id": "hello.read", "/api/hello/items.xlsx": "hello.read",
+        "/api/hello/seen": "hello.read"}
     assert hello["permissions"] == [
         {"name": "hello.read", "label_zh": "查看示例条目", "label_en": "read hello items"},
         {"name": "hello.write", "label_zh": "编辑示例条目", "label_en": "edit hello items"}]
@@ -893,7 +903,7 @@ def test_migration_touching_a_core_table_fails_the_plugin(rs):
 def test_migrations_recorded_per_plugin(rs):
     rows = db_rows(rs.s, "SELECT owner, name, length(checksum) FROM core_migrations "
                          "WHERE owner IN ('hello', 'evil') ORDER BY owner")
-    assert rows == [("evil", "001_init.sql", 64), ("hello", "001_init.sql", 64)], rows
+    assert rows == [("evil", "001_init.sql", 64), ("hello", "001_init.sql", 64), ("hello", "002_seen.sql", 64)], rows
 
 
 # ================================================================ migrations
@@ -910,13 +920,15 @@ def test_migrations_once_then_changed_or_newer_are_refused(tmp_path):
     try:
         api = admin_api(s)
         item = new_item(api, "迁移前")
-        rows = db_rows(s, "SELECT owner, name, checksum, applied_at FROM core_migrations WHERE owner = 'hello'")
-        assert len(rows) == 1 and rows[0][1] == "001_init.sql", rows
+        rows = db_rows(s, "SELECT owner, name, checksum, applied_at FROM core_migrations WHERE owner = 'hello' "
+                          "ORDER BY name")
+        assert [r[1] for r in rows] == ["001_init.sql", "002_seen.sql"], rows
         stop_clean(s)
 
         # second start: nothing applied again, the data is there
         s.start()
-        assert db_rows(s, "SELECT owner, name, checksum, applied_at FROM core_migrations WHERE owner = 'hello'") == rows
+        assert db_rows(s, "SELECT owner, name, checksum, applied_at FROM core_migrations WHERE owner = 'hello' "
+                          "ORDER BY name") == rows
         assert api.get("/api/hello/items/%d" % item["id"]).json() == item
         stop_clean(s)
 

@@ -1,0 +1,45 @@
+/* plugin_services: the shared services (events, notifications, to-dos, search,
+ * attachments, spreadsheets) under a plugin's name, for the C API (ym_api, ABI minor 1)
+ * and the Lua module alike. Failures return -1 (or NULL) with the reason in p->error. */
+#ifndef YM_PLUGIN_SERVICES_H
+#define YM_PLUGIN_SERVICES_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "plugin.h"
+#include "events.h"
+#include "notify.h"
+#include "todo.h"
+
+const char *ym_ps_error(ym_plugin *p);
+int ym_ps_emit(ym_plugin *p, const char *name, const char *payload);
+/* Only inside init; fn as the events service calls it. */
+int ym_ps_subscribe(ym_plugin *p, const char *pattern, ym_event_fn fn, void *ud, void (*ud_free)(void *));
+int64_t ym_ps_notify(ym_plugin *p, int64_t user_id, const ym_notice *n);
+int64_t ym_ps_notify_unit(ym_plugin *p, int64_t unit_id, bool subtree, const ym_notice *n);
+int64_t ym_ps_push(ym_plugin *p, int64_t user_id, const char *type, const char *data_json);
+int64_t ym_ps_todo_put(ym_plugin *p, const char *key, const ym_todo *t);
+int ym_ps_todo_resolve(ym_plugin *p, const char *key, int64_t by_user, bool prefix);
+int ym_ps_search_put(ym_plugin *p, const char *kind, const char *ref, const char *title, const char *body,
+                     int64_t unit_id, const char *perm);
+int ym_ps_search_del(ym_plugin *p, const char *kind, const char *ref);
+int ym_ps_file_attach(ym_plugin *p, ym_request *r, int64_t file_id, const char *owner_ref);
+int ym_ps_file_detach(ym_plugin *p, const char *owner_ref);
+/* Answers r with the .xlsx of sheet (or a 500): 0 or -1. */
+int ym_ps_send_xlsx(ym_plugin *p, ym_request *r, const char *filename, const json_t *sheet);
+json_t *ym_ps_xlsx_rows(ym_plugin *p, const void *data, size_t len);
+
+/* The ym_api entries of these, with the C API's argument shapes. */
+int ym_ps_subscribe_c(ym_plugin *p, const char *pattern,
+                      int (*fn)(ym_plugin *self, const char *name, const char *payload_json, void *ud), void *ud);
+int64_t ym_ps_c_notify(ym_plugin *p, int64_t user, const char *sev, const char *title, const char *body,
+                       const char *link);
+int64_t ym_ps_c_notify_unit(ym_plugin *p, int64_t unit, int subtree, const char *sev, const char *title,
+                            const char *body, const char *link);
+int64_t ym_ps_c_todo_put(ym_plugin *p, const char *key, int64_t user_id, int64_t unit_id, const char *role,
+                         const char *title, const char *link, int64_t due_ms, const char *kind);
+int ym_ps_c_todo_resolve(ym_plugin *p, const char *key, int64_t by);
+int ym_ps_c_todo_resolve_prefix(ym_plugin *p, const char *key, int64_t by);
+void ym_ps_c_resp_xlsx(ym_plugin *p, ym_request *r, const char *filename, const char *sheet_json);
+char *ym_ps_c_xlsx_rows(ym_plugin *p, const void *data, size_t len);
+#endif
