@@ -10,6 +10,7 @@
 #include "clock.h"
 #include "log.h"
 #include "plugin.h"
+#include "notify.h"
 #include "files.h"
 #include "todo.h"
 
@@ -451,6 +452,25 @@ static int failures_of(ym_db *db, const char *name)
     return f;
 }
 
+/* The administrators hear of a paused job in their inbox (and through any channel
+ * whose min_severity is warning), with the error, in the write that pauses it. */
+static void notify_paused(ym_db *db, const char *name, int fails, const char *error)
+{
+    char title[160], body[1200], why[1001];
+    snprintf(why, sizeof why, "%s", error ? error : "failed");
+    size_t len = strlen(why);
+    if (error && strlen(error) > len) /* cut at a character boundary, not inside one */
+        while (len > 0 && ((unsigned char)why[len] & 0xc0) == 0x80)
+            why[--len] = 0;
+    for (char *c = why; *c; c++) /* the error may hold anything: keep the body printable */
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = ' ';
+    snprintf(title, sizeof title, "后台任务已暂停：%s", name);
+    snprintf(body, sizeof body, "连续失败 %d 次后暂停，修复后在管理页恢复。最后的错误：%s", fails, why);
+    ym_notice note = {.severity = "warning", .title = title, .body = body, .link = "#/admin/jobs"};
+    ym_notify_admins(db, "core", &note);
+}
+
 int ym_jobs_record(ym_db *db, const char *name, const char *by, const ym_schedule *s, int64_t now, bool ok,
                    const char *error)
 {
@@ -479,6 +499,8 @@ int ym_jobs_record(ym_db *db, const char *name, const char *by, const ym_schedul
         changed = sqlite3_changes(ym_db_handle(db));
         sqlite3_reset(st);
     }
+    if (done && changed && pause && !ok)
+        notify_paused(db, name, fails, error);
     if (write_close(db, done) < 0)
         return -1;
     if (!changed) /* ran longer than the lease and someone else took it: their record counts */

@@ -96,8 +96,12 @@ static json_t *item_body(ym_request *r)
         }
     }
     v = json_object_get(body, "name");
-    if (!json_is_string(v) || !json_string_length(v) || json_string_length(v) > NAME_MAX_BYTES) {
-        api->resp_invalid(r, "name", "name must be a string of 1 to 200 bytes");
+    const char *name = json_string_value(v);
+    int ctrl = 0;
+    for (size_t i = 0; name && i < json_string_length(v); i++)
+        ctrl |= (unsigned char)name[i] < 0x20 || name[i] == 0x7f;
+    if (!name || !json_string_length(v) || json_string_length(v) > NAME_MAX_BYTES || ctrl) {
+        api->resp_invalid(r, "name", "name must be 1 to 200 bytes on one line (no control characters)");
         json_decref(body);
         return NULL;
     }
@@ -378,8 +382,9 @@ static void export_items(ym_request *r, void *ud)
     free(text);
 }
 
-/* POST /api/hello/items/import: an .xlsx whose first column (after a header row) holds
- * names; every row becomes an item, all in one write or none. */
+/* POST /api/hello/items/import: an .xlsx whose first row is a header; the column titled
+ * 名称 (else the first) holds the names. Every row becomes an item with everything a
+ * created item has, all in one write: a bad row rolls back the rows before it too. */
 static void import_items(ym_request *r, void *ud)
 {
     ym_plugin *self = ud;
@@ -392,37 +397,37 @@ static void import_items(ym_request *r, void *ud)
     char *text = api->xlsx_rows(self, data, len);
     json_t *rows = text ? json_loads(text, 0, NULL) : NULL;
     free(text);
-    if (!json_is_array(rows)) {
-        api->resp_invalid(r, "", api->error(self));
+    size_t n = json_array_size(rows), col = 0, i;
+    if (!json_is_array(rows) || n < 2) {
+        api->resp_invalid(r, "", rows ? "the sheet has no rows after the header" : api->error(self));
         json_decref(rows);
         return;
     }
-    size_t n = json_array_size(rows), i;
-    char why[120] = "";
-    for (i = 1; i < n && !why[0]; i++) {
-        json_t *name = json_array_get(json_array_get(rows, i), 0);
-        if (!json_is_string(name) || !json_string_length(name) || json_string_length(name) > NAME_MAX_BYTES)
-            snprintf(why, sizeof why, "row %zu, column A: a name of 1 to 200 bytes is needed", i + 1);
+    json_t *head = json_array_get(rows, 0), *v;
+    json_array_foreach(head, i, v) {
+        if (json_is_string(v) && strcmp(json_string_value(v), "名称") == 0)
+            col = i;
     }
-    if (!why[0] && count_items(self) + (int64_t)(n ? n - 1 : 0) > max_items)
+    char why[160] = "";
+    if (count_items(self) + (int64_t)(n - 1) > max_items)
         snprintf(why, sizeof why, "hello.max_items would be exceeded");
-    if (why[0] || n < 2) {
-        api->resp_invalid(r, "", why[0] ? why : "the sheet has no rows after the header");
-        json_decref(rows);
-        return;
-    }
     api->db_write_begin(self);
     ym_stmt *st = api->db_prepare(self, "INSERT INTO hello_items (name, unit_id, created_by, created_at, updated_at) "
                                         "VALUES (?1, ?2, ?3, ?4, ?4)");
-    int ok = st != NULL;
+    int ok = st != NULL && !why[0];
     for (i = 1; ok && i < n; i++) {
-        const char *name = json_string_value(json_array_get(json_array_get(rows, i), 0));
-        ok = api->db_bind_text(st, 1, name) == 0 && api->db_bind_int(st, 2, api->req_unit_id(r)) == 0 &&
+        json_t *name = json_array_get(json_array_get(rows, i), col);
+        if (!json_is_string(name) || !json_string_length(name) || json_string_length(name) > NAME_MAX_BYTES) {
+            snprintf(why, sizeof why, "row %zu, column %c: a name of 1 to 200 bytes is needed", i + 1, (char)('A' + col));
+            ok = 0;
+            break;
+        }
+        ok = api->db_bind_text(st, 1, json_string_value(name)) == 0 && api->db_bind_int(st, 2, api->req_unit_id(r)) == 0 &&
              api->db_bind_int(st, 3, api->req_user_id(r)) == 0 && api->db_bind_int(st, 4, api->now()) == 0 &&
              api->db_step(st) == YM_DONE;
         int64_t id = ok ? api->db_last_insert_id(self) : 0;
         api->db_reset(st);
-        ok = ok && item_services(self, r, id, name) == 0;
+        ok = ok && item_services(self, r, id, json_string_value(name)) == 0;
     }
     char detail[64];
     snprintf(detail, sizeof detail, "{\"rows\":%zu}", n - 1);
@@ -432,6 +437,8 @@ static void import_items(ym_request *r, void *ud)
     snprintf(detail, sizeof detail, "{\"imported\":%zu}", n - 1);
     if (ok)
         api->resp_json(r, 201, detail);
+    else if (why[0])
+        api->resp_invalid(r, "", why);
     else
         api->resp_error(r, 500, "internal", "cannot save the items");
 }

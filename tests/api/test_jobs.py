@@ -123,6 +123,9 @@ static int tick(ym_plugin *self, const char *name, void *ud)
     int ok = A->db_step(st) == YM_DONE;
     A->db_reset(st);
     A->db_write_end(self, ok);
+#ifdef JOB_FAILS
+    ok = 0;
+#endif
     return ok ? 0 : -1;
 }
 static int init(ym_plugin *self, const ym_api *api)
@@ -139,7 +142,7 @@ const ym_plugin_def yimen_plugin = {
 """
 
 
-def build_plugin(base, name, job, schedule):
+def build_plugin(base, name, job, schedule, fails=False):
     d = os.path.join(base, name)
     os.makedirs(os.path.join(d, "schema"))
     with open(os.path.join(d, "schema", "001_init.sql"), "w") as f:
@@ -149,6 +152,8 @@ def build_plugin(base, name, job, schedule):
         f.write(PLUGIN_C % {"n": name})
     cmd = ["gcc", "-std=gnu11", "-shared", "-fPIC", "-Wall", "-Werror", "-I" + os.path.join(ROOT, "core", "include"),
            '-DJOB_NAME="%s"' % job, '-DJOB_SCHEDULE="%s"' % schedule, "-o", os.path.join(d, name + ".so"), src]
+    if fails:
+        cmd.insert(1, "-DJOB_FAILS=1")
     r = subprocess.run(cmd, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 
@@ -170,3 +175,26 @@ def test_c_plugin_job(tmp_path):
         db = sqlite3.connect(f"file:{s.data}/yimen.db?mode=ro", uri=True, timeout=5)
         assert db.execute("SELECT count(*) FROM jobfx_runs WHERE name = 'jobfx.tick'").fetchone()[0] == 1
         db.close()
+
+
+def test_failing_job_is_paused_and_admins_are_notified(tmp_path):
+    base = str(tmp_path)
+    build_plugin(base, "jobfail", "jobfail.tick", "every 1m", fails=True)
+    conf = 'plugin_paths = { "%s" }\nplugins = { "jobfail" }\n' % base
+    with running_server(extra=conf) as s:
+        tok = token(s)
+        for i in range(1, 6):  # backoff doubles from a minute: two hours always covers it
+            advance(s, tok, 7200)
+            assert wait_for(lambda: row(s, "jobfail.tick")["failures"] == i), row(s, "jobfail.tick")
+        r = row(s, "jobfail.tick")
+        assert r["paused"] == 1 and "jobfail plugin reported a failure" in r["last_error"], r
+        inbox = requests.get(s.url + "/api/notifications", headers={"Authorization": "Bearer " + tok},
+                             timeout=5).json()["items"]
+        paused = [n for n in inbox if n["title"] == "后台任务已暂停：jobfail.tick"]
+        assert len(paused) == 1, inbox
+        assert paused[0]["severity"] == "warning" and "jobfail plugin reported a failure" in paused[0]["body"]
+        assert paused[0]["source"] == "core" and paused[0]["link"] == "#/admin/jobs"
+        # paused: more time runs it no more, and nobody is told twice
+        advance(s, tok, 7200)
+        time.sleep(1)
+        assert row(s, "jobfail.tick")["failures"] == 5
