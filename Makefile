@@ -122,6 +122,8 @@ bench:
 	tests/bench/http.sh
 	tests/bench/auth.sh
 	tests/bench/plugins.sh
+	tests/bench/sse.sh
+	tests/bench/search.sh
 
 fuzz:
 	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(FUZZ_PKGS)"

@@ -15,6 +15,16 @@ static bool owns(ym_db *db, const char *table)
     return o && strcmp(o, db->actor) == 0;
 }
 
+/* An index of the plugin's table: named after the plugin, or the one SQLite makes itself
+ * for a UNIQUE or non-integer PRIMARY KEY column ("sqlite_autoindex_<table>_<n>"). */
+static bool owns_index(ym_db *db, const char *index)
+{
+    static const char auto_prefix[] = "sqlite_autoindex_";
+    if (index && strncmp(index, auto_prefix, sizeof auto_prefix - 1) == 0)
+        return owns(db, index + sizeof auto_prefix - 1);
+    return owns(db, index);
+}
+
 static bool schema_table(const char *t)
 {
     return t && (strcmp(t, "sqlite_master") == 0 || strcmp(t, "sqlite_schema") == 0 ||
@@ -45,12 +55,14 @@ static int authorizer(void *ud, int action, const char *a3, const char *a4, cons
         return owns(db, a3) || (schema_table(a3) && ddl_ok) ? SQLITE_OK : SQLITE_DENY;
     case SQLITE_CREATE_TABLE: case SQLITE_DROP_TABLE: case SQLITE_CREATE_VIEW: case SQLITE_DROP_VIEW:
         return ddl_ok && owns(db, a3) ? SQLITE_OK : SQLITE_DENY;
-    case SQLITE_CREATE_INDEX: case SQLITE_DROP_INDEX: case SQLITE_CREATE_TRIGGER: case SQLITE_DROP_TRIGGER:
+    case SQLITE_CREATE_INDEX: case SQLITE_DROP_INDEX:
+        return ddl_ok && owns_index(db, a3) && owns(db, a4) ? SQLITE_OK : SQLITE_DENY;
+    case SQLITE_CREATE_TRIGGER: case SQLITE_DROP_TRIGGER:
         return ddl_ok && owns(db, a3) && owns(db, a4) ? SQLITE_OK : SQLITE_DENY;
     case SQLITE_ALTER_TABLE:
         return ddl_ok && owns(db, a4) ? SQLITE_OK : SQLITE_DENY;
     case SQLITE_REINDEX: /* also reported when CREATE INDEX builds the new index */
-        return ddl_ok && owns(db, a3) ? SQLITE_OK : SQLITE_DENY;
+        return ddl_ok && owns_index(db, a3) ? SQLITE_OK : SQLITE_DENY;
     default: /* transactions (the core's group commit owns them), PRAGMA, ATTACH, DETACH,
               * virtual tables, temp objects, ANALYZE */
         return SQLITE_DENY;

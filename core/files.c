@@ -580,7 +580,7 @@ int ym_files_attach(ym_db *db, int64_t file_id, int64_t by_user, const char *own
     sqlite3_bind_int64(st, 1, file_id);
     int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
-        snprintf(err, errlen, "%s", rc == SQLITE_DONE ? "no such file" : ym_db_errmsg(db));
+        snprintf(err, errlen, "%s", rc == SQLITE_DONE ? "no such file of yours" : ym_db_errmsg(db));
         sqlite3_reset(st);
         return -1;
     }
@@ -589,7 +589,7 @@ int ym_files_attach(ym_db *db, int64_t file_id, int64_t by_user, const char *own
     int same = cur ? strcmp(cur, owner_ref) == 0 : -1; /* -1: not attached yet */
     sqlite3_reset(st);
     if (uploader != by_user) {
-        snprintf(err, errlen, "the file was uploaded by someone else");
+        snprintf(err, errlen, "no such file of yours"); /* the same answer: ids of others stay unknown */
         return -1;
     }
     if (same == 1)

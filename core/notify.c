@@ -31,15 +31,19 @@ int ym_notify_severity_rank(const char *severity)
     return -1;
 }
 
+/* Well-formed UTF-8 of at most max characters, without control characters (line
+ * breaks and tabs allowed when lines). */
 static bool text_ok(const char *s, size_t max, bool lines)
 {
-    size_t n = strlen(s);
-    if (n > max || !ym_files_utf8_ok(s, n))
+    size_t n = strlen(s), chars = 0;
+    if (n > 4 * max || !ym_files_utf8_ok(s, n))
         return false;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if ((*p < 0x20 && !(lines && (*p == '\n' || *p == '\t'))) || *p == 0x7f)
             return false;
-    return true;
+        chars += (*p & 0xc0) != 0x80;
+    }
+    return chars <= max;
 }
 
 const char *ym_notify_check(const ym_notice *n, char *err, size_t errlen)
@@ -49,14 +53,14 @@ const char *ym_notify_check(const ym_notice *n, char *err, size_t errlen)
         return "severity";
     }
     if (!n->title || !n->title[0] || !text_ok(n->title, YM_NOTIFY_TITLE_MAX, false)) {
-        snprintf(err, errlen, "title must be 1 to %d bytes of UTF-8 on one line", YM_NOTIFY_TITLE_MAX);
+        snprintf(err, errlen, "title must be 1 to %d characters of UTF-8 on one line", YM_NOTIFY_TITLE_MAX);
         return "title";
     }
     if (n->body && !text_ok(n->body, YM_NOTIFY_BODY_MAX, true)) {
-        snprintf(err, errlen, "body must be at most %d bytes of UTF-8", YM_NOTIFY_BODY_MAX);
+        snprintf(err, errlen, "body must be at most %d characters of UTF-8", YM_NOTIFY_BODY_MAX);
         return "body";
     }
-    if (n->link && (!text_ok(n->link, YM_NOTIFY_LINK_MAX, false) || (n->link[0] != '/' && strncmp(n->link, "#/", 2)) ||
+    if (n->link && (strlen(n->link) > YM_NOTIFY_LINK_MAX || !text_ok(n->link, YM_NOTIFY_LINK_MAX, false) || (n->link[0] != '/' && strncmp(n->link, "#/", 2)) ||
                     strncmp(n->link, "//", 2) == 0)) {
         snprintf(err, errlen, "link must start with \"#/\" or \"/\" (a path in this server), at most %d bytes",
                  YM_NOTIFY_LINK_MAX);

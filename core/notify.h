@@ -10,15 +10,15 @@
 #include "db.h"
 #include "router.h"
 
-#define YM_NOTIFY_TITLE_MAX 200      /* bytes */
-#define YM_NOTIFY_BODY_MAX 4000      /* bytes */
+#define YM_NOTIFY_TITLE_MAX 200      /* characters (a Chinese character is one) */
+#define YM_NOTIFY_BODY_MAX 4000      /* characters */
 #define YM_NOTIFY_LINK_MAX 500       /* bytes */
 #define YM_NOTIFY_DATA_MAX 16384     /* bytes of a live event's JSON */
 
 typedef struct ym_notice {
     const char *severity;            /* "info" (also NULL), "reminder", "warning", "urgent" */
-    const char *title;               /* required, 1..200 bytes */
-    const char *body;                /* may be NULL; at most 4000 bytes */
+    const char *title;               /* required, 1..200 characters, one line */
+    const char *body;                /* may be NULL; at most 4000 characters */
     const char *link;                /* NULL, or "#/..." or "/..." (no control characters) */
     /* Outbound channels (notify.channels in the config) to send it through as well:
      * NULL = every channel whose min_severity it reaches; otherwise exactly these names

@@ -37,13 +37,13 @@ static bool wbegin(ym_plugin *p, const char *what, bool *own)
     ym_db *db = pdb(p);
     *own = false;
     if (!db) {
-        failf(p, "%s: no database in this process", what);
+        failf(p, "no database in this process (%s)", what);
         return false;
     }
     if (ym_db_in_write(db))
         return true;
     if (ym_db_write_begin(db) < 0) {
-        failf(p, "%s: cannot begin a write: %s", what, ym_db_errmsg(db));
+        failf(p, "cannot begin a write for %s: %s", what, ym_db_errmsg(db));
         return false;
     }
     *own = true;
@@ -80,9 +80,9 @@ int ym_ps_subscribe(ym_plugin *p, const char *pattern, ym_event_fn fn, void *ud,
 {
     ym_events *ev = ym_events_current();
     if (!p->in_init)
-        return failf(p, "subscribe: only inside init");
+        return failf(p, "only inside init");
     if (!ev)
-        return failf(p, "subscribe: this process delivers no events");
+        return failf(p, "this process delivers no events");
     return ym_events_subscribe(ev, p->name, pattern, fn, ud, ud_free, p->error, sizeof p->error);
 }
 
@@ -109,12 +109,14 @@ int ym_ps_subscribe_c(ym_plugin *p, const char *pattern,
     c_sub *s = malloc(sizeof *s);
     if (!s || !fn) {
         free(s);
-        return failf(p, "subscribe: no function");
+        return failf(p, "no function");
     }
     *s = (c_sub){p, fn, ud};
     if (ym_ps_subscribe(p, pattern, run_c_sub, s, free) < 0) {
+        char why[300];
+        snprintf(why, sizeof why, "subscribe %s: %s", pattern ? pattern : "(null)", p->error);
         free(s);
-        ym_plugin_fail(p, p->error);
+        ym_plugin_fail(p, why);
         return -1;
     }
     return 0;
@@ -181,13 +183,13 @@ int ym_ps_todo_resolve(ym_plugin *p, const char *key, int64_t by_user, bool pref
 {
     bool own;
     if (!key || !*key)
-        return failf(p, "todo_resolve: a key is needed");
+        return failf(p, "a key is needed");
     if (!wbegin(p, "todo_resolve", &own))
         return -1;
     int rc = prefix ? ym_todo_resolve_prefix(pdb(p), p->name, key, by_user)
                     : ym_todo_resolve(pdb(p), p->name, key, by_user);
     if (rc < 0)
-        failf(p, "todo_resolve: %s", ym_db_errmsg(pdb(p)));
+        failf(p, "%s", ym_db_errmsg(pdb(p)));
     return (int)wend(p, own, rc);
 }
 
@@ -201,16 +203,16 @@ int ym_ps_search_put(ym_plugin *p, const char *kind, const char *ref, const char
 {
     bool own;
     if (!owned(p, kind, "."))
-        return failf(p, "search_put: the kind must be \"%s\" or \"%s.<what>\"", p->name, p->name);
+        return failf(p, "the kind must be \"%s\" or \"%s.<what>\"", p->name, p->name);
     if (!ref || !*ref || strlen(ref) > 200)
-        return failf(p, "search_put: ref must be 1 to 200 bytes");
+        return failf(p, "ref must be 1 to 200 bytes");
     if (!perm || !ym_perm_known(perm))
-        return failf(p, "search_put: \"%s\" is not a registered permission", perm ? perm : "(null)");
+        return failf(p, "\"%s\" is not a registered permission", perm ? perm : "(null)");
     if (!wbegin(p, "search_put", &own))
         return -1;
     int rc = ym_search_put(pdb(p), kind, ref, title, body, unit_id, perm);
     if (rc < 0)
-        failf(p, "search_put: %s", ym_db_errmsg(pdb(p)));
+        failf(p, "%s", ym_db_errmsg(pdb(p)));
     return (int)wend(p, own, rc);
 }
 
@@ -218,14 +220,14 @@ int ym_ps_search_del(ym_plugin *p, const char *kind, const char *ref)
 {
     bool own;
     if (!owned(p, kind, "."))
-        return failf(p, "search_del: the kind must be \"%s\" or \"%s.<what>\"", p->name, p->name);
+        return failf(p, "the kind must be \"%s\" or \"%s.<what>\"", p->name, p->name);
     if (!ref || !*ref)
-        return failf(p, "search_del: a ref is needed");
+        return failf(p, "a ref is needed");
     if (!wbegin(p, "search_del", &own))
         return -1;
     int rc = ym_search_del(pdb(p), kind, ref);
     if (rc < 0)
-        failf(p, "search_del: %s", ym_db_errmsg(pdb(p)));
+        failf(p, "%s", ym_db_errmsg(pdb(p)));
     return (int)wend(p, own, rc);
 }
 
@@ -235,9 +237,9 @@ int ym_ps_file_attach(ym_plugin *p, ym_request *r, int64_t file_id, const char *
 {
     bool own;
     if (!owned(p, owner_ref, "_:"))
-        return failf(p, "file_attach: the record must be named \"%s_<table>:<id>\"", p->name);
+        return failf(p, "the record must be named \"%s_<table>:<id>\"", p->name);
     if (!r || !r->who)
-        return failf(p, "file_attach: only for a signed-in request");
+        return failf(p, "only for a signed-in request");
     if (!wbegin(p, "file_attach", &own))
         return -1;
     int rc = ym_files_attach(pdb(p), file_id, r->who->user_id, owner_ref, p->error, sizeof p->error) < 0 ? -1 : 0;
@@ -248,12 +250,12 @@ int ym_ps_file_detach(ym_plugin *p, const char *owner_ref)
 {
     bool own;
     if (!owned(p, owner_ref, "_:"))
-        return failf(p, "file_detach: the record must be named \"%s_<table>:<id>\"", p->name);
+        return failf(p, "the record must be named \"%s_<table>:<id>\"", p->name);
     if (!wbegin(p, "file_detach", &own))
         return -1;
     int n = ym_files_detach_owner(pdb(p), owner_ref);
     if (n < 0)
-        failf(p, "file_detach: %s", ym_db_errmsg(pdb(p)));
+        failf(p, "%s", ym_db_errmsg(pdb(p)));
     return (int)wend(p, own, n);
 }
 
@@ -272,7 +274,7 @@ int ym_ps_send_xlsx(ym_plugin *p, ym_request *r, const char *filename, const jso
     size_t len = 0;
     tmpdir(p, dir, sizeof dir);
     if (ym_sheet_json_xlsx(sheet, dir, &data, &len, err, sizeof err) < 0) {
-        failf(p, "xlsx: %s", err);
+        failf(p, "%s", err);
         ym_log(YM_LOG_ERROR, "spreadsheet export failed", "plugin=%s error=%s", p->name, err);
         ym_resp_error(r, 500, "export_failed", "the spreadsheet could not be made");
         return -1;
@@ -297,7 +299,7 @@ void ym_ps_c_resp_xlsx(ym_plugin *p, ym_request *r, const char *filename, const 
 {
     json_t *sheet = sheet_json ? json_loads(sheet_json, 0, NULL) : NULL;
     if (!sheet) {
-        failf(p, "xlsx: the sheet is not JSON");
+        failf(p, "the sheet is not JSON");
         ym_log(YM_LOG_ERROR, "spreadsheet export failed", "plugin=%s error=the sheet is not JSON", p->name);
         ym_resp_error(r, 500, "export_failed", "the spreadsheet could not be made");
         return;

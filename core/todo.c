@@ -9,6 +9,7 @@
 #include <string.h>
 #include <stdarg.h>
 #include "todo.h"
+#include "search.h"
 #include "api.h"
 #include "auth.h"
 #include "http.h"
@@ -92,8 +93,8 @@ int64_t ym_todo_put(ym_db *db, const char *owner, const char *key, const ym_todo
         return fail(err, errlen, "no to-do given");
     if (!t->title || !*t->title)
         return fail(err, errlen, "title is required");
-    if (!text_ok(t->title, YM_TODO_TITLE_MAX))
-        return fail(err, errlen, "title must be UTF-8 of at most %d bytes without control characters",
+    if (!text_ok(t->title, 4 * YM_TODO_TITLE_MAX) || ym_search_utf8_len(t->title) > YM_TODO_TITLE_MAX)
+        return fail(err, errlen, "title must be UTF-8 of at most %d characters without control characters",
                     YM_TODO_TITLE_MAX);
     const char *role = t->role_key && *t->role_key ? t->role_key : NULL;
     if (t->user_id < 0 || t->unit_id < 0)

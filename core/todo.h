@@ -9,7 +9,7 @@
 #include "db.h"
 #include "router.h"
 
-#define YM_TODO_TITLE_MAX 200     /* bytes of UTF-8 */
+#define YM_TODO_TITLE_MAX 200     /* characters (a Chinese character is one) */
 #define YM_TODO_KEY_MAX 200       /* bytes */
 #define YM_TODO_OWNER_MAX 64      /* bytes */
 #define YM_TODO_LINK_MAX 1000     /* bytes */

@@ -212,6 +212,7 @@ static int worker_setup(worker *w, char *err, size_t errlen)
     ym_jobs_set_current(w->jobs);
     ym_jobs_add_core(w->jobs);
     ym_notify_add_jobs(w->jobs, w->db, w->cfg->notify.keep);
+    ym_files_set_data_dir(w->cfg->data_dir);
     ym_live_init(w->loop, w->db, w->cfg->notify.heartbeat, w->cfg->auth.idle_timeout);
     ym_channels_init(w->loop, w->db, w->cfg->notify.channels, w->cfg->public_url);
     w->events = ym_events_new(); /* before the plugins too: they subscribe in init */

@@ -169,7 +169,7 @@ struct ym_api {
                      int (*fn)(ym_plugin *self, const char *name, const char *payload_json, void *ud), void *ud);
 
     /* ---- notifications (docs/api/notifications.md) ----
-     * severity: "info", "reminder", "warning" or "urgent"; title 1..200 bytes; body and
+     * severity: "info", "reminder", "warning" or "urgent"; title 1..200 characters; body and
      * link may be NULL (link "#/..." or "/..."). Returns the notification id (notify),
      * the number of users (notify_unit), or -1. */
     int64_t (*notify)(ym_plugin *self, int64_t user_id, const char *severity, const char *title, const char *body,

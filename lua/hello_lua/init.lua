@@ -1,5 +1,16 @@
 -- hello_lua: the teaching Lua plugin: one table, CRUD routes under /api/hello_lua/,
--- two permissions, a setting checked at init, and an audit row for every write.
+-- two permissions, settings checked at init, and an audit row for every write — and
+-- every shared service of the platform used once (core/lua_services.c):
+--   yimen.search.*   the greeting is found by GET /api/search
+--   yimen.emit       "hello_lua.greeting.created", and yimen.subscribe to it and to
+--                    the C hello plugin's "hello.item.created"
+--   yimen.todo.*     a review to-do for the unit's unit_admin, due in 3 working days
+--   yimen.notify     the author hears that the greeting was reviewed; yimen.push
+--                    sends a live event to their open pages
+--   yimen.job        a digest on a schedule (setting digest_schedule)
+--   yimen.files.*    attachments; yimen.sheets.*: .xlsx export and import
+-- Writers join the open yimen.db.write, so a greeting, its audit row, search
+-- document, event and to-do commit together — or, on any error, not at all.
 local yimen = require "yimen"             -- the host's services (core/lua_api.c)
 local check = require "yimen.check"       -- pure-Lua validation helpers (lua/yimen/check.lua)
 
@@ -7,9 +18,25 @@ local M = { name = "hello_lua", version = "1.0.0", core_min = "0.1", requires = 
 
 local COLUMNS = "id, text, unit_id, created_by, created_at"
 local FIELDS = { text = { type = "string", required = true, min = 1, max = 200 } }
+local SETTINGS = { max_greetings = true, digest_schedule = true }
 local HOST_SETTINGS = { memory = true, instructions = true }   -- read by the host itself
 
 local max_greetings                       -- setting hello_lua.max_greetings
+local digest_schedule                     -- setting hello_lua.digest_schedule
+
+-- One greeting has one name in every service: the search ref, the to-do key and the
+-- audit target are "greeting:<id>"; its attachments belong to "hello_lua_greetings:<id>".
+local function ref(id) return "greeting:" .. id end
+local function owner(id) return "hello_lua_greetings:" .. id end
+local function link(id) return "#/hello_lua/greetings/" .. id end
+
+-- s cut to at most n bytes on a character boundary (titles are limited in bytes).
+local function clip(s, n)
+  if #s <= n then return s end
+  local cut = n - 3                       -- room for "…" (3 bytes)
+  while cut > 0 and (s:byte(cut + 1) & 0xC0) == 0x80 do cut = cut - 1 end
+  return s:sub(1, cut) .. "…"
+end
 
 -- A row as the API shows it: times in RFC 3339, like every core object.
 local function shape(row)
@@ -35,6 +62,45 @@ local function visible(req, perm)
   return g
 end
 
+local function may_write_here(req)
+  -- a greeting belongs to the creator's unit: writing there is what the permission means
+  if not req:may("hello_lua.write", req.unit_id) then
+    yimen.error(403, "forbidden", "you may not write greetings in your unit")
+  end
+end
+
+-- The search document: readers need hello_lua.read on the greeting's unit to find it.
+local function index(id, text, unit_id)
+  yimen.search.put{ kind = "hello_lua", ref = ref(id), title = text, body = text,
+                    unit_id = unit_id, permission = "hello_lua.read" }
+end
+
+-- The end of the 3rd working day from today (holidays and 调休 from config/calendar).
+local function review_due()
+  local today = yimen.time_format(yimen.now()):sub(1, 10)   -- "YYYY-MM-DD", local time
+  return yimen.calendar.end_ms(yimen.calendar.add_working_days(today, 3))
+end
+
+-- Adds one greeting of the caller's unit. Runs inside the caller's yimen.db.write.
+local function add(req, text)
+  local _, id = yimen.db.exec("INSERT INTO hello_lua_greetings (text, unit_id, created_by, created_at) " ..
+    "VALUES (?, ?, ?, ?)", text, req.unit_id, req.user_id, yimen.now())
+  -- counted after the insert: a greeting past the limit is rolled back with everything
+  -- written for it (and, in an import, for the rows before it)
+  if yimen.db.query("SELECT count(*) AS n FROM hello_lua_greetings")[1].n > max_greetings then
+    yimen.error(409, "conflict", "hello_lua.max_greetings reached")
+  end
+  yimen.audit(req, "hello_lua.create", ref(id), "ok", { text = text })
+  index(id, text, req.unit_id)
+  -- delivered to subscribers after the commit; a rollback takes it back
+  yimen.emit("hello_lua.greeting.created", { id = id, text = text, unit_id = req.unit_id,
+                                             created_by = req.user_id })
+  -- a role to-do: every unit_admin of exactly this unit sees it in GET /api/me/todos
+  yimen.todo.put(ref(id), { unit_id = req.unit_id, role = "unit_admin", kind = "review",
+                            title = clip("审核问候：" .. text, 200), link = link(id), due = review_due() })
+  return id
+end
+
 -- GET /api/hello_lua/greetings?limit=&after=  -> {items, next}: the caller's unit,
 -- keyset-paged by id so a page never shifts under inserts.
 local function list(req)
@@ -47,21 +113,9 @@ local function list(req)
 end
 
 local function create(req)
-  -- a greeting belongs to the creator's unit: writing there is what the permission means
-  if not req:may("hello_lua.write", req.unit_id) then
-    yimen.error(403, "forbidden", "you may not write greetings in your unit")
-  end
+  may_write_here(req)
   local body = check.body(req:json(), FIELDS)    -- 415 / 400 bad_json / 400 invalid
-  local id = yimen.db.write(function()           -- one savepoint: row and audit together
-    local n = yimen.db.query("SELECT count(*) AS n FROM hello_lua_greetings")[1].n
-    if n >= max_greetings then
-      yimen.error(409, "conflict", "hello_lua.max_greetings reached")
-    end
-    local _, id = yimen.db.exec("INSERT INTO hello_lua_greetings (text, unit_id, created_by, created_at) " ..
-      "VALUES (?, ?, ?, ?)", body.text, req.unit_id, req.user_id, yimen.now())
-    yimen.audit(req, "hello_lua.create", "greeting:" .. id, "ok", { text = body.text })
-    return id
-  end)
+  local id = yimen.db.write(function() return add(req, body.text) end)   -- one savepoint
   return 201, shape(load(id))
 end
 
@@ -75,7 +129,8 @@ local function update(req)
   if body.text ~= nil then
     yimen.db.write(function()
       yimen.db.exec("UPDATE hello_lua_greetings SET text = ? WHERE id = ?", body.text, g.id)
-      yimen.audit(req, "hello_lua.update", "greeting:" .. g.id, "ok", { text = body.text })
+      yimen.audit(req, "hello_lua.update", ref(g.id), "ok", { text = body.text })
+      index(g.id, body.text, g.unit_id)              -- the same ref replaces the document
     end)
   end
   return 200, shape(load(g.id))
@@ -85,22 +140,127 @@ local function delete(req)
   local g = visible(req, "hello_lua.write")
   yimen.db.write(function()
     yimen.db.exec("DELETE FROM hello_lua_greetings WHERE id = ?", g.id)
-    yimen.audit(req, "hello_lua.delete", "greeting:" .. g.id, "ok")
+    yimen.audit(req, "hello_lua.delete", ref(g.id), "ok")
+    yimen.search.remove("hello_lua", ref(g.id))
+    yimen.todo.resolve(ref(g.id), req.user_id)     -- nothing left to review
+    yimen.files.detach(owner(g.id))                -- the core's cleanup reaps them
   end)
   return 204
+end
+
+-- POST /api/hello_lua/greetings/:id/review: closes the to-do and tells the author.
+local function review(req)
+  local g = visible(req, "hello_lua.write")
+  yimen.db.write(function()
+    if yimen.todo.resolve(ref(g.id), req.user_id) == 0 then
+      yimen.error(409, "conflict", "no review of this greeting is pending")
+    end
+    yimen.audit(req, "hello_lua.review", ref(g.id), "ok")
+    -- an inbox row (GET /api/notifications, "event: notification" on the stream) ...
+    yimen.notify(g.created_by, { severity = "info", title = "你的问候已审核", link = link(g.id) })
+    -- ... and a live event only (not in the inbox), for a page that shows the greeting
+    yimen.push(g.created_by, "hello_lua.reviewed", { id = g.id })
+  end)
+  return 200, shape(g)
+end
+
+-- GET /api/hello_lua/greetings.xlsx: the caller's unit as a spreadsheet.
+local function export(req)
+  local rows = yimen.array()
+  local found = yimen.db.query("SELECT id, text, created_at FROM hello_lua_greetings " ..
+    "WHERE unit_id = ? ORDER BY id", req.unit_id)
+  for i, g in ipairs(found) do rows[i] = { g.id, g.text, yimen.time_format(g.created_at) } end
+  -- answers the request itself: the handler returns nothing after it
+  yimen.sheets.xlsx(req, "问候.xlsx", { name = "问候", header = { "编号", "内容", "创建时间" }, rows = rows })
+end
+
+-- A cell as greeting text, or nil when it is empty (numbers count as text).
+local function cell_text(v)
+  if math.type(v) == "integer" then return tostring(v) end
+  if type(v) == "number" then return tostring(math.tointeger(v) or v) end
+  if type(v) == "string" and v:find("%S") then return v end
+  return nil
+end
+
+-- POST /api/hello_lua/greetings/import, the body an .xlsx: one greeting per row after
+-- the header, from the column headed 内容 (as exported) or else the first. All or none.
+local function import(req)
+  may_write_here(req)
+  local rows, why = yimen.sheets.rows(req:body() or "")
+  if not rows then yimen.invalid("file", why) end   -- "not an .xlsx file", ...
+  local col = 1
+  for i, title in ipairs(rows[1] or {}) do
+    if title == "内容" then col = i end
+  end
+  local texts = {}
+  for r = 2, #rows do                             -- sheet row r (row 1 is the header)
+    local text = cell_text(rows[r][col])
+    if not text then yimen.invalid("file", ("row %d: the text is empty"):format(r)) end
+    if utf8.len(text) > 200 then yimen.invalid("file", ("row %d: over 200 characters"):format(r)) end
+    texts[#texts + 1] = text
+  end
+  if #texts == 0 then yimen.invalid("file", "no rows after the header") end
+  local ids = yimen.db.write(function()           -- every row in one write
+    local ids = {}
+    for i, text in ipairs(texts) do ids[i] = add(req, text) end
+    return ids
+  end)
+  local items = yimen.array()
+  for i, id in ipairs(ids) do items[i] = shape(load(id)) end
+  return 201, { items = items }
+end
+
+-- POST /api/hello_lua/greetings/:id/files {"file_id"}: claims an upload of the caller's.
+local function attach(req)
+  local g = visible(req, "hello_lua.write")
+  local body = check.body(req:json(), { file_id = { type = "integer", required = true, min = 1 } })
+  yimen.db.write(function()
+    local ok, why = yimen.files.attach(req, body.file_id, owner(g.id))
+    if not ok then yimen.invalid("file_id", why) end   -- not theirs, taken, unknown
+    yimen.audit(req, "hello_lua.attach", ref(g.id), "ok", { file_id = body.file_id })
+  end)
+  return 200, { id = g.id, file_id = body.file_id, owner = owner(g.id) }
+end
+
+-- Subscribers run after the emitter's commit, inside a write of the delivery: what they
+-- write commits with the mark "delivered", so a delivery that committed never runs again.
+local function on_greeting_created(name, ev)
+  yimen.db.exec("INSERT INTO hello_lua_stats (key, value, updated_at) VALUES (?, 1, ?) " ..
+    "ON CONFLICT(key) DO UPDATE SET value = value + 1, updated_at = excluded.updated_at",
+    "delivered:" .. ev.id, yimen.now())
+end
+
+-- Another plugin's event, in another language: the C hello plugin's new items.
+local function on_hello_item(name, ev)
+  yimen.notify(ev.created_by, { title = clip("hello_lua 收到：" .. tostring(ev.name), 200),
+                                link = "#/hello/items/" .. ev.id })
+end
+
+-- The job: fn(name) at each due time; an error (or returning false) counts as a failure.
+local function digest(name)
+  yimen.db.write(function()
+    local now = yimen.now()
+    local n = yimen.db.query("SELECT count(*) AS n FROM hello_lua_greetings")[1].n
+    yimen.db.exec("INSERT INTO hello_lua_stats (key, value, updated_at) VALUES (?, ?, ?) " ..
+      "ON CONFLICT(key) DO UPDATE SET value = excluded.value", "digest:" .. now, n, now)
+  end)
 end
 
 -- Settings are checked here: a bad value fails the plugin with the reason, which
 -- GET /api/admin/plugins and the log show.
 local function read_settings()
   for _, key in ipairs(yimen.setting_keys()) do
-    if key ~= "max_greetings" and not HOST_SETTINGS[key] then
+    if not SETTINGS[key] and not HOST_SETTINGS[key] then
       yimen.fail("unknown setting hello_lua." .. key)
     end
   end
   max_greetings = yimen.setting("max_greetings", 1000)
   if math.type(max_greetings) ~= "integer" or max_greetings < 1 then
     yimen.fail("hello_lua.max_greetings must be a positive integer")
+  end
+  digest_schedule = yimen.setting("digest_schedule", "daily 08:30")
+  if type(digest_schedule) ~= "string" then
+    yimen.fail("hello_lua.digest_schedule must be a schedule such as \"daily 08:30\"")
   end
 end
 
@@ -110,9 +270,17 @@ function M.init()
   yimen.permission("hello_lua.write", "编辑问候", "edit greetings")
   yimen.route("GET", "/api/hello_lua/greetings", "hello_lua.read", list)
   yimen.route("POST", "/api/hello_lua/greetings", "hello_lua.write", create)
+  yimen.route("GET", "/api/hello_lua/greetings.xlsx", "hello_lua.read", export)
+  yimen.route("POST", "/api/hello_lua/greetings/import", "hello_lua.write", import)
   yimen.route("GET", "/api/hello_lua/greetings/:id", "hello_lua.read", get)
   yimen.route("PATCH", "/api/hello_lua/greetings/:id", "hello_lua.write", update)
   yimen.route("DELETE", "/api/hello_lua/greetings/:id", "hello_lua.write", delete)
+  yimen.route("POST", "/api/hello_lua/greetings/:id/review", "hello_lua.write", review)
+  yimen.route("POST", "/api/hello_lua/greetings/:id/files", "hello_lua.write", attach)
+  -- subscriptions and jobs are made only here, in init
+  yimen.subscribe("hello_lua.greeting.created", on_greeting_created)
+  yimen.subscribe("hello.item.created", on_hello_item)   -- never fires without hello
+  yimen.job("hello_lua.digest", digest_schedule, digest)  -- a bad schedule fails the plugin
 end
 
 return M

@@ -170,6 +170,8 @@ def test_announce_errors(t):
     error(post("/api/admin/notify", {"unit_id": t.A}), 400, "invalid", "title")
     error(post("/api/admin/notify", {"title": "", "unit_id": t.A}), 400, "invalid", "title")
     error(post("/api/admin/notify", {"title": "x" * 201}), 400, "invalid", "title")
+    assert post("/api/admin/notify", {"title": "通" * 200, "unit_id": t.B}).status_code == 201  # characters
+    error(post("/api/admin/notify", {"title": "通" * 201}), 400, "invalid", "title")
     error(post("/api/admin/notify", {"title": "a\nb"}), 400, "invalid", "title")
     error(post("/api/admin/notify", {"title": "t", "severity": "loud"}), 400, "invalid", "severity")
     error(post("/api/admin/notify", {"title": "t", "severity": 3}), 400, "invalid", "severity")

@@ -277,7 +277,9 @@ def test_loaded_and_listed(L):
         assert items[name]["kind"] == "lua" and items[name]["state"] == "enabled", items[name]
     assert {(x["method"], x["path"]) for x in items["hello_lua"]["routes"]} == {
         ("GET", GREETINGS), ("POST", GREETINGS), ("GET", GREETINGS + "/:id"),
-        ("PATCH", GREETINGS + "/:id"), ("DELETE", GREETINGS + "/:id")}
+        ("PATCH", GREETINGS + "/:id"), ("DELETE", GREETINGS + "/:id"),
+        ("GET", GREETINGS + ".xlsx"), ("POST", GREETINGS + "/import"),
+        ("POST", GREETINGS + "/:id/review"), ("POST", GREETINGS + "/:id/files")}
     assert items["hello_lua"]["version"] == "1.0.0"
 
 

@@ -90,12 +90,33 @@ static void test_migration_outside_its_tables(void **state)
     assert_null(ym_db_prepare(db, "core", "SELECT * FROM core_evil"));
 }
 
+/* UNIQUE and TEXT PRIMARY KEY columns get indexes SQLite names itself
+ * (sqlite_autoindex_<table>_<n>): allowed on the plugin's own table, not on another's. */
+static void test_automatic_indexes(void **state)
+{
+    char err[256];
+    ym_migration m = {"002_keys.sql", "CREATE TABLE hello_keys (k TEXT PRIMARY KEY, code TEXT UNIQUE, "
+                                      "a INTEGER, b INTEGER, UNIQUE (a, b));", 0};
+    m.len = strlen(m.sql);
+    static const ym_migration first = {"001_init.sql", "CREATE TABLE hello_items (id INTEGER PRIMARY KEY, name TEXT);"
+                                                       "CREATE INDEX hello_items_name ON hello_items(name);", 0};
+    ym_migration both[2] = {first, m};
+    both[0].len = strlen(both[0].sql);
+    if (ym_db_migrate(db, "hello", both, 2, err, sizeof err) != 0)
+        fail_msg("hello migration with automatic indexes: %s", err);
+    assert_non_null(ym_db_prepare(db, "hello", "INSERT INTO hello_keys (k, code) VALUES ('x', 'y')"));
+    ym_migration evil = {"001_init.sql", "CREATE TABLE core_keys (k TEXT UNIQUE);", 0};
+    evil.len = strlen(evil.sql);
+    assert_int_equal(ym_db_migrate(db, "other", &evil, 1, err, sizeof err), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_own_tables_and_views, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_outside_its_tables, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_automatic_indexes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,6 +18,8 @@
 #include "router.h"
 #include "db.h"
 #include "log.h"
+#include "events.h"
+#include "jobs.h"
 
 static char tmpdir[] = "/tmp/ym_test_lua_XXXXXX";
 static char lua_dir[PATH_MAX];        /* the repository's lua/ (hello_lua, yimen helpers) */
@@ -191,15 +193,26 @@ static void test_hello_lua_loads(void **state)
     char dir[PATH_MAX + 16];
     snprintf(dir, sizeof dir, "%s/hello_lua", lua_dir);
     plugin_init_struct(&p, "hello_lua", dir, "{\"max_greetings\": 5, \"memory\": \"32MiB\"}");
+    /* its init subscribes to events and registers a job: a worker has both */
+    ym_events *ev = ym_events_new();
+    ym_jobs *jobs = ym_jobs_new();
+    assert_non_null(ev);
+    assert_non_null(jobs);
+    ym_events_set_current(ev);
+    ym_jobs_set_current(jobs);
     if (open_it(&p) != 0)
         fail_msg("open: %s", err);
     assert_string_equal(p.version, "1.0.0");
     if (init_it(&p) != 0)
         fail_msg("init: %s", err);
-    assert_int_equal(json_array_size(p.routes), 5);
+    assert_int_equal(json_array_size(p.routes), 9);
     assert_int_equal(json_array_size(p.permissions), 2);
     assert_int_equal(ym_lua_start(&p), 0);
     ym_lua_stop(&p, 0);
+    ym_events_set_current(NULL);
+    ym_jobs_set_current(NULL);
+    ym_events_free(ev);
+    ym_jobs_free(jobs);
     plugin_done(&p);
 }
 
