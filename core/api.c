@@ -114,7 +114,7 @@ void ym_api_send_page(ym_request *r, json_t *items, int64_t next)
     ym_resp_json(r, 200, json_pack("{s:o,s:o}", "items", items, "next", next ? json_integer(next) : json_null()));
 }
 
-void ym_api_send_rows(ym_request *r, sqlite3_stmt *st, int limit, json_t *(*row)(sqlite3_stmt *st))
+json_t *ym_api_rows_page(sqlite3_stmt *st, int limit, json_t *(*row)(sqlite3_stmt *st))
 {
     json_t *items = json_array();
     int64_t last = 0;
@@ -126,10 +126,18 @@ void ym_api_send_rows(ym_request *r, sqlite3_stmt *st, int limit, json_t *(*row)
     sqlite3_reset(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
         json_decref(items);
-        ym_api_busy(r);
-        return;
+        return NULL;
     }
-    ym_api_send_page(r, items, n > limit ? last : 0);
+    return json_pack("{s:o,s:o}", "items", items, "next", n > limit ? json_integer(last) : json_null());
+}
+
+void ym_api_send_rows(ym_request *r, sqlite3_stmt *st, int limit, json_t *(*row)(sqlite3_stmt *st))
+{
+    json_t *page = ym_api_rows_page(st, limit, row);
+    if (page)
+        ym_resp_json(r, 200, page);
+    else
+        ym_api_busy(r);
 }
 
 void ym_api_send_ids(ym_request *r, sqlite3_stmt *st, int limit, json_t *(*one)(ym_db *db, int64_t id))

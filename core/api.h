@@ -30,6 +30,9 @@ void ym_api_send_page(ym_request *r, json_t *items, int64_t next);
 /* Steps st, bound with LIMIT limit + 1 and the id in column 0, and answers the page of
  * row(st) of its first limit rows (503 on a database error); resets st. */
 void ym_api_send_rows(ym_request *r, sqlite3_stmt *st, int limit, json_t *(*row)(sqlite3_stmt *st));
+/* The same page as an object {"items", "next"} (to add members to), or NULL on a
+ * database error. */
+json_t *ym_api_rows_page(sqlite3_stmt *st, int limit, json_t *(*row)(sqlite3_stmt *st));
 /* The same for a statement that selects ids only (LIMIT limit + 1, limit at most 500): all
  * are read first, then the page is of one(db, id). */
 void ym_api_send_ids(ym_request *r, sqlite3_stmt *st, int limit, json_t *(*one)(ym_db *db, int64_t id));

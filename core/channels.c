@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <curl/curl.h>
 #include "channels.h"
+#include "strbuf.h"
 #include "notify.h"
 #include "api.h"
 #include "auth.h"
@@ -341,7 +342,7 @@ static void send_work(uv_work_t *w)
 static void record(int64_t id, const channel *ch, int attempts, bool ok, const char *error)
 {
     ym_db *db = C.db;
-    if (ym_db_in_write(db) || ym_db_write_begin(db) < 0) {
+    if (ym_db_write_now(db) < 0) {
         ym_log(YM_LOG_ERROR, "channel outcome not recorded: the lease will expire and it is sent again",
                "outbox=%lld", (long long)id);
         return;
@@ -360,8 +361,7 @@ static void record(int64_t id, const channel *ch, int attempts, bool ok, const c
                 sqlite3_step(st) == SQLITE_DONE;
     if (st)
         sqlite3_reset(st);
-    ym_db_write_end(db, done);
-    ym_db_flush(db);
+    ym_db_commit_now(db, done);
     if (!ok)
         ym_log(give_up ? YM_LOG_ERROR : YM_LOG_WARN, give_up ? "channel delivery failed for good" : "channel delivery failed",
                "channel=%s outbox=%lld attempts=%d error=%s", ch->name, (long long)id, attempts, error);
@@ -419,7 +419,7 @@ typedef struct claimed {
 static size_t claim(claimed *out, size_t max)
 {
     ym_db *db = C.db;
-    if (ym_db_in_write(db) || (ym_db_in_batch(db) && ym_db_flush(db) < 0) || ym_db_write_begin(db) < 0)
+    if (ym_db_write_now(db) < 0)
         return 0;
     int64_t now = ym_now();
     size_t n = 0;
@@ -442,8 +442,7 @@ static size_t claim(claimed *out, size_t max)
     }
     for (size_t i = 0; i < n; i++)
         out[i].body = render(db, out[i].nid, out[i].ch);
-    ym_db_write_end(db, true);
-    if (ym_db_flush(db) < 0) { /* the lease is not ours: someone else sends them */
+    if (ym_db_commit_now(db, true) < 0) { /* the lease is not ours: someone else sends them */
         for (size_t i = 0; i < n; i++)
             free(out[i].body);
         return 0;
@@ -494,39 +493,12 @@ static void on_sweep(uv_timer_t *t) { ym_channels_deliver_due(); }
 
 /* ---------- templates ---------- */
 
-typedef struct sbuf {
-    char *p;
-    size_t len, cap;
-    bool over;
-} sbuf;
-
-static void sb_add(sbuf *b, const char *s, size_t n)
-{
-    if (b->over || b->len + n >= YM_CHANNEL_BODY_MAX) {
-        b->over = true;
-        return;
-    }
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap * 2 : 512;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            abort();
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
 static bool isalnum_ascii(unsigned char c)
 {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-static void sb_escaped(sbuf *b, const char *v, int mode)
+static void sb_escaped(ym_strbuf *b, const char *v, int mode)
 {
     char tmp[8];
     for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
@@ -538,22 +510,22 @@ static void sb_escaped(sbuf *b, const char *v, int mode)
             snprintf(tmp, sizeof tmp, "%%%02X", *p);
         else
             tmp[0] = (char)*p, tmp[1] = 0;
-        sb_add(b, tmp, strlen(tmp));
+        ym_strbuf_add(b, tmp, strlen(tmp));
     }
 }
 
 char *ym_channels_expand(const char *tmpl, const char *content_type, const char *const *vars)
 {
     int mode = strstr(content_type, "json") ? 1 : strstr(content_type, "x-www-form-urlencoded") ? 2 : 0;
-    sbuf b = {0};
-    sb_add(&b, "", 0);
+    ym_strbuf b = {.max = YM_CHANNEL_BODY_MAX};
+    ym_strbuf_add(&b, "", 0);
     for (const char *p = tmpl; *p;) {
         const char *open = strstr(p, "{{"), *close = open ? strstr(open + 2, "}}") : NULL;
         if (!close) {
-            sb_add(&b, p, strlen(p));
+            ym_strbuf_add(&b, p, strlen(p));
             break;
         }
-        sb_add(&b, p, (size_t)(open - p));
+        ym_strbuf_add(&b, p, (size_t)(open - p));
         size_t nl = (size_t)(close - open - 2);
         for (size_t i = 0; vars[i] && vars[i + 1]; i += 2)
             if (strlen(vars[i]) == nl && strncmp(vars[i], open + 2, nl) == 0) {

@@ -756,6 +756,20 @@ int ym_db_state_set_int(ym_db *db, const char *key, long long v)
 
 bool ym_db_in_batch(ym_db *db) { return db->batch_open; }
 
+int ym_db_write_now(ym_db *db)
+{
+    if (ym_db_in_write(db) || (ym_db_in_batch(db) && ym_db_flush(db) < 0))
+        return -1;
+    return ym_db_write_begin(db);
+}
+
+int ym_db_commit_now(ym_db *db, bool ok)
+{
+    if (ym_db_write_end(db, ok) < 0)
+        ok = false;
+    return ym_db_flush(db) == 0 && ok ? 0 : -1;
+}
+
 int ym_db_state_set_text(ym_db *db, const char *key, const char *value)
 {
     if (!sqlite3_get_autocommit(db->h)) return state_upsert_text(db, key, value);

@@ -89,4 +89,11 @@ void ym_db_read_end(ym_db *db);
 /* A write batch is open in this loop turn (responses must wait for ym_db_flush). */
 bool ym_db_in_batch(ym_db *db);
 
+/* A write that commits on its own, at once (a job's claim, an event delivery, a channel
+ * lease: other workers must see it before the work starts). Begin commits the batch of
+ * this turn first and refuses inside an open write; end releases and commits.
+ * 0, or -1 (end: also when ok was false or the commit failed). */
+int ym_db_write_now(ym_db *db);
+int ym_db_commit_now(ym_db *db, bool ok);
+
 #endif

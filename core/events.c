@@ -284,21 +284,6 @@ int64_t ym_events_emit(ym_db *db, const char *source, const char *name, const ch
 
 /* ---- delivery ---- */
 
-/* Commit what came before: a delivery is its own transaction (as jobs' claims are). */
-static int write_open(ym_db *db)
-{
-    if (ym_db_in_write(db) || (ym_db_in_batch(db) && ym_db_flush(db) < 0))
-        return -1;
-    return ym_db_write_begin(db);
-}
-
-static int write_close(ym_db *db, bool ok)
-{
-    if (ym_db_write_end(db, ok) < 0)
-        ok = false;
-    return ym_db_flush(db) == 0 && ok ? 0 : -1;
-}
-
 typedef struct head {
     int64_t id, event_id, next_at;
     int attempts;
@@ -398,14 +383,14 @@ static int run_handler(ym_events *ev, sub *s, const char *source, const head *h,
 /* Delivers the head of (subscriber, source) if it is due: 1 ran, 0 nothing due, -1 error. */
 static int deliver_one(ym_events *ev, sub *s, const char *source)
 {
-    if (write_open(ev->db) < 0)
+    if (ym_db_write_now(ev->db) < 0)
         return -1;
     head h = {0};
     int64_t now = ym_now();
     int found = head_get(ev->db, s->id, source, &h, true);
     if (found <= 0 || h.next_at > now) {
         free(h.payload);
-        return write_close(ev->db, found >= 0) < 0 ? -1 : 0;
+        return ym_db_commit_now(ev->db, found >= 0) < 0 ? -1 : 0;
     }
     char err[512] = "";
     int rc = run_handler(ev, s, source, &h, now, err, sizeof err);

@@ -371,21 +371,6 @@ int ym_jobs_add_core(ym_jobs *j)
 
 /* ---- the database side ---- */
 
-/* Commit now: a claim must be visible to the other workers before the job runs. */
-static int write_open(ym_db *db)
-{
-    if (ym_db_in_write(db) || (ym_db_in_batch(db) && ym_db_flush(db) < 0))
-        return -1;
-    return ym_db_write_begin(db);
-}
-
-static int write_close(ym_db *db, bool ok)
-{
-    if (ym_db_write_end(db, ok) < 0)
-        ok = false;
-    return ym_db_flush(db) == 0 && ok ? 0 : -1;
-}
-
 /* A new or changed schedule recomputes next_run (and forgets a pause); an
  * unchanged one keeps it, so a restart neither skips nor repeats a due time. */
 static int upsert(ym_db *db, const job *b, int64_t now)
@@ -423,7 +408,7 @@ static bool is_due(ym_db *db, const char *name, int64_t now)
 
 int ym_jobs_claim(ym_db *db, const char *name, int64_t now, const char *by)
 {
-    if (write_open(db) < 0)
+    if (ym_db_write_now(db) < 0)
         return -1;
     sqlite3_stmt *st = ym_db_prepare(db, "core", "UPDATE core_jobs SET lease_until = ?1 + ?4, lease_by = ?2 "
                                                  "WHERE name = ?3 AND next_run <= ?1 AND lease_until < ?1 AND paused = 0");
@@ -438,7 +423,7 @@ int ym_jobs_claim(ym_db *db, const char *name, int64_t now, const char *by)
         won = ok && sqlite3_changes(ym_db_handle(db)) == 1;
         sqlite3_reset(st);
     }
-    return write_close(db, ok) < 0 ? -1 : won;
+    return ym_db_commit_now(db, ok) < 0 ? -1 : won;
 }
 
 static int failures_of(ym_db *db, const char *name)
@@ -474,7 +459,7 @@ static void notify_paused(ym_db *db, const char *name, int fails, const char *er
 int ym_jobs_record(ym_db *db, const char *name, const char *by, const ym_schedule *s, int64_t now, bool ok,
                    const char *error)
 {
-    if (write_open(db) < 0)
+    if (ym_db_write_now(db) < 0)
         return -1;
     int before = ok ? 0 : failures_of(db, name), fails = ok ? 0 : before + 1;
     int64_t backoff = 60000LL << (before < 6 ? before : 6);
@@ -501,7 +486,7 @@ int ym_jobs_record(ym_db *db, const char *name, const char *by, const ym_schedul
     }
     if (done && changed && pause && !ok)
         notify_paused(db, name, fails, error);
-    if (write_close(db, done) < 0)
+    if (ym_db_commit_now(db, done) < 0)
         return -1;
     if (!changed) /* ran longer than the lease and someone else took it: their record counts */
         ym_log(YM_LOG_WARN, "job lease lost before its run was recorded", "job=%s", name);
@@ -559,7 +544,7 @@ int ym_jobs_start(ym_jobs *j, uv_loop_t *loop, ym_db *db, const struct ym_host *
             ym_jobs_drop_owner(j, host->v[i].name);
     j->db = db;
     int64_t now = ym_now();
-    if (write_open(db) < 0) {
+    if (ym_db_write_now(db) < 0) {
         snprintf(err, errlen, "jobs: %s", ym_db_errmsg(db));
         return -1;
     }
@@ -568,7 +553,7 @@ int ym_jobs_start(ym_jobs *j, uv_loop_t *loop, ym_db *db, const struct ym_host *
         ok = upsert(db, &j->v[i], now) == 0;
     if (!ok)
         snprintf(err, errlen, "jobs: %s", ym_db_errmsg(db));
-    if (write_close(db, ok) < 0) {
+    if (ym_db_commit_now(db, ok) < 0) {
         if (ok)
             snprintf(err, errlen, "jobs: %s", ym_db_errmsg(db));
         return -1;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "live.h"
+#include "strbuf.h"
 #include "notify.h"
 #include "api.h"
 #include "auth.h"
@@ -255,30 +256,8 @@ static int last_event_id(ym_request *r, int64_t *out)
     return rc;
 }
 
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-} buf;
-
-static void buf_add(buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        size_t cap = b->cap ? b->cap : 1024;
-        while (cap < b->len + n + 1)
-            cap *= 2;
-        char *p = realloc(b->p, cap);
-        if (!p)
-            abort();
-        b->p = p;
-        b->cap = cap;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
 /* What a reconnecting user missed, from the table; *last = the newest id covered. */
-static int replay(ym_db *db, int64_t uid, int64_t after, buf *b, int64_t *last)
+static int replay(ym_db *db, int64_t uid, int64_t after, ym_strbuf *b, int64_t *last)
 {
     sqlite3_stmt *st = ym_db_prepare(db, "core", "SELECT " YM_NOTIFY_COLS " FROM core_notifications "
                                                  "WHERE user_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
@@ -292,7 +271,7 @@ static int replay(ym_db *db, int64_t uid, int64_t after, buf *b, int64_t *last)
         size_t len;
         char *f = frame(st, &len);
         if (f)
-            buf_add(b, f, len);
+            ym_strbuf_add(b, f, len);
         free(f);
         *last = sqlite3_column_int64(st, 0);
         n++;
@@ -302,19 +281,9 @@ static int replay(ym_db *db, int64_t uid, int64_t after, buf *b, int64_t *last)
         return -1;
     if (n == YM_LIVE_RESUME_MAX) { /* too far behind: the client reloads what it shows */
         static const char resync[] = "event: resync\ndata: {\"reason\":\"too many missed events\"}\n\n";
-        buf_add(b, resync, sizeof resync - 1);
+        ym_strbuf_add(b, resync, sizeof resync - 1);
     }
     return n;
-}
-
-static int64_t newest(ym_db *db)
-{
-    sqlite3_stmt *st = ym_db_prepare(db, "core", "SELECT coalesce(max(id), 0) FROM core_notifications");
-    if (!st)
-        return -1;
-    int64_t v = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
-    sqlite3_reset(st);
-    return v;
 }
 
 /* A user with many tabs on one worker: the oldest stream makes room. */
@@ -347,9 +316,9 @@ static void events(ym_request *r, void *ud)
     if (has < 0)
         return;
     ym_db *db = ym_api_db(r);
-    buf b = {0};
-    buf_add(&b, "retry: 3000\n\n", 13);
-    int64_t last = newest(db);
+    ym_strbuf b = {0};
+    ym_strbuf_add(&b, "retry: 3000\n\n", 13);
+    int64_t last = ym_notify_max_id(db);
     if (last < 0 || (has && replay(db, r->who->user_id, after, &b, &last) < 0)) {
         free(b.p);
         ym_api_busy(r);

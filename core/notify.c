@@ -74,7 +74,7 @@ const char *ym_notify_check(const ym_notice *n, char *err, size_t errlen)
     return NULL;
 }
 
-static int64_t max_id(ym_db *db)
+int64_t ym_notify_max_id(ym_db *db)
 {
     sqlite3_stmt *st = ym_db_prepare(db, "core", "SELECT coalesce(max(id), 0) FROM core_notifications");
     if (!st)
@@ -88,7 +88,7 @@ static int64_t max_id(ym_db *db)
  * channels and to the live stream. */
 static int64_t written(ym_db *db, int64_t before, const ym_notice *n, char *err, size_t errlen)
 {
-    int64_t last = max_id(db);
+    int64_t last = ym_notify_max_id(db);
     if (last < 0) {
         snprintf(err, errlen, "%s", ym_db_errmsg(db));
         return -1;
@@ -116,7 +116,7 @@ static int64_t insert_for(ym_db *db, const char *source, const ym_notice *n, con
     snprintf(sql, sizeof sql,
              "INSERT INTO core_notifications (user_id, type, source, severity, title, body, link, created_at) "
              "SELECT id, 'notification', ?1, ?2, ?3, ?4, ?5, ?6 FROM (%s) ORDER BY id", select_users);
-    int64_t before = max_id(db);
+    int64_t before = ym_notify_max_id(db);
     sqlite3_stmt *st = before < 0 ? NULL : ym_db_prepare(db, "core", sql);
     if (!st) {
         snprintf(err, errlen, "%s", ym_db_errmsg(db));
@@ -147,7 +147,7 @@ int64_t ym_notify_user(ym_db *db, const char *source, int64_t user_id, const ym_
                              errlen);
     if (got == 0)
         snprintf(err, errlen, "no user %lld", (long long)user_id);
-    return got <= 0 ? -1 : max_id(db);
+    return got <= 0 ? -1 : ym_notify_max_id(db);
 }
 
 int64_t ym_notify_unit(ym_db *db, const char *source, int64_t unit_id, bool subtree, const ym_notice *n,
@@ -210,7 +210,7 @@ int64_t ym_notify_push(ym_db *db, const char *source, int64_t user_id, const cha
         free(compact);
         return -1;
     }
-    int64_t before = max_id(db);
+    int64_t before = ym_notify_max_id(db);
     sqlite3_stmt *st = before < 0 ? NULL : ym_db_prepare(db, "core",
         "INSERT INTO core_notifications (user_id, type, source, data, created_at) "
         "SELECT id, ?2, ?3, ?4, ?5 FROM core_users WHERE id = ?1");
@@ -298,21 +298,13 @@ static void list(ym_request *r, void *ud)
     sqlite3_bind_int64(st, 2, after);
     sqlite3_bind_int(st, 3, unread);
     sqlite3_bind_int(st, 4, limit + 1);
-    json_t *items = json_array();
-    int64_t last = 0;
-    int n = 0, rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n++ < limit) {
-        json_array_append_new(items, ym_notify_row_json(st));
-        last = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_reset(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        json_decref(items);
+    json_t *page = ym_api_rows_page(st, limit, ym_notify_row_json);
+    if (!page) {
         ym_api_busy(r);
         return;
     }
-    ym_resp_json(r, 200, json_pack("{s:o,s:o,s:I}", "items", items, "next", n > limit ? json_integer(last) : json_null(),
-                                   "unread", (json_int_t)count));
+    json_object_set_new(page, "unread", json_integer(count));
+    ym_resp_json(r, 200, page);
 }
 
 static void unread(ym_request *r, void *ud)

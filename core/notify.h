@@ -51,6 +51,8 @@ int64_t ym_notify_admins(ym_db *db, const char *source, const ym_notice *n);
 int64_t ym_notify_push(ym_db *db, const char *source, int64_t user_id, const char *type, const char *data_json,
                        char *err, size_t errlen);
 
+/* The newest row id (0 when none), -1 on a database error. */
+int64_t ym_notify_max_id(ym_db *db);
 /* A row as the API shows it (also the data of its stream event); NULL if unknown. */
 json_t *ym_notify_row_json(sqlite3_stmt *st);
 #define YM_NOTIFY_COLS "id, user_id, type, source, severity, title, body, link, data, created_at, read_at"

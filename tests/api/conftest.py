@@ -58,6 +58,18 @@ def run_bin(args, **kw):
     return _exec_retry(lambda: subprocess.run(args, **kw))
 
 
+def wait_for(pred, timeout=10, step=0.05):
+    """Calls pred until it returns something true (returned) or timeout seconds pass
+    (then its last value)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

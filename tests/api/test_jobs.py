@@ -8,7 +8,7 @@ from datetime import datetime
 
 import requests
 
-from conftest import ADMIN_PASSWORD, ROOT, running_server
+from conftest import ADMIN_PASSWORD, ROOT, running_server, wait_for
 
 JOB = "core.sessions_cleanup"
 
@@ -41,15 +41,6 @@ def jobs_cli(s):
     lines = r.stdout.strip().split("\n")
     head = lines[0].split("\t")
     return {f[0]: dict(zip(head, f)) for f in (ln.split("\t") for ln in lines[1:])}
-
-
-def wait_for(pred, timeout=8):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return pred()
 
 
 def test_cli_lists_the_core_job():

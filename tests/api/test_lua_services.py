@@ -18,7 +18,7 @@ from xml.sax.saxutils import escape
 
 import pytest
 
-from conftest import ADMIN_PASSWORD, ROOT, Server
+from conftest import ADMIN_PASSWORD, ROOT, Server, wait_for
 from directory_helpers import error, login
 from sse_helpers import Sse
 from test_plugins_lua import AUTH, Api, db_rows, make_role, make_unit, person
@@ -32,15 +32,6 @@ XLSX_MAGIC = b"PK\x03\x04"
 def word():
     """A string no other test uses, searchable by the trigram index (3+ characters)."""
     return "问候" + secrets.token_hex(4)
-
-
-def wait_for(pred, timeout=8):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if pred():
-            return True
-        time.sleep(0.1)
-    return pred()
 
 
 def create(api, text):

@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from conftest import Server
+from conftest import Server, wait_for
 from directory_helpers import (ADMIN_PW, EXTRA, Api, db_value, error, login, make_unit, person, audit)
 from sse_helpers import Sse, streams_on_both_workers
 
@@ -280,16 +280,6 @@ def test_reload_closes_streams(fresh_server):
 
 
 # ---------- channels ----------
-
-def wait_for(pred, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    return pred()
-
 
 def test_webhook_channel_and_template(t, hook):
     Hook.got.clear()

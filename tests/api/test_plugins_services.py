@@ -11,6 +11,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from conftest import wait_for
+
 import test_plugins as tp
 from directory_helpers import error, uniq
 from sse_helpers import Sse
@@ -51,16 +53,6 @@ def search(api, q):
     r = api.get("/api/search?q=" + quote(q) + "&kind=hello")
     assert r.status_code == 200, r.text
     return [i["ref"] for i in r.json()["items"]]
-
-
-def wait_for(pred, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    return pred()
 
 
 def test_create_feeds_every_service(h):
