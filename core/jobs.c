@@ -73,8 +73,8 @@ static int parse_every(const char *s, ym_schedule *o, char *err, size_t errlen)
     long long unit = !u || u[0] == 0 || u[1] != 0 ? 0 : u[0] == 's' ? 1000 : u[0] == 'm' ? 60000
                    : u[0] == 'h' ? 3600000 : u[0] == 'd' ? DAY_MS : 0;
     if (!unit || n < 1 || n * unit > 366 * DAY_MS) {
-        snprintf(err, errlen, "bad schedule \"%s\": expected \"every\" and a duration such as 30s, 5m, 2h "
-                 "or 1d (at most 366d)", s);
+        snprintf(err, errlen, "bad schedule \"%s\": expected \"%.5s\" and a duration such as 30s, 5m, 2h "
+                 "or 1d (at most 366d)", s, s);
         return -1;
     }
     o->every_ms = n * unit;
@@ -99,8 +99,8 @@ int ym_schedule_parse(const char *s, ym_schedule *o, char *err, size_t errlen)
         snprintf(err, errlen, "missing schedule");
         return -1;
     }
-    if (strncmp(s, "every ", 6) == 0) {
-        o->kind = YM_SCHED_EVERY;
+    if (strncmp(s, "every ", 6) == 0 || strncmp(s, "after ", 6) == 0) {
+        o->kind = s[0] == 'e' ? YM_SCHED_EVERY : YM_SCHED_AFTER;
         return parse_every(s, o, err, errlen);
     }
     int rc = -1;
@@ -124,7 +124,7 @@ int ym_schedule_parse(const char *s, ym_schedule *o, char *err, size_t errlen)
         rc = strlen(s) > 13 && s[13] == 'T' && ym_date_parse(d, &o->date) == 0 ? parse_hm(s + 14, &o->hour, &o->minute) : -1;
         want = "\"at YYYY-MM-DDTHH:MM\"";
     } else {
-        snprintf(err, errlen, "unknown schedule \"%s\": use every, daily, monthly, workday or at", s);
+        snprintf(err, errlen, "unknown schedule \"%s\": use every, daily, monthly, workday, at or after", s);
         return -1;
     }
     if (rc < 0)
@@ -184,6 +184,8 @@ int64_t ym_schedule_next(const ym_schedule *s, int64_t after, const ym_calendar 
     local_ymd(after, &y, &mo, &d);
     if (s->kind == YM_SCHED_EVERY)
         return after + s->every_ms;
+    if (s->kind == YM_SCHED_AFTER) /* once: after it has run, never again */
+        return YM_JOB_NEVER;
     if (s->kind == YM_SCHED_AT) {
         int ay, am, ad;
         days_ymd(s->date, &ay, &am, &ad);
@@ -210,6 +212,8 @@ int64_t ym_schedule_next(const ym_schedule *s, int64_t after, const ym_calendar 
 
 int64_t ym_schedule_first(const ym_schedule *s, int64_t now, const ym_calendar *cal)
 {
+    if (s->kind == YM_SCHED_AFTER)
+        return now + s->every_ms;
     if (s->kind == YM_SCHED_AT) {
         int ay, am, ad;
         days_ymd(s->date, &ay, &am, &ad);

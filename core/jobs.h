@@ -14,11 +14,11 @@
 #define YM_JOB_LEASE_MS 60000
 #define YM_JOB_MAX_FAILURES 5
 
-typedef enum { YM_SCHED_EVERY, YM_SCHED_DAILY, YM_SCHED_MONTHLY, YM_SCHED_WORKDAY, YM_SCHED_AT } ym_sched_kind;
+typedef enum { YM_SCHED_EVERY, YM_SCHED_DAILY, YM_SCHED_MONTHLY, YM_SCHED_WORKDAY, YM_SCHED_AT, YM_SCHED_AFTER } ym_sched_kind;
 
 typedef struct ym_schedule {
     ym_sched_kind kind;
-    int64_t every_ms;      /* EVERY */
+    int64_t every_ms;      /* EVERY; AFTER: the delay */
     int day;               /* MONTHLY: day of month 1..31; WORKDAY: n-th working day 1..20 */
     int hour, minute;      /* DAILY, MONTHLY, WORKDAY, AT (local time) */
     int32_t date;          /* AT: days since 1970-01-01 */
@@ -31,7 +31,8 @@ typedef struct ym_jobs ym_jobs;
 struct ym_host;
 
 /* "every 5m", "daily 09:00", "monthly 28 17:00", "workday 3 09:00",
- * "at 2026-12-01T09:00". 0, or -1 with what is wrong in err. */
+ * "at 2026-12-01T09:00", "after 2h" (once, that long after the job is first registered).
+ * 0, or -1 with what is wrong in err. */
 int ym_schedule_parse(const char *s, ym_schedule *out, char *err, size_t errlen);
 /* The first run time strictly after after_ms (YM_JOB_NEVER for a past "at");
  * cal decides working days (NULL: weekends only). */

@@ -39,11 +39,12 @@ static void expect_next(const char *sched, const char *after, const char *want, 
 static void test_parse(void **state)
 {
     const char *good[] = {"every 5m", "every 30s", "every 2h", "every 1d", "daily 09:00", "daily 23:59",
-                          "monthly 28 17:00", "monthly 31 00:00", "workday 3 09:00", "at 2026-12-01T09:00"};
+                          "monthly 28 17:00", "monthly 31 00:00", "workday 3 09:00", "at 2026-12-01T09:00", "after 10m", "after 2h"};
     const char *bad[] = {"", "every", "every 5", "every 0m", "every 5x", "every 5mm", "every -1m", "every 400d",
                          "daily 9:00", "daily 24:00", "daily 09:60", "daily 09:00 ", "monthly 0 17:00",
                          "monthly 32 17:00", "monthly 28", "workday 0 09:00", "workday 24 09:00",
-                         "at 2026-02-30T09:00", "at 2026-12-01 09:00", "at 2026-12-01T9:00", "weekly 1 09:00"};
+                         "at 2026-02-30T09:00", "at 2026-12-01 09:00", "at 2026-12-01T9:00", "weekly 1 09:00",
+                         "after", "after 0m", "after 10"};
     ym_schedule s;
     char err[256];
     for (size_t i = 0; i < sizeof good / sizeof *good; i++)
@@ -58,7 +59,14 @@ static void test_parse(void **state)
     assert_int_equal(ym_schedule_parse("every 2h", &s, err, sizeof err), 0);
     assert_int_equal(s.every_ms, 7200000);
     assert_int_equal(ym_schedule_parse("weekly 1 09:00", &s, err, sizeof err), -1);
-    assert_non_null(strstr(err, "use every, daily, monthly, workday or at"));
+    assert_non_null(strstr(err, "use every, daily, monthly, workday, at or after"));
+    /* "after": once, that long after the first registration, then never */
+    assert_int_equal(ym_schedule_parse("after 2h", &s, err, sizeof err), 0);
+    assert_int_equal(s.kind, YM_SCHED_AFTER);
+    assert_int_equal(ym_schedule_first(&s, 1000, NULL), 1000 + 7200000);
+    assert_int_equal(ym_schedule_next(&s, 1000 + 7200000, NULL), YM_JOB_NEVER);
+    assert_int_equal(ym_schedule_parse("after 0m", &s, err, sizeof err), -1);
+    assert_non_null(strstr(err, "\"after\" and a duration"));
 }
 
 static void test_next(void **state)
