@@ -22,6 +22,7 @@ typedef struct stream {
     ym_stream *st;
     int64_t user_id, session_id, token_id;
     int64_t last_id;                 /* rows up to this id are sent (or not this stream's) */
+    uint64_t next_beat;              /* loop time of its next heartbeat and session check */
     struct stream *unext, *uprev;    /* the user's bucket */
     struct stream *next, *prev;      /* all streams, oldest last */
 } stream;
@@ -47,6 +48,8 @@ static volatile uint64_t *epoch_cell(void)
     ym_shared *sh = ym_shared_get();
     return sh ? (volatile uint64_t *)&sh->live_seq : (volatile uint64_t *)&local_epoch;
 }
+
+static uint64_t loop_ms(void) { return L.loop ? uv_now(L.loop) : 0; }
 
 static size_t slot(int64_t uid) { return (size_t)((uint64_t)uid * 0x9E3779B97F4A7C15ull >> 54) % BUCKETS; }
 
@@ -109,6 +112,7 @@ static int push_rows(int64_t after, int64_t *last)
             if (!f && !(f = frame(st, &len)))
                 break;
             s->last_id = id;
+            s->next_beat = loop_ms() + L.heartbeat_ms;
             ym_stream_write(s->st, f, len); /* a failure closes it (and unlinks it) */
         }
         free(f);
@@ -178,12 +182,19 @@ static bool still_valid(const stream *s, int64_t now)
     return rc != SQLITE_DONE;
 }
 
+/* Every second, the streams whose heartbeat is due: each stream's falls heartbeat_ms
+ * after it opened or was last written to, so the session checks spread over the
+ * interval instead of coming in one burst, and a busy stream needs no heartbeat. */
 static void on_heartbeat(uv_timer_t *t)
 {
     static const char beat[] = ":\n\n";
     int64_t now = ym_now();
+    uint64_t mono = loop_ms();
     for (stream *s = L.all, *nx; s; s = nx) {
         nx = s->next;
+        if (s->next_beat > mono)
+            continue;
+        s->next_beat = mono + L.heartbeat_ms;
         if (!still_valid(s, now))
             ym_stream_close(s->st);
         else
@@ -197,7 +208,7 @@ static void timers_update(void)
         return;
     if (L.n && !L.timers_on) {
         uv_timer_start(&L.poll, on_poll, YM_LIVE_POLL_MS, YM_LIVE_POLL_MS);
-        uv_timer_start(&L.heartbeat, on_heartbeat, L.heartbeat_ms, L.heartbeat_ms);
+        uv_timer_start(&L.heartbeat, on_heartbeat, 1000, 1000);
         L.timers_on = true;
     } else if (!L.n && L.timers_on) {
         uv_timer_stop(&L.poll);
@@ -346,6 +357,7 @@ static void events(ym_request *r, void *ud)
     s->session_id = sid;
     s->token_id = tid;
     s->last_id = last;
+    s->next_beat = loop_ms() + L.heartbeat_ms;
     size_t k = slot(uid);
     s->unext = L.bucket[k];
     if (s->unext)
