@@ -124,6 +124,7 @@ bench:
 	tests/bench/plugins.sh
 	tests/bench/sse.sh
 	tests/bench/search.sh
+	tests/bench/dispatch.sh
 
 fuzz:
 	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(FUZZ_PKGS)"

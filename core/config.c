@@ -16,6 +16,7 @@
 #include <lua.h>
 #include "config.h"
 #include "channels.h"
+#include "items.h"
 #include "plugin.h"
 #include "config_eval.h"
 #include "log.h"
@@ -264,13 +265,17 @@ static int set_defaults(ym_config *c)
     c->auth.password.common_list = path_resolve(bin, "../config/common-passwords.txt");
     c->auth.audit_hash = strdup("sm3"), c->auth.issuer = strdup("yimen");
     c->notify.heartbeat = 25000, c->notify.keep = 365ull * 86400000, c->notify.channels = json_object();
+    c->items.colours = ym_items_config_default("colours");
+    c->items.lag_categories = ym_items_config_default("lag_categories");
+    c->items.auto_urge = ym_items_config_default("auto_urge");
     char *p1 = path_resolve(bin, "plugins"), *p2 = path_resolve(bin, "../lua");
     bool ok = p1 && p2 && !strlist_push(&c->plugin_paths, p1) && !strlist_push(&c->plugin_paths, p2);
     free(p1);
     free(p2);
     return ok && c->data_dir && c->www_root && c->calendar_dir && c->timezone &&
                    c->database.synchronous && c->plugin_settings && c->auth.password.common_list &&
-                   c->auth.audit_hash && c->auth.issuer && c->notify.channels ? 0 : -1;
+                   c->auth.audit_hash && c->auth.issuer && c->notify.channels && c->items.colours &&
+                   c->items.lag_categories && c->items.auto_urge ? 0 : -1;
 }
 
 /* ---- scalars: the value at absolute stack index idx; errors name key ---- */
@@ -461,7 +466,8 @@ static int each_string(parse_ctx *p, lua_State *L, int idx, const char *key, ite
 /* ---- the schema: one table of fields drives validation and unknown-key errors ---- */
 
 enum { F_SIZE, F_KIB, F_COUNT, F_MS, F_MS_INT, F_BOOL, F_SYNC, F_HASH, F_ISSUER, F_WORKERS,
-       F_LEVEL, F_PATH, F_TZ, F_URL, F_LISTEN, F_PROXIES, F_PATHS, F_PLUGINS, F_ROLES, F_TABLE, F_CHANNELS };
+       F_LEVEL, F_PATH, F_TZ, F_URL, F_LISTEN, F_PROXIES, F_PATHS, F_PLUGINS, F_ROLES, F_TABLE, F_CHANNELS,
+       F_ITEMS };
 
 typedef struct field {
     const char *name;
@@ -523,6 +529,10 @@ static const field notify_fields[] = {
     FLD("heartbeat", F_MS, notify.heartbeat, 1000, 3600000), FLD("keep", F_MS, notify.keep, 86400000, 0),
     FLD("channels", F_CHANNELS, notify.channels, 0, 0), END,
 };
+static const field items_fields[] = {
+    FLD("colours", F_ITEMS, items.colours, 0, 0), FLD("lag_categories", F_ITEMS, items.lag_categories, 0, 0),
+    FLD("auto_urge", F_ITEMS, items.auto_urge, 0, 0), END,
+};
 static const field top_fields[] = {
     FLD("listen", F_LISTEN, listen, 0, 0), FLD("workers", F_WORKERS, workers, 1, 0),
     FLD("data_dir", F_PATH, data_dir, 0, 0), FLD("log_level", F_LEVEL, log_level, 0, 0),
@@ -532,11 +542,13 @@ static const field top_fields[] = {
     FLD("trusted_proxies", F_PROXIES, trusted_proxies, 0, 0),
     FLD("public_url", F_URL, public_url, 0, 0), SUB("metrics", metrics_fields),
     FLD("plugin_paths", F_PATHS, plugin_paths, 0, 0), FLD("plugins", F_PLUGINS, plugins, 0, 0),
-    SUB("auth", auth_fields), SUB("notify", notify_fields), END,
+    SUB("auth", auth_fields), SUB("notify", notify_fields),
+    SUB("items", items_fields), END,
 };
 
 static int set_field(parse_ctx *p, lua_State *L, int idx, const field *f, const char *key);
 static int set_channels(parse_ctx *p, lua_State *L, int idx, const char *key);
+static int set_items(parse_ctx *p, lua_State *L, int idx, const field *f, const char *key);
 
 static int set_table(parse_ctx *p, lua_State *L, int idx, const field *fields, const char *key)
 {
@@ -644,6 +656,8 @@ static int set_field(parse_ctx *p, lua_State *L, int idx, const field *f, const 
         return set_table(p, L, idx, f->sub, key);
     case F_CHANNELS:
         return set_channels(p, L, idx, key);
+    case F_ITEMS:
+        return set_items(p, L, idx, f, key);
     case F_LISTEN: case F_PROXIES: case F_PATHS: case F_PLUGINS: case F_ROLES:
         return set_list(p, L, idx, f, key);
     case F_SYNC: case F_HASH: case F_ISSUER: case F_PATH: case F_TZ: case F_URL:
@@ -780,6 +794,30 @@ static int set_channels(parse_ctx *p, lua_State *L, int idx, const char *key)
     return 0;
 }
 
+/* items.*: a list as JSON, then the rules of items.c. */
+static int set_items(parse_ctx *p, lua_State *L, int idx, const field *f, const char *key)
+{
+    char sub[96], why[200], path[200];
+    if (lua_type(L, idx) != LUA_TTABLE)
+        return fail(p, key, "expected a list");
+    json_t *j = to_json(p, L, idx, key, 0);
+    if (!j)
+        return -1;
+    if (json_is_object(j) && json_object_size(j) == 0) { /* {} is an empty list */
+        json_decref(j);
+        j = json_array();
+    }
+    if (ym_items_config_check(f->name, j, sub, sizeof sub, why, sizeof why) < 0) {
+        json_decref(j);
+        snprintf(path, sizeof path, "%s%s", key, sub);
+        return fail(p, path, "%s", why);
+    }
+    json_t **dst = (json_t **)((char *)p->c + f->off);
+    json_decref(*dst);
+    *dst = j;
+    return 0;
+}
+
 static bool plugin_dir_exists(const ym_config *c, const char *name)
 {
     char d[PATH_MAX];
@@ -912,6 +950,9 @@ void ym_config_free(ym_config *c)
     strlist_free(&c->auth.totp_roles);
     json_decref(c->plugin_settings);
     json_decref(c->notify.channels);
+    json_decref(c->items.colours);
+    json_decref(c->items.lag_categories);
+    json_decref(c->items.auto_urge);
     free(c);
 }
 

@@ -89,6 +89,11 @@ typedef struct ym_config {
         uint64_t keep;               /* ms, 365 days: read notifications are deleted after this */
         json_t *channels;            /* object: channel name -> {type, url, template, ...} */
     } notify;
+    struct {                         /* tracked items (items.c checks them) */
+        json_t *colours;             /* [{from, blue_within, red_after}] by effective date */
+        json_t *lag_categories;      /* [name] */
+        json_t *auto_urge;           /* [colour]: reaching it urges the lead unit */
+    } items;
 } ym_config;
 
 /* Parse and validate. path NULL = built-in defaults only. On error returns -1 and

@@ -1,7 +1,8 @@
 /* lua_services: the shared services in the `yimen` Lua module, over the same functions
  * as the C API (plugin_services.c): yimen.job, yimen.subscribe, yimen.emit,
  * yimen.notify, yimen.notify_unit, yimen.push, yimen.todo.*, yimen.search.*,
- * yimen.files.*, yimen.sheets.*. A misuse raises a Lua error naming the function. */
+ * yimen.files.*, yimen.sheets.*, and the engines yimen.items.* and yimen.dispatch.*.
+ * A misuse raises a Lua error naming the function. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "plugin_services.h"
 #include "jobs.h"
 #include "log.h"
+#include "yimen.h"
 
 /* The table at idx as JSON text (lp->tmp; valid until the next encode). */
 static const char *encode(lua_State *L, int idx, const char *fn)
@@ -324,6 +326,95 @@ static int l_sheets_rows(lua_State *L)
     return 1;
 }
 
+/* ---------- the engines ---------- */
+
+/* An engine's refusal is an answer, not a bug: nil, the reason, and the code a route
+ * answers with ("invalid", "not_found", "wrong_state", "lag_reason_required",
+ * "storage_busy", "forbidden"; HTTP 400, 404, 409, 409, 503, 403). */
+static int engine_fail(lua_State *L, int64_t rc)
+{
+    static const char *const codes[] = {"invalid", "not_found", "wrong_state", "lag_reason_required", "storage_busy",
+                                        "forbidden"};
+    lua_pushnil(L);
+    lua_pushstring(L, ym_lua_of(L)->p->error);
+    lua_pushstring(L, rc <= -1 && rc >= -6 ? codes[-rc - 1] : "invalid");
+    return 3;
+}
+
+/* yimen.items.create(by_user, spec) -> id, or nil, reason, code */
+static int l_items_create(lua_State *L)
+{
+    ym_lua *lp = ym_lua_of(L);
+    lua_Integer by = luaL_checkinteger(L, 1);
+    const char *spec = encode(L, 2, "yimen.items.create");
+    int64_t id = ym_ps_item_create(lp->p, by, spec);
+    if (id < 0)
+        return engine_fail(L, id);
+    lua_pushinteger(L, id);
+    return 1;
+}
+
+/* yimen.items.act(id, action, by_user [, args]) -> the id it made or 0; or nil, reason, code */
+static int l_items_act(lua_State *L)
+{
+    ym_lua *lp = ym_lua_of(L);
+    lua_Integer id = luaL_checkinteger(L, 1), by = luaL_checkinteger(L, 3);
+    const char *action = luaL_checkstring(L, 2), *args = encode(L, 4, "yimen.items.act");
+    int64_t rc = ym_ps_item_act(lp->p, id, action, by, args);
+    if (rc < 0)
+        return engine_fail(L, rc);
+    lua_pushinteger(L, rc);
+    return 1;
+}
+
+/* yimen.items.get(id) -> the item as a table, or nil, reason, "not_found" */
+static int l_items_get(lua_State *L)
+{
+    ym_lua *lp = ym_lua_of(L);
+    json_t *o = ym_ps_item_get(lp->p, luaL_checkinteger(L, 1));
+    if (!o)
+        return engine_fail(L, YM_E_NOTFOUND);
+    ym_lua_push_json(L, o);
+    json_decref(o);
+    return 1;
+}
+
+/* yimen.dispatch.create(spec) -> id, or nil, reason, code */
+static int l_dispatch_create(lua_State *L)
+{
+    ym_lua *lp = ym_lua_of(L);
+    int64_t id = ym_ps_dispatch_create(lp->p, encode(L, 1, "yimen.dispatch.create"));
+    if (id < 0)
+        return engine_fail(L, id);
+    lua_pushinteger(L, id);
+    return 1;
+}
+
+/* yimen.dispatch.act(id, action, by_user, unit_id [, args]) -> a child id or 0; or nil, reason, code */
+static int l_dispatch_act(lua_State *L)
+{
+    ym_lua *lp = ym_lua_of(L);
+    lua_Integer id = luaL_checkinteger(L, 1), by = luaL_checkinteger(L, 3), unit = luaL_optinteger(L, 4, 0);
+    const char *action = luaL_checkstring(L, 2), *args = encode(L, 5, "yimen.dispatch.act");
+    int64_t rc = ym_ps_dispatch_act(lp->p, id, action, by, unit, args);
+    if (rc < 0)
+        return engine_fail(L, rc);
+    lua_pushinteger(L, rc);
+    return 1;
+}
+
+/* yimen.dispatch.board(id) -> the board, or nil, reason, "not_found" */
+static int l_dispatch_board(lua_State *L)
+{
+    ym_lua *lp = ym_lua_of(L);
+    json_t *o = ym_ps_dispatch_board(lp->p, luaL_checkinteger(L, 1));
+    if (!o)
+        return engine_fail(L, YM_E_NOTFOUND);
+    ym_lua_push_json(L, o);
+    json_decref(o);
+    return 1;
+}
+
 static void sub(lua_State *L, const char *name, const luaL_Reg *fns)
 {
     lua_newtable(L);
@@ -341,9 +432,15 @@ void ym_lua_open_services(lua_State *L)
     static const luaL_Reg search[] = {{"put", l_search_put}, {"remove", l_search_remove}, {NULL, NULL}};
     static const luaL_Reg files[] = {{"attach", l_files_attach}, {"detach", l_files_detach}, {NULL, NULL}};
     static const luaL_Reg sheets[] = {{"xlsx", l_sheets_xlsx}, {"rows", l_sheets_rows}, {NULL, NULL}};
+    static const luaL_Reg items[] = {{"create", l_items_create}, {"act", l_items_act}, {"get", l_items_get},
+                                     {NULL, NULL}};
     luaL_setfuncs(L, top, 0);
     sub(L, "todo", todo);
     sub(L, "search", search);
     sub(L, "files", files);
     sub(L, "sheets", sheets);
+    sub(L, "items", items);
+    static const luaL_Reg dispatch[] = {{"create", l_dispatch_create}, {"act", l_dispatch_act},
+                                        {"board", l_dispatch_board}, {NULL, NULL}};
+    sub(L, "dispatch", dispatch);
 }

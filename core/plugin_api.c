@@ -313,6 +313,9 @@ static const ym_api g_api = {
     .todo_resolve = ym_ps_c_todo_resolve, .todo_resolve_prefix = ym_ps_c_todo_resolve_prefix,
     .search_put = ym_ps_search_put, .search_del = ym_ps_search_del, .file_attach = ym_ps_file_attach,
     .file_detach = ym_ps_file_detach, .resp_xlsx = ym_ps_c_resp_xlsx, .xlsx_rows = ym_ps_c_xlsx_rows,
+    .item_create = ym_ps_item_create, .item_act = ym_ps_item_act, .item_get = ym_ps_c_item_get,
+    .dispatch_create = ym_ps_dispatch_create, .dispatch_act = ym_ps_dispatch_act,
+    .dispatch_board = ym_ps_c_dispatch_board,
 };
 
 const ym_api *ym_plugin_api(void) { return &g_api; }

@@ -30,8 +30,9 @@ static int failf(ym_plugin *p, const char *fmt, ...)
 
 static ym_db *pdb(ym_plugin *p) { return p->host ? p->host->db : NULL; }
 
-/* Writers join the plugin's open write, or run in one of their own (as yimen.db.exec
- * does), so what they write commits or rolls back with the plugin's rows. */
+/* Each writer is a savepoint of its own, inside the plugin's open write when there is
+ * one (so it commits or rolls back with the plugin's rows) or alone: a call that fails
+ * half-way takes back what it wrote, and nothing of the plugin's. */
 static bool wbegin(ym_plugin *p, const char *what, bool *own)
 {
     ym_db *db = pdb(p);
@@ -40,8 +41,6 @@ static bool wbegin(ym_plugin *p, const char *what, bool *own)
         failf(p, "no database in this process (%s)", what);
         return false;
     }
-    if (ym_db_in_write(db))
-        return true;
     if (ym_db_write_begin(db) < 0) {
         failf(p, "cannot begin a write for %s: %s", what, ym_db_errmsg(db));
         return false;

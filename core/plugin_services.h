@@ -42,4 +42,14 @@ int ym_ps_c_todo_resolve(ym_plugin *p, const char *key, int64_t by);
 int ym_ps_c_todo_resolve_prefix(ym_plugin *p, const char *key, int64_t by);
 void ym_ps_c_resp_xlsx(ym_plugin *p, ym_request *r, const char *filename, const char *sheet_json);
 char *ym_ps_c_xlsx_rows(ym_plugin *p, const void *data, size_t len);
+/* The engines (plugin_engines.c): specs and arguments as JSON. */
+int64_t ym_ps_item_create(ym_plugin *p, int64_t by_user, const char *spec_json);
+int64_t ym_ps_item_act(ym_plugin *p, int64_t id, const char *action, int64_t by_user, const char *args_json);
+json_t *ym_ps_item_get(ym_plugin *p, int64_t id);
+char *ym_ps_c_item_get(ym_plugin *p, int64_t id);
+int64_t ym_ps_dispatch_create(ym_plugin *p, const char *spec_json);
+int64_t ym_ps_dispatch_act(ym_plugin *p, int64_t id, const char *action, int64_t by_user, int64_t unit_id,
+                           const char *args_json);
+json_t *ym_ps_dispatch_board(ym_plugin *p, int64_t id);
+char *ym_ps_c_dispatch_board(ym_plugin *p, int64_t id);
 #endif

@@ -27,6 +27,8 @@
 #include "todo.h"
 #include "jobs.h"
 #include "notify.h"
+#include "items.h"
+#include "dispatch.h"
 #include "live.h"
 #include "channels.h"
 #include "events.h"
@@ -199,10 +201,13 @@ static int worker_setup(worker *w, char *err, size_t errlen)
         ym_files_routes(w->router, err, errlen) < 0 ||
         ym_search_routes(w->router, w->db, err, errlen) < 0 || ym_todo_routes(w->router, err, errlen) < 0)
         return -1;
+    if (ym_items_routes(w->router, err, errlen) < 0)
+        return -1;
+    ym_items_configure(w->cfg->items.colours, w->cfg->items.lag_categories, w->cfg->items.auto_urge);
     if (ym_events_routes(w->router, err, errlen) < 0)
         return -1;
     if (ym_notify_routes(w->router, err, errlen) < 0 || ym_live_routes(w->router, err, errlen) < 0 ||
-        ym_channels_routes(w->router, err, errlen) < 0)
+        ym_channels_routes(w->router, err, errlen) < 0 || ym_dispatch_routes(w->router, err, errlen) < 0)
         return -1;
     /* plugins after the core: a plugin can never take a core route */
     if (!(w->calendar = ym_calendar_load(w->cfg->calendar_dir, err, errlen)))
@@ -212,6 +217,8 @@ static int worker_setup(worker *w, char *err, size_t errlen)
     ym_jobs_set_current(w->jobs);
     ym_jobs_add_core(w->jobs);
     ym_notify_add_jobs(w->jobs, w->db, w->cfg->notify.keep);
+    ym_items_add_jobs(w->jobs, w->db);
+    ym_dispatch_add_jobs(w->jobs, w->db);
     ym_files_set_data_dir(w->cfg->data_dir);
     ym_live_init(w->loop, w->db, w->cfg->notify.heartbeat, w->cfg->auth.idle_timeout);
     ym_channels_init(w->loop, w->db, w->cfg->notify.channels, w->cfg->public_url);

@@ -17,7 +17,7 @@ extern "C" {
 #endif
 
 #define YM_ABI_MAJOR 1
-#define YM_ABI_MINOR 1
+#define YM_ABI_MINOR 2
 
 typedef struct ym_plugin ym_plugin;     /* the host's record of one loaded plugin */
 typedef struct ym_request ym_request;   /* one HTTP request; valid until answered */
@@ -46,6 +46,8 @@ typedef struct ym_plugin_def {
 
 /* Log levels (as the core's). */
 enum { YM_DEBUG = 0, YM_INFO = 1, YM_WARN = 2, YM_ERROR = 3 };
+/* Failures of the engine calls (item_*, dispatch_*), as HTTP would say them. */
+enum { YM_E_INVALID = -1, YM_E_NOTFOUND = -2, YM_E_STATE = -3, YM_E_LAG = -4, YM_E_DB = -5, YM_E_FORBIDDEN = -6 };
 /* ym_api.db_step results. */
 enum { YM_ROW = 100, YM_DONE = 101, YM_ERR = -1 };
 /* ym_api.db_column_type results. */
@@ -215,6 +217,45 @@ struct ym_api {
      * of strings, numbers, booleans and nulls); malloc'ed (api->free), or NULL with the
      * reason in api->error(self) ("row 7, column C: ..."). */
     char *(*xlsx_rows)(ym_plugin *self, const void *data, size_t len);
+
+    /* ==== ABI minor 2: the two core engines (check api->abi_minor >= 2) ====
+     * Specs and arguments are JSON objects (docs/api/items.md, docs/api/dispatch.md), so
+     * new fields never change the ABI. A plugin creates and acts only on items and
+     * dispatches of its own (source = its name); checking that the acting user may do it
+     * (req_may on the unit) is the plugin's, as for its own records. Each call is a
+     * savepoint of its own inside the plugin's write (or alone): a refused one writes
+     * nothing. A failure returns YM_E_INVALID (400), YM_E_NOTFOUND (404: unknown, or not
+     * this plugin's), YM_E_STATE (409: not in that state), YM_E_LAG (409: a lag reason
+     * must be recorded first), YM_E_FORBIDDEN (403: the user may see it but not do
+     * that) or YM_E_DB (503), or NULL, with the reason in api->error(self). */
+
+    /* ---- tracked items (督办事项) ----
+     * spec: {"source_kind", "record", "parent_id", "title", "content", "supervisor_unit",
+     * "lead_unit", "co_units": [ids], "leader", "deadline": "YYYY-MM-DD" |
+     * "deadline_workdays": n, "nodes": [{"title", "deadline"}], "report_cycle", "assign":
+     * true}; returns the item id. action: "assign", "accept", "return" {reason}, "report"
+     * {unit_id, text, file_ids, node_id, percent}, "complete" {text, file_ids}, "review"
+     * {accept, comment}, "close", "extend" {until, reason}, "decide" {extension_id,
+     * approve, comment}, "reason" {category, text}, "urge" {message}, "escalate" {on,
+     * reason}, "link" {record}; returns an id (report, extension, reason) or 0. */
+    int64_t (*item_create)(ym_plugin *self, int64_t by_user, const char *spec_json);
+    int64_t (*item_act)(ym_plugin *self, int64_t item_id, const char *action, int64_t by_user, const char *args_json);
+    char *(*item_get)(ym_plugin *self, int64_t item_id);   /* the item as JSON (api->free) */
+
+    /* ---- dispatch and receipt (分发/签收) ----
+     * spec: {"record", "sender_unit", "sender_user", "title", "urgency": "normal" |
+     * "urgent" | "very_urgent", "link", "recipients": [{"unit_id" | "user_id", "kind":
+     * "main" | "copy"}], "reply_form": {"fields": [...]}, "deadline_at": ms | "deadline_in":
+     * seconds, "ladder": [{"offset_ms", "before_deadline", "action": "remind" | "channel"
+     * | "call", "channel"}]}; returns the dispatch id. Sending to 573 units is one call.
+     * action, as by_user for the recipient unit unit_id (0: the one they may act for):
+     * "read", "sign", "reply" {answers}, "return" {reason}, "forward" {unit_ids, title}
+     * (returns the child dispatch), "withdraw" (the sender). The engine checks that the
+     * user may act for that unit (its clerk, or <plugin>.receive there). */
+    int64_t (*dispatch_create)(ym_plugin *self, const char *spec_json);
+    int64_t (*dispatch_act)(ym_plugin *self, int64_t dispatch_id, const char *action, int64_t by_user,
+                            int64_t unit_id, const char *args_json);
+    char *(*dispatch_board)(ym_plugin *self, int64_t dispatch_id);  /* the live board as JSON (api->free) */
 };
 
 #ifdef __cplusplus

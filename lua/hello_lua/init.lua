@@ -246,6 +246,88 @@ local function digest(name)
   end)
 end
 
+-- Tracked items (督办): the engine refuses with nil, a reason and a code; the code is
+-- the HTTP answer.
+local STATUS = { invalid = 400, not_found = 404, wrong_state = 409, lag_reason_required = 409,
+                 storage_busy = 503, forbidden = 403 }
+local function engine_refused(reason, code)
+  if code == "invalid" then yimen.invalid("", reason) end
+  yimen.error(STATUS[code] or 400, code or "invalid", reason)
+end
+
+-- POST /api/hello_lua/greetings/:id/track {lead_unit, co_units, deadline | deadline_workdays}:
+-- the caller's unit supervises the greeting as a tracked item, assigned at once; its
+-- parties then act through /api/items/:id/... with hello_lua.manage / hello_lua.handle.
+local TRACK_FIELDS = { lead_unit = true, co_units = true, deadline = true, deadline_workdays = true }
+local function track(req)
+  local g = visible(req, "hello_lua.write")
+  if not req:may("hello_lua.manage", req.unit_id) then
+    yimen.error(403, "forbidden", "you may not supervise from your unit")
+  end
+  local body = req:json()
+  if type(body) ~= "table" or yimen.is_array(body) then yimen.invalid("", "the body must be a JSON object") end
+  for k in pairs(body) do
+    if not TRACK_FIELDS[k] then yimen.invalid(k, "unknown field") end
+  end
+  local spec = { source_kind = "other", record = "hello_lua_greetings:" .. g.id, title = clip(g.text, 200),
+                 supervisor_unit = req.unit_id, lead_unit = body.lead_unit, co_units = body.co_units,
+                 deadline = body.deadline, deadline_workdays = body.deadline_workdays, assign = true }
+  local item = yimen.db.write(function()
+    local id, reason, code = yimen.items.create(req.user_id, spec)
+    if not id then engine_refused(reason, code) end
+    yimen.audit(req, "hello_lua.track", "item:" .. id, "ok")
+    return yimen.items.get(id)
+  end)
+  return 201, item
+end
+
+-- POST /api/hello_lua/tracked/:id/urge {message}: 催办 through the plugin API.
+local function urge(req)
+  if not req:may("hello_lua.manage", req.unit_id) then
+    yimen.error(403, "forbidden", "you may not urge from your unit")
+  end
+  local id = check.id(req:param("id"))
+  if not id then yimen.error(404, "not_found", "no such tracked item") end
+  local body = req:json()
+  local ok, reason, code = yimen.items.act(id, "urge", req.user_id, body)
+  if not ok then engine_refused(reason, code) end
+  return 200, yimen.items.get(id)
+end
+
+-- POST /api/hello_lua/greetings/:id/dispatch {unit_ids, deadline_in}: send the greeting to
+-- units to sign for (签收); they act through /api/dispatches/:id/... with hello_lua.receive.
+local function dispatch(req)
+  local g = visible(req, "hello_lua.read")
+  if not req:may("hello_lua.send", req.unit_id) then
+    yimen.error(403, "forbidden", "you may not send from your unit")
+  end
+  local body = req:json()
+  if type(body) ~= "table" or type(body.unit_ids) ~= "table" then
+    yimen.invalid("unit_ids", "the body is {unit_ids: [ids], deadline_in: seconds}")
+  end
+  local recipients = yimen.array()
+  for i, u in ipairs(body.unit_ids) do recipients[i] = { unit_id = u, kind = "main" } end
+  local board = yimen.db.write(function()
+    local id, reason, code = yimen.dispatch.create({
+      title = clip(g.text, 200), record = "hello_lua_greetings:" .. g.id, link = "#/hello_lua/greetings/" .. g.id,
+      sender_unit = req.unit_id, sender_user = req.user_id, recipients = recipients,
+      deadline_in = body.deadline_in })
+    if not id then engine_refused(reason, code) end
+    yimen.audit(req, "hello_lua.dispatch", "dispatch:" .. id, "ok")
+    return yimen.dispatch.board(id)
+  end)
+  return 201, board
+end
+
+-- POST /api/hello_lua/dispatches/:id/sign: sign for the caller's unit through the plugin API.
+local function sign(req)
+  local id = check.id(req:param("id"))
+  if not id then yimen.error(404, "not_found", "no such dispatch") end
+  local ok, reason, code = yimen.dispatch.act(id, "sign", req.user_id, 0)
+  if not ok then engine_refused(reason, code) end
+  return 200, { signed = true }
+end
+
 -- Settings are checked here: a bad value fails the plugin with the reason, which
 -- GET /api/admin/plugins and the log show.
 local function read_settings()
@@ -268,6 +350,10 @@ function M.init()
   read_settings()
   yimen.permission("hello_lua.read", "查看问候", "read greetings")
   yimen.permission("hello_lua.write", "编辑问候", "edit greetings")
+  yimen.permission("hello_lua.manage", "督办问候", "supervise greetings as tracked items")
+  yimen.permission("hello_lua.handle", "办理问候督办", "handle tracked greetings")
+  yimen.permission("hello_lua.send", "分发问候", "send greetings to units")
+  yimen.permission("hello_lua.receive", "签收问候", "sign for greetings")
   yimen.route("GET", "/api/hello_lua/greetings", "hello_lua.read", list)
   yimen.route("POST", "/api/hello_lua/greetings", "hello_lua.write", create)
   yimen.route("GET", "/api/hello_lua/greetings.xlsx", "hello_lua.read", export)
@@ -277,6 +363,10 @@ function M.init()
   yimen.route("DELETE", "/api/hello_lua/greetings/:id", "hello_lua.write", delete)
   yimen.route("POST", "/api/hello_lua/greetings/:id/review", "hello_lua.write", review)
   yimen.route("POST", "/api/hello_lua/greetings/:id/files", "hello_lua.write", attach)
+  yimen.route("POST", "/api/hello_lua/greetings/:id/track", "hello_lua.manage", track)
+  yimen.route("POST", "/api/hello_lua/tracked/:id/urge", "hello_lua.manage", urge)
+  yimen.route("POST", "/api/hello_lua/greetings/:id/dispatch", "hello_lua.send", dispatch)
+  yimen.route("POST", "/api/hello_lua/dispatches/:id/sign", "hello_lua.receive", sign)
   -- subscriptions and jobs are made only here, in init
   yimen.subscribe("hello_lua.greeting.created", on_greeting_created)
   yimen.subscribe("hello.item.created", on_hello_item)   -- never fires without hello

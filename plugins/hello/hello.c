@@ -480,6 +480,192 @@ static void list_seen(ym_request *r, void *ud)
     api->free(rows);
 }
 
+/* ---- tracked items (ABI 1.2) ---- */
+
+/* An engine failure as HTTP: its code says the status. */
+static void engine_error(ym_request *r, ym_plugin *self, int64_t rc)
+{
+    int status = rc == YM_E_NOTFOUND ? 404 : rc == YM_E_STATE || rc == YM_E_LAG ? 409 : rc == YM_E_DB ? 503
+               : rc == YM_E_FORBIDDEN ? 403 : 400;
+    const char *code = rc == YM_E_NOTFOUND ? "not_found" : rc == YM_E_LAG ? "lag_reason_required"
+                     : rc == YM_E_STATE ? "wrong_state" : rc == YM_E_DB ? "storage_busy"
+                     : rc == YM_E_FORBIDDEN ? "forbidden" : "invalid";
+    if (status == 400)
+        api->resp_invalid(r, "", api->error(self));
+    else
+        api->resp_error(r, status, code, api->error(self));
+}
+
+/* POST /api/hello/items/:id/track {"lead_unit", "co_units", "deadline" | "deadline_workdays"}:
+ * the caller's unit supervises the item as a tracked item (督办), assigned at once. From
+ * then on its parties act through the core routes /api/items/:id/..., checked with
+ * hello.manage (the supervising side) and hello.handle (lead and co-units). */
+static void track_item(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    int64_t id = visible_item(r, self, "hello.write");
+    if (!id)
+        return;
+    if (api->req_may(r, "hello.manage", api->req_unit_id(r)) != 1) {
+        api->resp_error(r, 403, "forbidden", "you may not supervise items from your unit");
+        return;
+    }
+    if (!api->req_json_ok(r))
+        return;
+    size_t len;
+    const char *text = api->req_body(r, &len);
+    json_t *body = json_loadb(text, len, 0, NULL), *v;
+    const char *key;
+    json_object_foreach(body, key, v) {
+        if (strcmp(key, "lead_unit") && strcmp(key, "co_units") && strcmp(key, "deadline") &&
+            strcmp(key, "deadline_workdays")) {
+            api->resp_invalid(r, key, "unknown field");
+            json_decref(body);
+            return;
+        }
+    }
+    if (!json_is_object(body)) {
+        api->resp_invalid(r, "", "the body must be a JSON object");
+        json_decref(body);
+        return;
+    }
+    char record[40];
+    snprintf(record, sizeof record, "hello_items:%lld", (long long)id);
+    char *name = item_json(self, id);
+    json_t *item = json_loads(name, 0, NULL);
+    free(name);
+    json_object_set_new(body, "source_kind", json_string("other"));
+    json_object_set_new(body, "record", json_string(record));
+    json_object_set(body, "title", json_object_get(item, "name"));
+    json_object_set_new(body, "supervisor_unit", json_integer(api->req_unit_id(r)));
+    json_object_set_new(body, "assign", json_true());
+    json_decref(item);
+    char *spec = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    api->db_write_begin(self);
+    int64_t tid = api->item_create(self, api->req_user_id(r), spec);
+    free(spec);
+    char target[40];
+    snprintf(target, sizeof target, "item:%lld", (long long)tid);
+    int ok = tid > 0 && api->audit(r, "hello.track", target, "ok", NULL) == 0;
+    api->db_write_end(self, ok);
+    if (tid <= 0) {
+        engine_error(r, self, tid);
+        return;
+    }
+    char *out = api->item_get(self, tid);
+    if (ok && out)
+        api->resp_json(r, 201, out);
+    else
+        api->resp_error(r, 500, "internal", "cannot save the tracked item");
+    api->free(out);
+}
+
+/* POST /api/hello/tracked/:tid/urge {"message"}: the supervising side urges (催办) through
+ * the plugin API rather than the core route, to show item_act. */
+static void urge_tracked(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    if (api->req_may(r, "hello.manage", api->req_unit_id(r)) != 1) {
+        api->resp_error(r, 403, "forbidden", "you may not urge from your unit");
+        return;
+    }
+    if (!api->req_json_ok(r))
+        return;
+    size_t len;
+    const char *body = api->req_body(r, &len);
+    int64_t tid = id_param(r);
+    if (!tid) {
+        api->resp_error(r, 404, "not_found", "no such tracked item");
+        return;
+    }
+    int64_t rc = api->item_act(self, tid, "urge", api->req_user_id(r), body);
+    if (rc < 0) {
+        engine_error(r, self, rc);
+        return;
+    }
+    char *out = api->item_get(self, tid);
+    api->resp_json(r, 200, out);
+    api->free(out);
+}
+
+/* ---- dispatch and receipt (ABI 1.2) ---- */
+
+/* POST /api/hello/items/:id/dispatch {"unit_ids": [...], "deadline_in": s, "reply_form", "ladder"}:
+ * send the item to units, each of which must sign for it (签收) and maybe reply; the
+ * recipients act through /api/dispatches/:id/..., checked with hello.receive. */
+static void dispatch_item(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    int64_t id = visible_item(r, self, "hello.read");
+    if (!id)
+        return;
+    if (api->req_may(r, "hello.send", api->req_unit_id(r)) != 1) {
+        api->resp_error(r, 403, "forbidden", "you may not send from your unit");
+        return;
+    }
+    if (!api->req_json_ok(r))
+        return;
+    size_t len;
+    const char *text = api->req_body(r, &len);
+    json_t *body = json_loadb(text, len, 0, NULL), *units = json_object_get(body, "unit_ids"), *v;
+    if (!json_is_object(body) || !json_is_array(units)) {
+        api->resp_invalid(r, "unit_ids", "the body is {\"unit_ids\": [ids], \"deadline_in\": seconds, ...}");
+        json_decref(body);
+        return;
+    }
+    json_t *recipients = json_array();
+    size_t i;
+    json_array_foreach(units, i, v)
+        json_array_append_new(recipients, json_pack("{s:O,s:s}", "unit_id", v, "kind", "main"));
+    json_object_del(body, "unit_ids");
+    char *name = item_json(self, id), record[40], link[48];
+    json_t *item = json_loads(name, 0, NULL);
+    free(name);
+    snprintf(record, sizeof record, "hello_items:%lld", (long long)id);
+    snprintf(link, sizeof link, "#/hello/items/%lld", (long long)id);
+    json_object_set(body, "title", json_object_get(item, "name"));
+    json_object_set_new(body, "record", json_string(record));
+    json_object_set_new(body, "link", json_string(link));
+    json_object_set_new(body, "sender_unit", json_integer(api->req_unit_id(r)));
+    json_object_set_new(body, "sender_user", json_integer(api->req_user_id(r)));
+    json_object_set_new(body, "recipients", recipients);
+    json_decref(item);
+    char *spec = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    api->db_write_begin(self);
+    int64_t did = api->dispatch_create(self, spec);
+    free(spec);
+    char target[40];
+    snprintf(target, sizeof target, "dispatch:%lld", (long long)did);
+    int ok = did > 0 && api->audit(r, "hello.dispatch", target, "ok", NULL) == 0;
+    api->db_write_end(self, ok);
+    if (did <= 0) {
+        engine_error(r, self, did);
+        return;
+    }
+    char *board = api->dispatch_board(self, did);
+    if (ok && board)
+        api->resp_json(r, 201, board);
+    else
+        api->resp_error(r, 500, "internal", "cannot save the dispatch");
+    api->free(board);
+}
+
+/* POST /api/hello/dispatches/:id/sign: the caller signs for their unit through the plugin
+ * API (dispatch_act) rather than the core route; the engine checks they may. */
+static void sign_dispatch(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    int64_t did = id_param(r);
+    int64_t rc = did ? api->dispatch_act(self, did, "sign", api->req_user_id(r), 0, NULL) : YM_E_NOTFOUND;
+    if (rc < 0) {
+        engine_error(r, self, rc);
+        return;
+    }
+    api->resp_json(r, 200, "{\"signed\":true}");
+}
+
 /* ---- lifecycle ---- */
 
 /* Settings are checked here: a bad value fails the plugin with the reason. */
@@ -532,6 +718,18 @@ static int init(ym_plugin *self, const ym_api *a)
         api->route(self, "POST", "/api/hello/items/import", "hello.write", import_items, self) < 0 ||
         api->route(self, "GET", "/api/hello/seen", "hello.read", list_seen, self) < 0 ||
         api->subscribe(self, "hello_lua.greeting.created", on_greeting, NULL) < 0)
+        return -1;
+    /* the engines came with ABI minor 2 */
+    if (api->abi_minor < 2)
+        return 0;
+    if (api->permission(self, "hello.manage", "督办示例条目", "supervise hello items as tracked items") < 0 ||
+        api->permission(self, "hello.handle", "办理示例督办", "handle tracked hello items") < 0 ||
+        api->route(self, "POST", "/api/hello/items/:id/track", "hello.manage", track_item, self) < 0 ||
+        api->route(self, "POST", "/api/hello/tracked/:id/urge", "hello.manage", urge_tracked, self) < 0 ||
+        api->permission(self, "hello.send", "分发示例条目", "send hello items to units") < 0 ||
+        api->permission(self, "hello.receive", "签收示例条目", "sign for hello items") < 0 ||
+        api->route(self, "POST", "/api/hello/items/:id/dispatch", "hello.send", dispatch_item, self) < 0 ||
+        api->route(self, "POST", "/api/hello/dispatches/:id/sign", "hello.receive", sign_dispatch, self) < 0)
         return -1;
     return 0;
 }

@@ -39,7 +39,9 @@ TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?\+08:00$")
 HELLO_ROUTES = [("GET", "/api/hello/items"), ("POST", "/api/hello/items"), ("GET", "/api/hello/items/:id"),
                 ("PATCH", "/api/hello/items/:id"), ("DELETE", "/api/hello/items/:id"),
                 ("POST", "/api/hello/items/:id/confirm"), ("POST", "/api/hello/items/:id/files"),
-                ("GET", "/api/hello/items.xlsx"), ("POST", "/api/hello/items/import"), ("GET", "/api/hello/seen")]
+                ("GET", "/api/hello/items.xlsx"), ("POST", "/api/hello/items/import"), ("GET", "/api/hello/seen"),
+                ("POST", "/api/hello/items/:id/track"), ("POST", "/api/hello/tracked/:id/urge"),
+                ("POST", "/api/hello/items/:id/dispatch"), ("POST", "/api/hello/dispatches/:id/sign")]
 
 
 # ---------------------------------------------------------------- building fixtures
@@ -750,7 +752,11 @@ def test_admin_plugins_shape(rs):
         "/api/hello/seen": "hello.read"}
     assert hello["permissions"] == [
         {"name": "hello.read", "label_zh": "查看示例条目", "label_en": "read hello items"},
-        {"name": "hello.write", "label_zh": "编辑示例条目", "label_en": "edit hello items"}]
+        {"name": "hello.write", "label_zh": "编辑示例条目", "label_en": "edit hello items"},
+        {"name": "hello.manage", "label_zh": "督办示例条目", "label_en": "supervise hello items as tracked items"},
+        {"name": "hello.handle", "label_zh": "办理示例督办", "label_en": "handle tracked hello items"},
+        {"name": "hello.send", "label_zh": "分发示例条目", "label_en": "send hello items to units"},
+        {"name": "hello.receive", "label_zh": "签收示例条目", "label_en": "sign for hello items"}]
     lua = {p["name"]: p for p in items}["hello_lua"]
     assert lua["kind"] == "lua" and lua["state"] == "enabled", lua
     assert all(x["path"].startswith("/api/hello_lua/") for x in lua["routes"]) and lua["routes"], lua

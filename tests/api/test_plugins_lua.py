@@ -279,7 +279,9 @@ def test_loaded_and_listed(L):
         ("GET", GREETINGS), ("POST", GREETINGS), ("GET", GREETINGS + "/:id"),
         ("PATCH", GREETINGS + "/:id"), ("DELETE", GREETINGS + "/:id"),
         ("GET", GREETINGS + ".xlsx"), ("POST", GREETINGS + "/import"),
-        ("POST", GREETINGS + "/:id/review"), ("POST", GREETINGS + "/:id/files")}
+        ("POST", GREETINGS + "/:id/review"), ("POST", GREETINGS + "/:id/files"),
+        ("POST", GREETINGS + "/:id/track"), ("POST", "/api/hello_lua/tracked/:id/urge"),
+        ("POST", GREETINGS + "/:id/dispatch"), ("POST", "/api/hello_lua/dispatches/:id/sign")}
     assert items["hello_lua"]["version"] == "1.0.0"
 
 

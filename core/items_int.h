@@ -1,0 +1,30 @@
+/* items_int: what items.c (rules, colours, helpers), items_flow.c (the transitions) and
+ * items_routes.c (HTTP, views, statistics) share; not for plugins. */
+#ifndef YM_ITEMS_INT_H
+#define YM_ITEMS_INT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "db.h"
+
+#define YM_ITEM_OPEN_STATES "('assigned', 'accepted', 'in_progress')"
+
+/* Well-formed UTF-8 of 1..max characters (0..max when empty_ok), no control characters
+ * but line breaks and tabs when lines. */
+bool ym__item_text_ok(const char *s, size_t max, bool lines, bool empty_ok);
+/* The local date (days since 1970-01-01) of a time in ms. */
+int32_t ym__item_day_of(int64_t ms);
+/* A timeline row; detail (may be NULL) is not stolen. 0, or -1. */
+int ym__item_timeline(ym_db *db, int64_t id, const char *kind, int64_t user, int64_t unit, const char *state,
+                      const char *colour, json_t *detail);
+/* A notice to the active users of unit: "<prefix>「<title>」" linking #/items/<id>. 0, or -1. */
+int ym__item_notify(ym_db *db, int64_t id, int64_t unit, const char *severity, const char *prefix,
+                    const char *body, char *err, size_t errlen);
+/* Is category in items.lag_categories? */
+bool ym__item_category_ok(const char *category);
+/* The lateness names, 0..2: "none", "behind", "overdue". */
+const char *ym__item_late_name(int late_kind);
+/* Is the lag reason missing: late and no reason since it became late? 1 yes, 0 no, -1 error. */
+int ym__item_reason_missing(ym_db *db, int64_t id);
+#endif
