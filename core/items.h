@@ -110,6 +110,10 @@ json_t *ym_items_stats(ym_db *db, int64_t unit, int32_t from, int32_t to, int64_
 int ym_item_units(ym_db *db, int64_t id, char *source, size_t slen, int64_t *supervisor, int64_t *lead);
 /* Is unit the lead (2), a co-unit (1) or neither (0) of the item; -1 error. */
 int ym_item_unit_role(ym_db *db, int64_t id, int64_t unit);
+/* May p read the files of a report (attached as "core_item_report:<id>")? The item's
+ * parties may: the supervising side and the lead and co-units. 1, 0, -1 error. */
+struct ym_principal;
+int ym_item_report_readable(ym_db *db, struct ym_principal *p, int64_t report_id);
 
 /* Splits "<field>: <message>" of an EINVAL err: the field into field, the message returned. */
 const char *ym_item_err_field(const char *err, char *field, size_t flen);

@@ -367,6 +367,25 @@ static int party(ym_db *db, ym_principal *p, int64_t id, const char *source, int
     return u < 0 ? -1 : u > 0;
 }
 
+int ym_item_report_readable(ym_db *db, ym_principal *p, int64_t report_id)
+{
+    sqlite3_stmt *st = ym_db_prepare(db, "core", "SELECT i.id, i.source, i.supervisor_unit FROM core_item_reports r "
+                                                 "JOIN core_items i ON i.id = r.item_id WHERE r.id = ?1");
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, report_id);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW) {
+        sqlite3_reset(st);
+        return rc == SQLITE_DONE ? 0 : -1;
+    }
+    int64_t id = sqlite3_column_int64(st, 0), supervisor = sqlite3_column_int64(st, 2);
+    char source[64];
+    snprintf(source, sizeof source, "%s", (const char *)sqlite3_column_text(st, 1));
+    sqlite3_reset(st);
+    return party(db, p, id, source, supervisor);
+}
+
 /* ---------- the action routes ---------- */
 
 enum side { MANAGE, HANDLE };

@@ -142,3 +142,15 @@ def test_dispatch_errors(h):
     error(h.lead.post("/api/hello/items/%d/dispatch" % item["id"], {"unit_ids": [h.A]}), 403)
     assert tp.db_rows(h.s, "SELECT count(*) FROM core_dispatches WHERE record = ?",
                       "hello_items:%d" % item["id"]) == [(0,)]
+
+
+def test_report_files_are_read_by_the_items_parties(h):
+    _, tracked = track(h, "带附件的督办")
+    tid = tracked["id"]
+    assert h.lead.post("/api/items/%d/accept" % tid).status_code == 200
+    f = h.lead.call("POST", "/api/files?name=%E8%BF%9B%E5%B1%95.txt", raw=b"progress", ctype="text/plain").json()
+    r = h.lead.post("/api/items/%d/report" % tid, {"text": "附进展材料", "file_ids": [f["id"]]})
+    assert r.status_code == 201, r.text
+    assert h.sup.get("/api/files/%d" % f["id"]).status_code == 200        # the supervising side
+    assert h.co.get("/api/files/%d" % f["id"]).status_code == 200         # a co-unit
+    error(h.other.get("/api/files/%d" % f["id"]), 404)                   # nobody else
