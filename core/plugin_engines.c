@@ -13,38 +13,8 @@
 #include "yimen.h"
 #include "log.h"
 
-static int64_t failf(ym_plugin *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int64_t failf(ym_plugin *p, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(p->error, sizeof p->error, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
-static ym_db *pdb(ym_plugin *p) { return p->host ? p->host->db : NULL; }
-
-/* Each call is a savepoint of its own, inside the plugin's write when one is open: a
- * refused transition takes back what it wrote and nothing of the plugin's. */
-static bool begin(ym_plugin *p, bool *own)
-{
-    ym_db *db = pdb(p);
-    *own = false;
-    if (!db)
-        return failf(p, "no database in this process"), false;
-    if (ym_db_write_begin(db) < 0)
-        return failf(p, "cannot begin a write: %s", ym_db_errmsg(db)), false;
-    *own = true;
-    return true;
-}
-
-static int64_t end(ym_plugin *p, bool own, int64_t rc)
-{
-    if (own && ym_db_write_end(pdb(p), rc >= 0) < 0 && rc >= 0)
-        return failf(p, "the write failed: %s", ym_db_errmsg(pdb(p)));
-    return rc;
-}
+#define failf ym_ps_fail
+#define pdb ym_ps_db
 
 static json_t *parse_object(ym_plugin *p, const char *text, const char *what)
 {
@@ -150,13 +120,13 @@ int64_t ym_ps_item_create(ym_plugin *p, int64_t by_user, const char *spec_json)
     char err[512] = "";
     if (bad || nco < 0)
         failf(p, "a field of the item has the wrong type (see docs/api/items.md)");
-    else if (begin(p, &own)) {
+    else if (ym_ps_begin(p, "the engine", &own)) {
         rc = ym_item_create(pdb(p), &s, err, sizeof err);
         if (rc > 0 && assign) {
             int a = ym_item_assign(pdb(p), rc, by_user, err, sizeof err);
             rc = a < 0 ? a : rc;
         }
-        rc = end(p, own, item_error(p, rc, err));
+        rc = ym_ps_end(p, own, item_error(p, rc, err));
     }
     free(nodes);
     json_decref(spec);
@@ -232,13 +202,13 @@ int64_t ym_ps_item_act(ym_plugin *p, int64_t id, const char *action, int64_t by_
         failf(p, "an action is needed");
     else if (pdb(p) && !own_item(p, id))
         rc = YM_E_NOTFOUND;
-    else if (pdb(p) && begin(p, &own)) {
+    else if (pdb(p) && ym_ps_begin(p, "the engine", &own)) {
         rc = item_do(p, pdb(p), id, action, by_user, a, &bad, err, sizeof err);
         if (bad && rc >= 0) /* the engine read a default where a wrong type was given */
             rc = YM_ITEM_EINVAL, snprintf(err, sizeof err, "an argument of %s has the wrong type", action);
         else if (bad && !err[0])
             snprintf(err, sizeof err, "an argument of %s has the wrong type", action);
-        rc = end(p, own, item_error(p, rc, err));
+        rc = ym_ps_end(p, own, item_error(p, rc, err));
     }
     json_decref(a);
     return rc;
@@ -254,13 +224,7 @@ json_t *ym_ps_item_get(ym_plugin *p, int64_t id)
     return o;
 }
 
-char *ym_ps_c_item_get(ym_plugin *p, int64_t id)
-{
-    json_t *o = ym_ps_item_get(p, id);
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    return text;
-}
+char *ym_ps_c_item_get(ym_plugin *p, int64_t id) { return ym_ps_text(ym_ps_item_get(p, id)); }
 
 /* ---------- dispatches ---------- */
 
@@ -290,8 +254,8 @@ int64_t ym_ps_dispatch_create(ym_plugin *p, const char *spec_json)
     bool own;
     int64_t rc = ym_dispatch_spec_parse(spec, false, &s, &rs, steps, &form, &e);
     s.source = p->name;
-    if (rc == 0 && begin(p, &own))
-        rc = end(p, own, dispatch_error(p, ym_dispatch_create_ex(pdb(p), &s, &e), &e));
+    if (rc == 0 && ym_ps_begin(p, "the engine", &own))
+        rc = ym_ps_end(p, own, dispatch_error(p, ym_dispatch_create_ex(pdb(p), &s, &e), &e));
     else if (rc != 0)
         rc = dispatch_error(p, rc, &e);
     free(rs);
@@ -386,8 +350,8 @@ int64_t ym_ps_dispatch_act(ym_plugin *p, int64_t id, const char *action, int64_t
         rc = YM_E_NOTFOUND;
     else if (!principal_of(p, by_user, &who))
         rc = YM_E_INVALID;
-    else if (begin(p, &own))
-        rc = end(p, own, dispatch_error(p, dispatch_do(pdb(p), &who, id, unit_id, action, a, &e), &e));
+    else if (ym_ps_begin(p, "the engine", &own))
+        rc = ym_ps_end(p, own, dispatch_error(p, dispatch_do(pdb(p), &who, id, unit_id, action, a, &e), &e));
     json_decref(a);
     return rc;
 }
@@ -402,10 +366,4 @@ json_t *ym_ps_dispatch_board(ym_plugin *p, int64_t id)
     return o;
 }
 
-char *ym_ps_c_dispatch_board(ym_plugin *p, int64_t id)
-{
-    json_t *o = ym_ps_dispatch_board(p, id);
-    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
-    json_decref(o);
-    return text;
-}
+char *ym_ps_c_dispatch_board(ym_plugin *p, int64_t id) { return ym_ps_text(ym_ps_dispatch_board(p, id)); }

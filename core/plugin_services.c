@@ -18,8 +18,7 @@
 #include "http.h"
 #include "log.h"
 
-static int failf(ym_plugin *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int failf(ym_plugin *p, const char *fmt, ...)
+int ym_ps_fail(ym_plugin *p, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -28,12 +27,22 @@ static int failf(ym_plugin *p, const char *fmt, ...)
     return -1;
 }
 
-static ym_db *pdb(ym_plugin *p) { return p->host ? p->host->db : NULL; }
+#define failf ym_ps_fail
+
+ym_db *ym_ps_db(ym_plugin *p) { return p->host ? p->host->db : NULL; }
+#define pdb ym_ps_db
+
+char *ym_ps_text(json_t *o)
+{
+    char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return text;
+}
 
 /* Each writer is a savepoint of its own, inside the plugin's open write when there is
  * one (so it commits or rolls back with the plugin's rows) or alone: a call that fails
  * half-way takes back what it wrote, and nothing of the plugin's. */
-static bool wbegin(ym_plugin *p, const char *what, bool *own)
+bool ym_ps_begin(ym_plugin *p, const char *what, bool *own)
 {
     ym_db *db = pdb(p);
     *own = false;
@@ -49,7 +58,7 @@ static bool wbegin(ym_plugin *p, const char *what, bool *own)
     return true;
 }
 
-static int64_t wend(ym_plugin *p, bool own, int64_t rc)
+int64_t ym_ps_end(ym_plugin *p, bool own, int64_t rc)
 {
     if (own && ym_db_write_end(pdb(p), rc >= 0) < 0 && rc >= 0)
         return failf(p, "the write failed: %s", ym_db_errmsg(pdb(p)));
@@ -70,9 +79,9 @@ static bool owned(const ym_plugin *p, const char *s, const char *seps)
 int ym_ps_emit(ym_plugin *p, const char *name, const char *payload)
 {
     bool own;
-    if (!wbegin(p, "emit", &own))
+    if (!ym_ps_begin(p, "emit", &own))
         return -1;
-    return (int)wend(p, own, ym_events_emit(pdb(p), p->name, name, payload, p->error, sizeof p->error) < 0 ? -1 : 0);
+    return (int)ym_ps_end(p, own, ym_events_emit(pdb(p), p->name, name, payload, p->error, sizeof p->error) < 0 ? -1 : 0);
 }
 
 int ym_ps_subscribe(ym_plugin *p, const char *pattern, ym_event_fn fn, void *ud, void (*ud_free)(void *))
@@ -126,25 +135,25 @@ int ym_ps_subscribe_c(ym_plugin *p, const char *pattern,
 int64_t ym_ps_notify(ym_plugin *p, int64_t user_id, const ym_notice *n)
 {
     bool own;
-    if (!wbegin(p, "notify", &own))
+    if (!ym_ps_begin(p, "notify", &own))
         return -1;
-    return wend(p, own, ym_notify_user(pdb(p), p->name, user_id, n, p->error, sizeof p->error));
+    return ym_ps_end(p, own, ym_notify_user(pdb(p), p->name, user_id, n, p->error, sizeof p->error));
 }
 
 int64_t ym_ps_notify_unit(ym_plugin *p, int64_t unit_id, bool subtree, const ym_notice *n)
 {
     bool own;
-    if (!wbegin(p, "notify_unit", &own))
+    if (!ym_ps_begin(p, "notify_unit", &own))
         return -1;
-    return wend(p, own, ym_notify_unit(pdb(p), p->name, unit_id, subtree, n, p->error, sizeof p->error));
+    return ym_ps_end(p, own, ym_notify_unit(pdb(p), p->name, unit_id, subtree, n, p->error, sizeof p->error));
 }
 
 int64_t ym_ps_push(ym_plugin *p, int64_t user_id, const char *type, const char *data_json)
 {
     bool own;
-    if (!wbegin(p, "push", &own))
+    if (!ym_ps_begin(p, "push", &own))
         return -1;
-    return wend(p, own, ym_notify_push(pdb(p), p->name, user_id, type, data_json, p->error, sizeof p->error));
+    return ym_ps_end(p, own, ym_notify_push(pdb(p), p->name, user_id, type, data_json, p->error, sizeof p->error));
 }
 
 int64_t ym_ps_c_notify(ym_plugin *p, int64_t user, const char *sev, const char *title, const char *body, const char *link)
@@ -165,9 +174,9 @@ int64_t ym_ps_c_notify_unit(ym_plugin *p, int64_t unit, int subtree, const char 
 int64_t ym_ps_todo_put(ym_plugin *p, const char *key, const ym_todo *t)
 {
     bool own;
-    if (!wbegin(p, "todo_put", &own))
+    if (!ym_ps_begin(p, "todo_put", &own))
         return -1;
-    return wend(p, own, ym_todo_put(pdb(p), p->name, key, t, p->error, sizeof p->error));
+    return ym_ps_end(p, own, ym_todo_put(pdb(p), p->name, key, t, p->error, sizeof p->error));
 }
 
 int64_t ym_ps_c_todo_put(ym_plugin *p, const char *key, int64_t user_id, int64_t unit_id, const char *role,
@@ -183,13 +192,13 @@ int ym_ps_todo_resolve(ym_plugin *p, const char *key, int64_t by_user, bool pref
     bool own;
     if (!key || !*key)
         return failf(p, "a key is needed");
-    if (!wbegin(p, "todo_resolve", &own))
+    if (!ym_ps_begin(p, "todo_resolve", &own))
         return -1;
     int rc = prefix ? ym_todo_resolve_prefix(pdb(p), p->name, key, by_user)
                     : ym_todo_resolve(pdb(p), p->name, key, by_user);
     if (rc < 0)
         failf(p, "%s", ym_db_errmsg(pdb(p)));
-    return (int)wend(p, own, rc);
+    return (int)ym_ps_end(p, own, rc);
 }
 
 int ym_ps_c_todo_resolve(ym_plugin *p, const char *key, int64_t by) { return ym_ps_todo_resolve(p, key, by, false); }
@@ -207,12 +216,12 @@ int ym_ps_search_put(ym_plugin *p, const char *kind, const char *ref, const char
         return failf(p, "ref must be 1 to 200 bytes");
     if (!perm || !ym_perm_known(perm))
         return failf(p, "\"%s\" is not a registered permission", perm ? perm : "(null)");
-    if (!wbegin(p, "search_put", &own))
+    if (!ym_ps_begin(p, "search_put", &own))
         return -1;
     int rc = ym_search_put(pdb(p), kind, ref, title, body, unit_id, perm);
     if (rc < 0)
         failf(p, "%s", ym_db_errmsg(pdb(p)));
-    return (int)wend(p, own, rc);
+    return (int)ym_ps_end(p, own, rc);
 }
 
 int ym_ps_search_del(ym_plugin *p, const char *kind, const char *ref)
@@ -222,12 +231,12 @@ int ym_ps_search_del(ym_plugin *p, const char *kind, const char *ref)
         return failf(p, "the kind must be \"%s\" or \"%s.<what>\"", p->name, p->name);
     if (!ref || !*ref)
         return failf(p, "a ref is needed");
-    if (!wbegin(p, "search_del", &own))
+    if (!ym_ps_begin(p, "search_del", &own))
         return -1;
     int rc = ym_search_del(pdb(p), kind, ref);
     if (rc < 0)
         failf(p, "%s", ym_db_errmsg(pdb(p)));
-    return (int)wend(p, own, rc);
+    return (int)ym_ps_end(p, own, rc);
 }
 
 /* ---------- attachments ---------- */
@@ -239,10 +248,10 @@ int ym_ps_file_attach(ym_plugin *p, ym_request *r, int64_t file_id, const char *
         return failf(p, "the record must be named \"%s_<table>:<id>\"", p->name);
     if (!r || !r->who)
         return failf(p, "only for a signed-in request");
-    if (!wbegin(p, "file_attach", &own))
+    if (!ym_ps_begin(p, "file_attach", &own))
         return -1;
     int rc = ym_files_attach(pdb(p), file_id, r->who->user_id, owner_ref, p->error, sizeof p->error) < 0 ? -1 : 0;
-    return (int)wend(p, own, rc);
+    return (int)ym_ps_end(p, own, rc);
 }
 
 int ym_ps_file_detach(ym_plugin *p, const char *owner_ref)
@@ -250,12 +259,12 @@ int ym_ps_file_detach(ym_plugin *p, const char *owner_ref)
     bool own;
     if (!owned(p, owner_ref, "_:"))
         return failf(p, "the record must be named \"%s_<table>:<id>\"", p->name);
-    if (!wbegin(p, "file_detach", &own))
+    if (!ym_ps_begin(p, "file_detach", &own))
         return -1;
     int n = ym_files_detach_owner(pdb(p), owner_ref);
     if (n < 0)
         failf(p, "%s", ym_db_errmsg(pdb(p)));
-    return (int)wend(p, own, n);
+    return (int)ym_ps_end(p, own, n);
 }
 
 /* ---------- spreadsheets ---------- */
@@ -307,10 +316,4 @@ void ym_ps_c_resp_xlsx(ym_plugin *p, ym_request *r, const char *filename, const 
     json_decref(sheet);
 }
 
-char *ym_ps_c_xlsx_rows(ym_plugin *p, const void *data, size_t len)
-{
-    json_t *rows = ym_ps_xlsx_rows(p, data, len);
-    char *text = rows ? json_dumps(rows, JSON_COMPACT) : NULL;
-    json_decref(rows);
-    return text;
-}
+char *ym_ps_c_xlsx_rows(ym_plugin *p, const void *data, size_t len) { return ym_ps_text(ym_ps_xlsx_rows(p, data, len)); }

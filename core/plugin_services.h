@@ -12,6 +12,14 @@
 #include "todo.h"
 
 const char *ym_ps_error(ym_plugin *p);
+/* Sets p->error (what api->error answers) and returns -1. */
+int ym_ps_fail(ym_plugin *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+ym_db *ym_ps_db(ym_plugin *p);       /* the plugin's worker database, or NULL */
+char *ym_ps_text(json_t *o);
+/* A savepoint for one service call (inside the plugin's write, or alone), and its end:
+ * released when rc >= 0, else rolled back; returns rc (or -1 when the release failed). */
+bool ym_ps_begin(ym_plugin *p, const char *what, bool *own);
+int64_t ym_ps_end(ym_plugin *p, bool own, int64_t rc);         /* compact JSON text of o (malloc'ed), dropping o; NULL for NULL */
 int ym_ps_emit(ym_plugin *p, const char *name, const char *payload);
 /* Only inside init; fn as the events service calls it. */
 int ym_ps_subscribe(ym_plugin *p, const char *pattern, ym_event_fn fn, void *ud, void (*ud_free)(void *));
