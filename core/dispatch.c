@@ -40,30 +40,10 @@ static int dberr(ym_db *db, ym_dispatch_err *e)
     return seterr(e, YM_DISPATCH_ERROR, NULL, "database error: %s", ym_db_errmsg(db));
 }
 
-/* UTF-8 of 1..max characters without control characters. */
-static bool text_ok(const char *s, long max)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || !ym_files_utf8_ok(s, n))
-        return false;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if (*p < 0x20 || *p == 0x7f)
-            return false;
-    return ym_search_utf8_len(s) <= max;
-}
-
-static bool name_ok(const char *s, size_t max)
-{
-    size_t n = s ? strlen(s) : 0;
-    if (n == 0 || n > max || s[0] < 'a' || s[0] > 'z')
-        return false;
-    return strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_") == n;
-}
-
 static bool link_ok(const char *s)
 {
     size_t n = strlen(s);
-    if (n == 0 || n > 500 || !text_ok(s, 500))
+    if (n == 0 || n > 500 || !ym_dsp_text_ok(s, 500))
         return false;
     return (s[0] == '#' && s[1] == '/') || (s[0] == '/' && s[1] != '/' && s[1] != '\\');
 }
@@ -85,138 +65,6 @@ int ym_dsp_step_sql(ym_db *db, const char *sql, int64_t a, int64_t b)
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE || rc == SQLITE_ROW ? (rc == SQLITE_ROW) : -1;
-}
-
-/* ---------- the reply form ---------- */
-
-static const char *const field_types[] = {"boolean", "string", "integer", "choice", "list", NULL};
-
-static bool in_list(const char *s, const char *const *l)
-{
-    for (; *l; l++)
-        if (strcmp(s, *l) == 0)
-            return true;
-    return false;
-}
-
-/* {"fields": [{"name", "label"?, "type", "required"?, "options"? (choice), "max"?,
- * "columns"? (list: each item an object of these string members)}]}: NULL ok, else why. */
-static const char *form_check(json_t *form, char *why, size_t len)
-{
-    json_t *fields = json_object_get(form, "fields");
-    if (!json_is_object(form) || json_object_size(form) != 1 || !json_is_array(fields) ||
-        json_array_size(fields) < 1 || json_array_size(fields) > 50)
-        return snprintf(why, len, "reply_form must be {\"fields\": [...]} with 1 to 50 fields"), why;
-    size_t i, j;
-    json_t *f;
-    json_array_foreach(fields, i, f) {
-        const char *name = json_string_value(json_object_get(f, "name"));
-        const char *type = json_string_value(json_object_get(f, "type"));
-        json_t *req = json_object_get(f, "required"), *label = json_object_get(f, "label");
-        json_t *opts = json_object_get(f, "options"), *cols = json_object_get(f, "columns");
-        json_t *max = json_object_get(f, "max");
-        if (!json_is_object(f) || !name_ok(name, 32) || !type || !in_list(type, field_types))
-            return snprintf(why, len, "field %zu needs a name ([a-z][a-z0-9_]*) and a type (boolean, string, "
-                            "integer, choice, list)", i), why;
-        const char *k;
-        json_t *v;
-        json_object_foreach(f, k, v)
-            if (!in_list(k, (const char *const[]){"name", "label", "type", "required", "options", "max", "columns",
-                                                   NULL}))
-                return snprintf(why, len, "field %s: unknown member %s", name, k), why;
-        for (j = 0; j < i; j++)
-            if (strcmp(name, json_string_value(json_object_get(json_array_get(fields, j), "name"))) == 0)
-                return snprintf(why, len, "field %s appears twice", name), why;
-        if ((req && !json_is_boolean(req)) || (label && !(json_is_string(label) && text_ok(json_string_value(label), 100))) ||
-            (max && (!json_is_integer(max) || json_integer_value(max) < 1 || json_integer_value(max) > 100000)))
-            return snprintf(why, len, "field %s: required is a boolean, label 1-100 characters, max 1-100000",
-                            name), why;
-        bool choice = strcmp(type, "choice") == 0, list = strcmp(type, "list") == 0;
-        if (choice != (opts != NULL) || (choice && (!json_is_array(opts) || json_array_size(opts) < 1)))
-            return snprintf(why, len, "field %s: a choice (and only a choice) has options", name), why;
-        json_array_foreach(opts, j, v)
-            if (!json_is_string(v) || !text_ok(json_string_value(v), 100))
-                return snprintf(why, len, "field %s: options are strings", name), why;
-        if (list != (cols != NULL) || (list && (!json_is_array(cols) || json_array_size(cols) < 1)))
-            return snprintf(why, len, "field %s: a list (and only a list) has columns", name), why;
-        json_array_foreach(cols, j, v)
-            if (!json_is_string(v) || !name_ok(json_string_value(v), 32))
-                return snprintf(why, len, "field %s: columns are names ([a-z][a-z0-9_]*)", name), why;
-    }
-    return NULL;
-}
-
-static bool string_fits(json_t *v, json_int_t max)
-{
-    return json_is_string(v) && ym_files_utf8_ok(json_string_value(v), json_string_length(v)) &&
-           ym_search_utf8_len(json_string_value(v)) <= max;
-}
-
-/* answers against the form: NULL ok, else why (naming the member). */
-static const char *answers_check(json_t *form, json_t *answers, char *why, size_t len)
-{
-    if (!json_is_object(answers))
-        return snprintf(why, len, "answers must be an object"), why;
-    json_t *fields = json_object_get(form, "fields"), *f, *v;
-    const char *k;
-    json_object_foreach(answers, k, v) {
-        bool known = false;
-        size_t i;
-        json_array_foreach(fields, i, f)
-            known = known || strcmp(k, json_string_value(json_object_get(f, "name"))) == 0;
-        if (!known)
-            return snprintf(why, len, "answers.%.40s is not in the reply form", k), why;
-    }
-    size_t i;
-    json_array_foreach(fields, i, f) {
-        const char *name = json_string_value(json_object_get(f, "name"));
-        const char *type = json_string_value(json_object_get(f, "type"));
-        json_t *maxv = json_object_get(f, "max");
-        json_int_t max = maxv ? json_integer_value(maxv) : -1;
-        v = json_object_get(answers, name);
-        if (!v || json_is_null(v)) {
-            if (json_is_true(json_object_get(f, "required")))
-                return snprintf(why, len, "answers.%s is required", name), why;
-            continue;
-        }
-        bool ok = true;
-        if (strcmp(type, "boolean") == 0)
-            ok = json_is_boolean(v);
-        else if (strcmp(type, "string") == 0)
-            ok = string_fits(v, max > 0 ? max : 2000);
-        else if (strcmp(type, "integer") == 0)
-            ok = json_is_integer(v) && (max < 0 || (json_integer_value(v) >= 0 && json_integer_value(v) <= max));
-        else if (strcmp(type, "choice") == 0) {
-            ok = false;
-            size_t j;
-            json_t *o;
-            json_array_foreach(json_object_get(f, "options"), j, o)
-                ok = ok || (json_is_string(v) && strcmp(json_string_value(v), json_string_value(o)) == 0);
-        } else { /* list of objects of string columns */
-            json_t *cols = json_object_get(f, "columns"), *item;
-            size_t j;
-            ok = json_is_array(v) && (max < 0 || (json_int_t)json_array_size(v) <= max) && json_array_size(v) <= 1000;
-            json_array_foreach(v, j, item) {
-                if (!ok)
-                    break;
-                ok = json_is_object(item);
-                const char *ck;
-                json_t *cv;
-                json_object_foreach(item, ck, cv) {
-                    bool col = false;
-                    size_t c;
-                    json_t *cn;
-                    json_array_foreach(cols, c, cn)
-                        col = col || strcmp(ck, json_string_value(cn)) == 0;
-                    ok = ok && col && string_fits(cv, 200);
-                }
-            }
-        }
-        if (!ok)
-            return snprintf(why, len, "answers.%s does not match its type %s%s", name, type,
-                            strcmp(type, "choice") == 0 ? " (one of the options)" : ""), why;
-    }
-    return NULL;
 }
 
 /* ---------- loading ---------- */
@@ -576,11 +424,11 @@ static int64_t create_in(ym_db *db, const ym_dispatch_spec *s, int64_t parent, i
         return seterr(e, YM_DISPATCH_ERROR, NULL, "ym_dispatch_create must run inside a write");
     if (!s)
         return seterr(e, YM_DISPATCH_INVALID, "", "no dispatch given");
-    if (!name_ok(s->source, 48))
+    if (!ym_dsp_name_ok(s->source, 48))
         return seterr(e, YM_DISPATCH_INVALID, "source", "source must be a plugin name ([a-z][a-z0-9_]*)");
-    if (s->record && *s->record && !text_ok(s->record, 200))
+    if (s->record && *s->record && !ym_dsp_text_ok(s->record, 200))
         return seterr(e, YM_DISPATCH_INVALID, "record", "record must be at most 200 characters on one line");
-    if (!text_ok(s->title, YM_DISPATCH_TITLE_MAX))
+    if (!ym_dsp_text_ok(s->title, YM_DISPATCH_TITLE_MAX))
         return seterr(e, YM_DISPATCH_INVALID, "title", "title must be 1 to %d characters on one line",
                       YM_DISPATCH_TITLE_MAX);
     if (urgency_rank(s->urgency) < 0)
@@ -600,7 +448,7 @@ static int64_t create_in(ym_db *db, const ym_dispatch_spec *s, int64_t parent, i
         if (strlen(s->reply_form_json) > YM_DISPATCH_FORM_MAX || !(form = json_loads(s->reply_form_json, JSON_REJECT_DUPLICATES, NULL)))
             return seterr(e, YM_DISPATCH_INVALID, "reply_form", "reply_form must be JSON of at most %d bytes",
                           YM_DISPATCH_FORM_MAX);
-        if (form_check(form, why, sizeof why)) {
+        if (ym_dsp_form_check(form, why, sizeof why)) {
             json_decref(form);
             return seterr(e, YM_DISPATCH_INVALID, "reply_form", "%s", why);
         }
@@ -904,7 +752,7 @@ int ym_dispatch_reply(ym_db *db, ym_principal *who, int64_t id, int64_t unit_id,
     if (rc == 0 && !r.reply_owed)
         rc = seterr(e, YM_DISPATCH_CONFLICT, NULL, "no reply is owed on this receipt");
     char why[200];
-    if (rc == 0 && answers_check(d.form, answers, why, sizeof why))
+    if (rc == 0 && ym_dsp_answers_check(d.form, answers, why, sizeof why))
         rc = seterr(e, YM_DISPATCH_INVALID, "answers", "%s", why);
     char *text = rc == 0 ? json_dumps(answers, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     if (rc == 0 && (!text || strlen(text) > YM_DISPATCH_REPLY_MAX))
@@ -932,7 +780,7 @@ int ym_dispatch_return(ym_db *db, ym_principal *who, int64_t id, int64_t unit_id
 {
     disp d;
     rcpt r;
-    if (!reason || !text_ok(reason, YM_DISPATCH_REASON_MAX))
+    if (!reason || !ym_dsp_text_ok(reason, YM_DISPATCH_REASON_MAX))
         return seterr(e, YM_DISPATCH_INVALID, "reason", "reason must be 1 to %d characters on one line",
                       YM_DISPATCH_REASON_MAX);
     int rc = acting_receipt(db, who, id, unit_id, &d, &r, e);
@@ -986,7 +834,7 @@ int64_t ym_dispatch_forward(ym_db *db, ym_principal *who, int64_t id, int64_t un
     rcpt r;
     if (n < 1 || n > YM_DISPATCH_MAX_RECIPIENTS || !unit_ids)
         return seterr(e, YM_DISPATCH_INVALID, "unit_ids", "unit_ids: 1 to %d units", YM_DISPATCH_MAX_RECIPIENTS);
-    if (title && !text_ok(title, YM_DISPATCH_TITLE_MAX))
+    if (title && !ym_dsp_text_ok(title, YM_DISPATCH_TITLE_MAX))
         return seterr(e, YM_DISPATCH_INVALID, "title", "title must be 1 to %d characters on one line",
                       YM_DISPATCH_TITLE_MAX);
     int64_t rc = acting_receipt(db, who, id, unit_id, &d, &r, e);

@@ -35,4 +35,11 @@ const char *ym_dsp_link_of(const disp *d, char *buf, size_t len);
 void ym_dsp_call_key(char *out, size_t len, int64_t did, int64_t rid);
 /* Notifies the clerks of unit (role 0: looked up), or the person: how many, -1. */
 int ym_dsp_notify_receipt(ym_db *db, const disp *d, int64_t unit, int64_t user, const ym_notice *n, int64_t role);
+/* The reply form ({"fields": [...]}) and a reply's answers against it (dispatch_spec.c):
+ * NULL when fine, else the member at fault with the reason in why. */
+const char *ym_dsp_form_check(json_t *form, char *why, size_t len);
+const char *ym_dsp_answers_check(json_t *form, json_t *answers, char *why, size_t len);
+/* UTF-8 of 1..max characters without control characters; a name [a-z][a-z0-9_]{0,max-1}. */
+bool ym_dsp_text_ok(const char *s, long max);
+bool ym_dsp_name_ok(const char *s, size_t max);
 #endif
