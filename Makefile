@@ -9,7 +9,7 @@ PYTHON   ?= /usr/bin/python3
 LLHTTP_SRC ?= /usr/share/llhttp
 LLHTTP_INC ?= /usr/share/include/llhttp
 
-PKGS     := libuv lua5.4 jansson sqlite3 openssl libargon2 libqrencode libmagic xlsxwriter libzip expat libcurl
+PKGS     := libuv lua5.4 jansson sqlite3 openssl libargon2 libqrencode libmagic xlsxwriter libzip expat libcurl zlib
 DEPS_OK  := $(shell pkg-config --exists $(PKGS) 2>/dev/null && test -f $(LLHTTP_SRC)/llhttp.c && echo yes)
 PKG_CFLAGS := $(if $(DEPS_OK),$(shell pkg-config --cflags $(PKGS)))
 PKG_LIBS   := $(if $(DEPS_OK),$(shell pkg-config --libs $(PKGS)))
@@ -28,13 +28,15 @@ SCHEMA    := $(sort $(wildcard core/schema/*.sql))
 # C plugins: plugins/<name>/*.c -> build/plugins/<name>/<name>.so, schema/ beside it.
 PLUGIN_NAMES := $(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/*.c))))
 PLUGIN_SOS   := $(foreach n,$(sort $(PLUGIN_NAMES)),$(BUILD)/plugins/$(n)/$(n).so)
+# ... and plugins/<name>/www (its pages) -> build/plugins/<name>/www, refreshed when a file changes.
+PLUGIN_WWW   := $(foreach n,$(sort $(PLUGIN_NAMES)),$(BUILD)/plugins/$(n)/.www-stamp)
 PLUGIN_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SANITIZE) -D_GNU_SOURCE -fPIC -Icore/include $(if $(DEPS_OK),$(shell pkg-config --cflags jansson))
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit api-test check-asan bench fuzz install clean check-deps
+.PHONY: all deps run test unit api-test ui-test check-asan bench fuzz install clean check-deps
 
-all: check-deps $(BUILD)/yimen $(PLUGIN_SOS)
+all: check-deps $(BUILD)/yimen $(PLUGIN_SOS) $(PLUGIN_WWW)
 
 check-deps:
 	@if [ "$(DEPS_OK)" != yes ]; then echo "missing build dependencies: run 'make deps' (as root) first" >&2; exit 1; fi
@@ -43,7 +45,8 @@ check-deps:
 # `make fuzz` add theirs. When root: apt-get update, then install what is missing.
 DEB_PKGS  := gcc make pkg-config libuv1-dev node-llhttp libsqlite3-dev sqlite3 liblua5.4-dev \
              libssl-dev libjansson-dev libcmocka-dev python3 python3-pytest python3-requests \
-             libargon2-dev libqrencode-dev libmagic-dev libxlsxwriter-dev libzip-dev libexpat1-dev libcurl4-openssl-dev procps
+             libargon2-dev libqrencode-dev libmagic-dev libxlsxwriter-dev libzip-dev libexpat1-dev libcurl4-openssl-dev zlib1g-dev procps \
+             python3-selenium chromium chromium-driver
 BENCH_PKGS := nginx-light wrk curl libnginx-mod-http-lua lua-cjson
 FUZZ_PKGS  := clang libclang-rt-14-dev
 deps:
@@ -84,6 +87,12 @@ $(BUILD)/plugins/%.so: $$(wildcard plugins/$$(*D)/*.c plugins/$$(*D)/*.h plugins
 	@echo "  CC   $@"; $(CC) $(PLUGIN_CFLAGS) -shared -o $@.tmp $(filter %.c,$^) $(if $(DEPS_OK),$(shell pkg-config --libs jansson)) && mv -f $@.tmp $@
 	@rm -rf $(dir $@)schema; if [ -d plugins/$(*D)/schema ]; then cp -r plugins/$(*D)/schema $(dir $@)schema; fi
 
+# A worker reads www/ once at start: replacing the directory whole is safe while serving.
+$(BUILD)/plugins/%/.www-stamp: $$(shell find plugins/$$*/www 2>/dev/null) plugins/$$*
+	@d=$(BUILD)/plugins/$*; mkdir -p $$d; rm -rf $$d/www.tmp; \
+	if [ -d plugins/$*/www ]; then echo "  WWW  $$d/www"; cp -r plugins/$*/www $$d/www.tmp && rm -rf $$d/www && mv $$d/www.tmp $$d/www; \
+	else rm -rf $$d/www; fi; touch $@
+
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libyimen.a
 	@mkdir -p $(dir $@)
 	@echo "  CC   $<"; $(CC) $(ALL_CFLAGS) -o $@ $< $(BUILD)/libyimen.a $(LDLIBS) -lcmocka
@@ -102,9 +111,18 @@ unit: all $(UNIT_BIN)
 api-test: all
 	$(PYTHON) -m pytest -q tests/api
 
+# The browser tests (tests/ui): Chromium through Selenium, never skipped for want of it.
+CHROMIUM     ?= /usr/bin/chromium
+CHROMEDRIVER ?= /usr/bin/chromedriver
+ui-test: all
+	@for f in $(CHROMIUM) $(CHROMEDRIVER); do test -x $$f || { echo "ui-test: $$f missing: run 'make deps' (chromium chromium-driver python3-selenium)" >&2; exit 1; }; done
+	@$(PYTHON) -c 'import selenium' || { echo "ui-test: python3-selenium missing: run 'make deps'" >&2; exit 1; }
+	YIMEN_CHROMIUM=$(CHROMIUM) YIMEN_CHROMEDRIVER=$(CHROMEDRIVER) $(PYTHON) -m pytest -q tests/ui
+
 test: all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory api-test
+	@$(MAKE) --no-print-directory ui-test
 
 # The ASan binary runs from build/ (as build/yimen-asan) so that <bindir>/.. is the
 # source tree, where the defaults find config/, core/www and lua/.
@@ -144,7 +162,8 @@ install: all
 	install -m 0644 config/common-passwords.txt $(DESTDIR)$(LIBDIR)/config/common-passwords.txt
 	for so in $(PLUGIN_SOS); do n=$$(basename $$so .so); d=$(DESTDIR)$(LIBDIR)/bin/plugins/$$n; \
 	  install -d $$d && install -m 0755 $$so $$d/$$n.so.tmp && mv -f $$d/$$n.so.tmp $$d/$$n.so && \
-	  rm -rf $$d/schema && if [ -d $(BUILD)/plugins/$$n/schema ]; then cp -r $(BUILD)/plugins/$$n/schema $$d/; fi; done
+	  rm -rf $$d/schema && if [ -d $(BUILD)/plugins/$$n/schema ]; then cp -r $(BUILD)/plugins/$$n/schema $$d/; fi && \
+	  rm -rf $$d/www && if [ -d $(BUILD)/plugins/$$n/www ]; then cp -r $(BUILD)/plugins/$$n/www $$d/; fi; done
 	for d in lua/*/; do n=$$(basename $$d); [ "$$n" = yimen ] && continue; \
 	  rm -rf $(DESTDIR)$(LIBDIR)/lua/$$n.tmp && cp -r $$d $(DESTDIR)$(LIBDIR)/lua/$$n.tmp && \
 	  rm -rf $(DESTDIR)$(LIBDIR)/lua/$$n && mv $(DESTDIR)$(LIBDIR)/lua/$$n.tmp $(DESTDIR)$(LIBDIR)/lua/$$n; done

@@ -358,7 +358,29 @@ static int64_t session_insert(ym_request *r, int64_t user_id, const char *hash, 
     return rc == SQLITE_DONE ? sqlite3_last_insert_rowid(ym_db_handle(db)) : -1;
 }
 
-void ym_auth_send_session(ym_request *r, int64_t user_id)
+/* A login from the plain HTML form (application/x-www-form-urlencoded) is answered
+ * with a redirect the browser follows: the shell reads the fragment. */
+static void form_redirect(ym_request *r, const char *location, const char *extra)
+{
+    char hdr[512];
+    snprintf(hdr, sizeof hdr, "Location: %s\r\nCache-Control: no-store\r\n%s", location, extra ? extra : "");
+    ym_resp_send(r, 303, NULL, NULL, 0, hdr);
+}
+
+/* A refused login: the JSON error, or for a form the redirect to "/#<fragment>". */
+static void login_refused(ym_request *r, bool form, int status, const char *code, const char *msg,
+                          const char *fragment)
+{
+    if (form) {
+        char loc[64];
+        snprintf(loc, sizeof loc, "/#%s", fragment);
+        form_redirect(r, loc, NULL);
+    } else {
+        ym_resp_error(r, status, code, "%s", msg);
+    }
+}
+
+static void send_session(ym_request *r, int64_t user_id, bool form)
 {
     ym_db *db = req_db(r);
     const ym_config *cfg = req_cfg(r);
@@ -379,6 +401,13 @@ void ym_auth_send_session(ym_request *r, int64_t user_id)
     snprintf(cookie, sizeof cookie, "Set-Cookie: " COOKIE "=%s; Path=/; Max-Age=%llu; HttpOnly; SameSite=Strict%s\r\n",
              tok, (unsigned long long)(cfg->auth.absolute_timeout / 1000),
              cfg->public_url && strncmp(cfg->public_url, "https:", 6) == 0 ? "; Secure" : "");
+    if (form) {
+        json_decref(user);
+        form_redirect(r, "/", cookie);
+        OPENSSL_cleanse(tok, sizeof tok);
+        OPENSSL_cleanse(cookie, sizeof cookie);
+        return;
+    }
     json_t *body = json_pack("{s:s,s:s,s:o,s:b,s:b}", "token", tok, "csrf", csrf, "user", user,
                              "must_change_password", must, "totp_setup_required", totp_setup_pending(r, &tmp));
     char *text = json_dumps(body, JSON_COMPACT);
@@ -388,12 +417,15 @@ void ym_auth_send_session(ym_request *r, int64_t user_id)
     OPENSSL_cleanse(tok, sizeof tok);
 }
 
+void ym_auth_send_session(ym_request *r, int64_t user_id) { send_session(r, user_id, false); }
+
 /* ---------- login ---------- */
 
 typedef struct login {
     ym_request *r;
     int64_t user_id;
     bool active, locked, totp_enabled;
+    bool form;                  /* posted by the HTML form: answer with redirects */
     int64_t failed_count, failed_since, totp_last_step;
     char username[64];
     char totp_secret[64];
@@ -474,7 +506,7 @@ static int check_totp(login *l)
         return 1;
     if (!l->totp || !*l->totp) {
         audit_login(l, "failed", "totp_required");
-        ym_resp_error(r, 401, "totp_required", "enter the code from your authenticator app");
+        login_refused(r, l->form, 401, "totp_required", "enter the code from your authenticator app", "totp-required");
         return 0;
     }
     int64_t step = 0;
@@ -493,7 +525,7 @@ static int check_totp(login *l)
         return 1;
     count_failure(l);
     audit_login(l, "failed", "bad_totp");
-    ym_resp_error(r, 401, "totp_invalid", "the code is wrong or was already used");
+    login_refused(r, l->form, 401, "totp_invalid", "the code is wrong or was already used", "login-failed");
     return 0;
 }
 
@@ -514,7 +546,7 @@ static void login_verified(void *ud, int rc, const char *encoded)
             count_failure(l);
         audit_login(l, "failed", reason);
         ym_db_write_end(db, true);
-        ym_resp_error(r, 401, "bad_credentials", "wrong username or password");
+        login_refused(r, l->form, 401, "bad_credentials", "wrong username or password", "login-failed");
     } else if (check_totp(l)) {
         sqlite3_stmt *st = ym_db_prepare(db, "core",
             "UPDATE core_users SET failed_count = 0, failed_since = NULL, locked_until = NULL WHERE id = ?1");
@@ -524,7 +556,7 @@ static void login_verified(void *ud, int rc, const char *encoded)
             sqlite3_reset(st);
         }
         audit_login(l, "ok", "password");
-        ym_auth_send_session(r, l->user_id);
+        send_session(r, l->user_id, l->form);
         ym_db_write_end(db, true);
     } else {
         ym_db_write_end(db, true);
@@ -532,7 +564,7 @@ static void login_verified(void *ud, int rc, const char *encoded)
     login_free(l);
 }
 
-static bool rate_limited(ym_request *r, const char *username)
+static bool rate_limited(ym_request *r, const char *username, bool form)
 {
     const ym_config *cfg = req_cfg(r);
     char key[200];
@@ -541,7 +573,9 @@ static bool rate_limited(ym_request *r, const char *username)
     bool over = ym_rate_hit(key, ym_now(), &retry) > cfg->auth.rate_limit.per_ip;
     snprintf(key, sizeof key, "user:%s", username);
     over = (ym_rate_hit(key, ym_now(), &retry) > cfg->auth.rate_limit.per_account) || over;
-    if (over) {
+    if (over && form) {
+        form_redirect(r, "/#login-failed", NULL);
+    } else if (over) {
         char hdr[48];
         snprintf(hdr, sizeof hdr, "Retry-After: %d\r\n", retry);
         static const char body[] = "{\"error\":{\"code\":\"rate_limited\",\"message\":\"too many sign-in attempts; wait a minute\"}}";
@@ -586,8 +620,97 @@ static void load_user(ym_db *db, login *l)
     sqlite3_reset(st);
 }
 
+/* A form post must come from a page of this site: a cross-site form would sign the
+ * victim's browser in to an account of the attacker's choosing (login CSRF). */
+static bool same_origin(ym_request *r)
+{
+    const char *site = ym_req_header(r, "sec-fetch-site");
+    if (site && strcasecmp(site, "same-origin") != 0 && strcasecmp(site, "none") != 0)
+        return false;
+    const char *origin = ym_req_header(r, "origin");
+    if (!origin)
+        return true;
+    const char *o = strstr(origin, "://");
+    if (!o || strchr(o + 3, '/'))
+        return false; /* "null" (a sandboxed or privacy-sensitive context) or a malformed origin */
+    const char *host = ym_req_header(r, "host");
+    if (host && strcasecmp(o + 3, host) == 0)
+        return true;
+    const char *pub = req_cfg(r)->public_url; /* behind a proxy that rewrites Host */
+    if (pub && *pub) {
+        const char *ps = strstr(pub, "://");
+        size_t n = ps ? (size_t)((strchr(ps + 3, '/') ? strchr(ps + 3, '/') : ps + strlen(ps)) - pub) : 0;
+        if (n && strlen(origin) == n && strncasecmp(origin, pub, n) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool is_form(const ym_request *r)
+{
+    const char *ct = ym_req_header(r, "content-type");
+    static const char form[] = "application/x-www-form-urlencoded";
+    return ct && strncasecmp(ct, form, sizeof form - 1) == 0 &&
+           (ct[sizeof form - 1] == 0 || ct[sizeof form - 1] == ';' || ct[sizeof form - 1] == ' ');
+}
+
+static void start_login(ym_request *r, const char *user, const char *pw, const char *code, bool form)
+{
+    if (rate_limited(r, user, form))
+        return;
+    login *l = calloc(1, sizeof *l);
+    if (!l)
+        abort();
+    l->r = r;
+    l->form = form;
+    snprintf(l->username, sizeof l->username, "%s", user);
+    l->totp = *code ? strdup(code) : NULL;
+    ym_db *db = req_db(r);
+    load_user(db, l);
+    ym_argon2_params prm;
+    ym_argon2_params_from(req_cfg(r), &prm);
+    /* an unknown user, or one without a password, costs what a wrong password costs */
+    if (ym_password_verify_async(ym_server_loop(ym_req_server(r)), l->hash, pw, &prm, login_verified, l) < 0) {
+        login_free(l);
+        ym_resp_error(r, 500, "internal", "could not check the password");
+    }
+}
+
+static void free_secret(char *s)
+{
+    if (s)
+        OPENSSL_cleanse(s, strlen(s));
+    free(s);
+}
+
+/* username, password, totp from the form body; refused fields go to /#login-failed. */
+static void form_login(ym_request *r)
+{
+    if (!same_origin(r)) {
+        ym_log(YM_LOG_WARN, "cross-site login form refused", "origin=%s sec_fetch_site=%s",
+               ym_req_header(r, "origin") ? ym_req_header(r, "origin") : "",
+               ym_req_header(r, "sec-fetch-site") ? ym_req_header(r, "sec-fetch-site") : "");
+        ym_resp_error(r, 403, "cross_site", "a sign-in form must be posted from this site");
+        return;
+    }
+    const char *body = r->body ? r->body : "";
+    char *user = ym_form_value(body, r->body_len, "username"), *pw = ym_form_value(body, r->body_len, "password"),
+         *code = ym_form_value(body, r->body_len, "totp");
+    if (!user || !*user || strlen(user) > 64 || !pw || !*pw || strlen(pw) > 1024 || (code && strlen(code) > 32))
+        form_redirect(r, "/#login-failed", NULL);
+    else
+        start_login(r, user, pw, code ? code : "", true);
+    free(user);
+    free_secret(pw);
+    free_secret(code);
+}
+
 static void login_handler(ym_request *r, void *ud)
 {
+    if (is_form(r)) {
+        form_login(r);
+        return;
+    }
     json_t *body = ym_req_json(r);
     if (!body)
         return;
@@ -602,25 +725,7 @@ static void login_handler(ym_request *r, void *ud)
         json_decref(body);
         return;
     }
-    if (rate_limited(r, user)) {
-        json_decref(body);
-        return;
-    }
-    login *l = calloc(1, sizeof *l);
-    if (!l)
-        abort();
-    l->r = r;
-    snprintf(l->username, sizeof l->username, "%s", user);
-    l->totp = *code ? strdup(code) : NULL;
-    ym_db *db = req_db(r);
-    load_user(db, l);
-    ym_argon2_params prm;
-    ym_argon2_params_from(req_cfg(r), &prm);
-    /* an unknown user, or one without a password, costs what a wrong password costs */
-    if (ym_password_verify_async(ym_server_loop(ym_req_server(r)), l->hash, pw, &prm, login_verified, l) < 0) {
-        login_free(l);
-        ym_resp_error(r, 500, "internal", "could not check the password");
-    }
+    start_login(r, user, pw, code, false);
     json_decref(body);
 }
 

@@ -97,6 +97,13 @@ static void me_get(ym_request *r, void *ud)
     }
     json_t *me = json_pack("{s:o,s:o,s:o,s:o,s:s}", "user", user, "units", units, "roles", roles, "permissions",
                            perms, "auth", p->token_id ? "api_token" : "session");
+    /* the session's CSRF token: a page loaded with only the cookie (a new tab, the plain
+     * HTML sign-in form) needs it for its writes; other sites cannot read this answer */
+    sqlite3_stmt *cs = p->session_id ? ym_db_prepare(db, "core", "SELECT csrf FROM core_sessions WHERE id = ?1") : NULL;
+    if (cs && sqlite3_bind_int64(cs, 1, p->session_id) == SQLITE_OK && sqlite3_step(cs) == SQLITE_ROW)
+        json_object_set_new(me, "csrf", json_string((const char *)sqlite3_column_text(cs, 0)));
+    if (cs)
+        sqlite3_reset(cs);
     char *text = json_dumps(me, JSON_COMPACT);
     json_decref(me);
     if (!text) {

@@ -187,12 +187,13 @@ int ym_url_decode(char *s, bool plus_space)
     return 0;
 }
 
-char *ym_req_query(const ym_request *r, const char *name)
+char *ym_form_value(const char *encoded, size_t len, const char *name)
 {
     size_t nl = strlen(name);
-    for (const char *p = r->query; p && *p;) {
-        const char *amp = strchr(p, '&');
-        size_t seg = amp ? (size_t)(amp - p) : strlen(p);
+    const char *end = encoded ? encoded + len : NULL;
+    for (const char *p = encoded; p && p < end;) {
+        const char *amp = memchr(p, '&', (size_t)(end - p));
+        size_t seg = amp ? (size_t)(amp - p) : (size_t)(end - p);
         const char *eq = memchr(p, '=', seg);
         size_t kl = eq ? (size_t)(eq - p) : seg;
         char *key = strndup(p, kl);
@@ -210,9 +211,14 @@ char *ym_req_query(const ym_request *r, const char *name)
             }
             return v;
         }
-        p = amp ? amp + 1 : p + seg;
+        p = amp ? amp + 1 : end;
     }
     return NULL;
+}
+
+char *ym_req_query(const ym_request *r, const char *name)
+{
+    return r->query ? ym_form_value(r->query, strlen(r->query), name) : NULL;
 }
 
 /* ---- llhttp callbacks ---- */

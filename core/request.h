@@ -54,6 +54,9 @@ const char *ym_req_header(const ym_request *r, const char *name);
 const char *ym_req_param(const ym_request *r, const char *name);
 /* Decoded value of a query parameter (malloc'ed, caller frees), NULL if absent. */
 char *ym_req_query(const ym_request *r, const char *name);
+/* Decoded value of a field of an application/x-www-form-urlencoded text (query or
+ * body, len bytes; '+' is a space), malloc'ed; NULL if absent or badly encoded. */
+char *ym_form_value(const char *encoded, size_t len, const char *name);
 void ym_request_free(ym_request *r);
 /* A copy of s that lives as long as the request. */
 const char *ym_req_keep(ym_request *r, const char *s);

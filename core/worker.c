@@ -32,6 +32,7 @@
 #include "live.h"
 #include "channels.h"
 #include "events.h"
+#include "ui.h"
 
 #define WWW_MAX_BYTES (64u << 20)
 
@@ -184,6 +185,37 @@ static void events_start(worker *w)
         ym_log(YM_LOG_ERROR, "events not started", "error=%s", err);
 }
 
+static bool plugin_live(void *ud) { return ((const ym_plugin *)ud)->state == YM_PLUGIN_ENABLED; }
+
+/* www_root at "/", and each enabled plugin's www/ at "/ui/<name>/" (C: beside the .so,
+ * where make installs it; Lua: lua/<name>/www): a plugin not enabled has no pages. */
+static ym_static *static_load(worker *w)
+{
+    ym_static *s = ym_static_new(WWW_MAX_BYTES);
+    if (!s)
+        return NULL;
+    ym_static_add_root(s, w->cfg->www_root);
+    for (size_t i = 0; i < w->host.n; i++) {
+        ym_plugin *p = &w->host.v[i];
+        if (p->state != YM_PLUGIN_ENABLED)
+            continue;
+        char dir[PATH_MAX + 8], prefix[64], real[PATH_MAX], realdir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s/www", p->dir);
+        snprintf(prefix, sizeof prefix, "/ui/%s", p->name);
+        if (!realpath(dir, real))
+            continue; /* a plugin without pages */
+        size_t n = realpath(p->dir, realdir) ? strlen(realdir) : 0;
+        if (!n || strncmp(real, realdir, n) != 0 || real[n] != '/') {
+            ym_log(YM_LOG_WARN, "plugin www is a link that leads out of the plugin's directory; no pages served",
+                   "plugin=%s", p->name);
+            continue;
+        }
+        ym_static_mount(s, prefix, real, plugin_live, p);
+    }
+    ym_static_finish(s);
+    return s;
+}
+
 /* Everything a worker needs before it accepts: db, routes, www, server. */
 static int worker_setup(worker *w, char *err, size_t errlen)
 {
@@ -199,7 +231,8 @@ static int worker_setup(worker *w, char *err, size_t errlen)
         ym_me_routes(w->router, err, errlen) < 0 || ym_directory_routes(w->router, err, errlen) < 0 ||
         ym_auditlog_routes(w->router, err, errlen) < 0 || ym_admin_routes(w->router, &w->host, err, errlen) < 0 ||
         ym_files_routes(w->router, err, errlen) < 0 ||
-        ym_search_routes(w->router, w->db, err, errlen) < 0 || ym_todo_routes(w->router, err, errlen) < 0)
+        ym_search_routes(w->router, w->db, err, errlen) < 0 || ym_todo_routes(w->router, err, errlen) < 0 ||
+        ym_ui_routes(w->router, err, errlen) < 0)
         return -1;
     if (ym_items_routes(w->router, err, errlen) < 0)
         return -1;
@@ -231,9 +264,9 @@ static int worker_setup(worker *w, char *err, size_t errlen)
     if (ym_password_common_load(w->cfg->auth.password.common_list) < 0)
         ym_log(YM_LOG_WARN, "common-password list not found: the policy cannot refuse common passwords",
                "file=%s", w->cfg->auth.password.common_list);
-    w->www = ym_static_load(w->cfg->www_root, WWW_MAX_BYTES, err, errlen);
-    if (!w->www)
+    if (!(w->www = static_load(w)))
         return -1;
+    ym_ui_load(&w->host, w->www);
     w->srv = ym_server_new(w->loop, w->cfg, w->router, w->db, w->www);
     uv_check_init(w->loop, &w->flush);
     w->flush.data = w;
@@ -248,6 +281,7 @@ static void worker_teardown(worker *w)
     uv_run(w->loop, UV_RUN_DEFAULT);
     if (w->srv)
         ym_server_free(w->srv);
+    ym_ui_free();
     ym_static_free(w->www);
     ym_host_free(&w->host);
     ym_live_free();

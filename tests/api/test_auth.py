@@ -121,8 +121,12 @@ def test_login_bad_input(srv):
     assert r.status_code == 400 and r.json()["error"]["field"] == "password"
     r = requests.post(u, json=["admin", "x"])
     assert r.status_code == 400
-    r = requests.post(u, data="username=admin", headers={"Content-Type": "application/x-www-form-urlencoded"})
+    r = requests.post(u, data="username=admin", headers={"Content-Type": "text/plain"})
     assert r.status_code == 415
+    # the HTML form's encoding is accepted (test_auth_form.py): a refusal is a redirect
+    r = requests.post(u, data="username=admin", headers={"Content-Type": "application/x-www-form-urlencoded"},
+                      allow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/#login-failed"
     r = requests.post(u, json={"username": "a" * 65, "password": "x"})
     assert r.status_code == 400
 
@@ -146,7 +150,12 @@ def test_me_with_bearer_and_cookie(srv):
     assert "*" in me["permissions"]
     s = requests.Session()
     s.cookies.set("yimen_session", tok)
-    assert s.get(srv.url + "/api/me").json()["user"]["id"] == me["user"]["id"]
+    viacookie = s.get(srv.url + "/api/me").json()
+    assert viacookie["user"]["id"] == me["user"]["id"]
+    # the session's CSRF token, for a page that has only the cookie
+    assert viacookie["csrf"] == r.json()["csrf"] and me["csrf"] == r.json()["csrf"]
+    assert s.post(srv.url + "/api/test/clock", json={"advance": 0},
+                  headers={"X-CSRF-Token": viacookie["csrf"]}).status_code == 200
 
 
 def test_csrf_required_for_cookie_writes(srv):

@@ -1,6 +1,7 @@
 """Static files from www_root: the right bytes and headers, ETag revalidation,
 and nothing outside the root or hidden ever served, however the path is encoded."""
 import os
+import re
 import socket
 import tempfile
 
@@ -12,6 +13,9 @@ SECRETS = [b"OUTSIDE-SECRET-7f3a", b"SIBLING-SECRET-91c2", b"HIDDEN-SECRET-2b8e"
            b"GIT-SECRET-c4d1", b"ENV-SECRET-55aa", b"root:x:0:0"]
 INDEX = b"<!doctype html><html><body>STATIC-INDEX-MARKER</body></html>\n"
 SUB_INDEX = b"<html>SUB-INDEX-MARKER</html>"
+BIG_JS = b"".join(b"export const v%d = 'value number %d';\n" % (i, i) for i in range(100))
+SHELL = (b'<!doctype html><head><!--yimen:importmap--><link rel="stylesheet" href="/style.css?v=<!--yimen:v:/style.css-->">'
+         b'<!-- an ordinary comment --></head><body>' + b"x" * 600 + b"</body>\n")
 
 
 def write(path, data):
@@ -33,6 +37,10 @@ def www():
         write(os.path.join(root, "blob.xyz"), b"opaque")
         write(os.path.join(root, "space name.txt"), b"SPACE-NAME")
         write(os.path.join(root, "一门.txt"), "一门-UTF8".encode())
+        write(os.path.join(root, "big.js"), BIG_JS)
+        write(os.path.join(root, "kit", "api.js"), b"export const api = 1;\n")
+        write(os.path.join(root, "big.png"), bytes(range(256)) * 8)
+        write(os.path.join(root, "shell.html"), SHELL)
         write(os.path.join(root, "sub", "index.html"), SUB_INDEX)
         write(os.path.join(root, "sub", "page.html"), b"<p>SUB-PAGE</p>")
         write(os.path.join(root, "sub", ".env"), b"ENV-SECRET-55aa")
@@ -264,4 +272,85 @@ def test_default_www_root_serves_shell(server):
     assert r.status == 200
     assert r.header("content-type") == "text/html; charset=utf-8"
     with open(os.path.join(server.www_root, "index.html"), "rb") as f:
-        assert r.body == f.read()
+        src = f.read()
+    # the file as written, its <!--yimen:...--> markers filled in
+    assert b"<!--yimen:" not in r.body
+    pos = 0
+    for piece in re.split(rb"<!--yimen:[^>]*-->", src):
+        found = r.body.find(piece, pos)
+        assert found >= 0, piece[:80]
+        pos = found + len(piece)
+
+
+# ---------------------------------------------------------------- versions, caching, gzip
+
+import gzip as _gzip
+import hashlib
+import json
+import re
+
+
+def h8(data):
+    return hashlib.sha256(data).hexdigest()[:8]
+
+
+def test_markers_filled(srv):
+    r = raw_get(srv, b"/shell.html")
+    assert r.status == 200 and r.header("cache-control") == "no-cache"
+    body = r.body.decode()
+    assert "<!--yimen:" not in body and "<!-- an ordinary comment -->" in body
+    assert 'href="/style.css?v=%s"' % h8(b"body{color:red}") in body
+    m = re.search(r'<script type="importmap">(.*?)</script>', body)
+    imports = json.loads(m.group(1))["imports"]
+    assert imports["/app.js"] == "/app.js?v=" + h8(b"console.log(1)")
+    assert imports["/big.js"] == "/big.js?v=" + h8(BIG_JS)
+    assert set(imports) == {"/app.js", "/big.js", "/kit/api.js"}
+    assert int(r.header("content-length")) == len(r.body)
+
+
+def test_versioned_url_is_immutable(srv):
+    v = h8(BIG_JS)
+    r = raw_get(srv, b"/big.js?v=" + v.encode())
+    assert r.status == 200 and r.header("cache-control") == "public, max-age=31536000, immutable"
+    # a stale or foreign version is not pinned for a year
+    assert raw_get(srv, b"/big.js?v=00000000").header("cache-control") == "no-cache"
+    assert raw_get(srv, b"/big.js").header("cache-control") == "no-cache"
+    # HTML is never cached without revalidation
+    assert raw_get(srv, b"/index.html?v=" + h8(INDEX).encode()).header("cache-control") == "no-cache"
+
+
+def test_gzip_negotiation(srv):
+    plain = raw_get(srv, b"/big.js")
+    assert plain.body == BIG_JS and plain.header("content-encoding") is None
+    assert plain.header("vary") == "Accept-Encoding"
+    for ae in (b"gzip", b"gzip, deflate, br", b"br;q=1.0, gzip;q=0.5", b"*", b"GZIP"):
+        r = raw_get(srv, b"/big.js", b"Accept-Encoding: " + ae + b"\r\n")
+        assert r.status == 200, ae
+        assert r.header("content-encoding") == "gzip", ae
+        assert r.header("vary") == "Accept-Encoding"
+        assert _gzip.decompress(r.body) == BIG_JS
+        assert len(r.body) < len(BIG_JS)
+        assert int(r.header("content-length")) == len(r.body)
+        assert r.header("etag") == plain.header("etag")[:-1] + '-gz"'
+    for ae in (b"gzip;q=0", b"identity", b"deflate, br", b"gzip;q=0, *", b"*;q=0", b"br, gzip; q=0.000"):
+        r = raw_get(srv, b"/big.js", b"Accept-Encoding: " + ae + b"\r\n")
+        assert r.header("content-encoding") is None and r.body == BIG_JS, ae
+
+
+def test_gzip_only_when_worth_it(srv):
+    for path in (b"/app.js", b"/big.png", b"/style.css"):  # small, or not compressible
+        r = raw_get(srv, path, b"Accept-Encoding: gzip\r\n")
+        assert r.header("content-encoding") is None and r.header("vary") is None, path
+
+
+def test_gzip_head_and_304(srv):
+    etag = raw_get(srv, b"/big.js", b"Accept-Encoding: gzip\r\n").header("etag")
+    with connect(srv) as c:
+        r = c.request("HEAD", "/big.js", {"Accept-Encoding": "gzip"})
+        assert r.status == 200 and r.body == b"" and r.header("content-encoding") == "gzip"
+        assert r.header("etag") == etag
+        r = c.request("GET", "/big.js", {"Accept-Encoding": "gzip", "If-None-Match": etag})
+        assert r.status == 304 and r.header("vary") == "Accept-Encoding"
+        # the gzip tag does not validate the identity body
+        r = c.request("GET", "/big.js", {"If-None-Match": etag})
+        assert r.status == 200 and r.body == BIG_JS

@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <zlib.h>
+#include <openssl/evp.h>
 
 #include "static.h"
 #include "log.h"
@@ -145,6 +147,142 @@ static void test_load_missing_root(void **state)
     ym_static_free(s);
 }
 
+static void test_gzip_round_trip(void **state)
+{
+    size_t len = 100000;
+    char *data = malloc(len);
+    assert_non_null(data);
+    for (size_t i = 0; i < len; i++)
+        data[i] = "yimen 一门 "[i % 13] ^ (char)(i / 977 % 3);
+    char *gz;
+    size_t gzlen;
+    assert_int_equal(ym_static_gzip(data, len, &gz, &gzlen), 0);
+    assert_true(gzlen < len / 4);
+    assert_int_equal((unsigned char)gz[0], 0x1f); /* the gzip wrapper, not raw deflate or zlib */
+    assert_int_equal((unsigned char)gz[1], 0x8b);
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    assert_int_equal(inflateInit2(&z, 15 + 16), Z_OK);
+    char *back = malloc(len + 16);
+    z.next_in = (Bytef *)gz;
+    z.avail_in = (uInt)gzlen;
+    z.next_out = (Bytef *)back;
+    z.avail_out = (uInt)(len + 16);
+    assert_int_equal(inflate(&z, Z_FINISH), Z_STREAM_END);
+    assert_int_equal(z.total_out, len);
+    inflateEnd(&z);
+    assert_memory_equal(back, data, len);
+    /* empty input is a valid (tiny) gzip member too */
+    free(gz);
+    assert_int_equal(ym_static_gzip("", 0, &gz, &gzlen), 0);
+    assert_true(gzlen > 0);
+    free(gz);
+    free(back);
+    free(data);
+}
+
+static void test_accepts_gzip(void **state)
+{
+    const char *yes[] = {"gzip", "GZIP", "deflate, gzip", "gzip;q=0.5", "br;q=1, gzip;q=0.1", "*", "x-gzip",
+                         "gzip ; q=1", "identity, *;q=0.5"};
+    const char *no[] = {NULL, "", "identity", "br", "deflate, br", "gzip;q=0", "gzip; q=0.000", "*;q=0",
+                        "gzip;q=0, *", "gzipx", "xgzip", "br;q=0.5, gzip;q=0"};
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++)
+        if (!ym_static_accepts_gzip(yes[i]))
+            fail_msg("%s should allow gzip", yes[i]);
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++)
+        if (ym_static_accepts_gzip(no[i]))
+            fail_msg("%s should not allow gzip", no[i] ? no[i] : "(none)");
+    assert_true(ym_static_compressible("a.js") && ym_static_compressible("a.svg") &&
+                ym_static_compressible("site.webmanifest") && ym_static_compressible("a.TXT"));
+    assert_false(ym_static_compressible("a.png") || ym_static_compressible("a.woff2") ||
+                 ym_static_compressible("README"));
+}
+
+static void test_cache_control(void **state)
+{
+    const char *year = "public, max-age=31536000, immutable";
+    assert_string_equal(ym_static_cache_control("/kit/api.js", "v=0123abcd", "0123abcd"), year);
+    assert_string_equal(ym_static_cache_control("/kit/api.js", "x=1&v=0123abcd", "0123abcd"), year);
+    assert_string_equal(ym_static_cache_control("/style.css", "v=anything", NULL), year);
+    assert_string_equal(ym_static_cache_control("/kit/api.js", "v=deadbeef", "0123abcd"), "no-cache");
+    assert_string_equal(ym_static_cache_control("/kit/api.js", "", "0123abcd"), "no-cache");
+    assert_string_equal(ym_static_cache_control("/kit/api.js", "xv=0123abcd", "0123abcd"), "no-cache");
+    assert_string_equal(ym_static_cache_control("/index.html", "", "0123abcd"), "no-cache");
+    assert_string_equal(ym_static_cache_control("/index.html", "v=0123abcd", "0123abcd"), "no-cache");
+    assert_string_equal(ym_static_cache_control("/", "v=0123abcd", NULL), "no-cache");
+}
+
+static void hash8(const char *data, char out[9])
+{
+    unsigned char md[32];
+    unsigned int n = 0;
+    EVP_Digest(data, strlen(data), md, &n, EVP_sha256(), NULL);
+    for (int i = 0; i < 4; i++)
+        snprintf(out + i * 2, 3, "%02x", md[i]);
+}
+
+static bool plugin_on;
+static bool live(void *ud) { return *(bool *)ud; }
+
+static void test_markers_and_mounts(void **state)
+{
+    char root[] = "/tmp/yimen-static-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char plug[] = "/tmp/yimen-plugin-www-XXXXXX";
+    assert_non_null(mkdtemp(plug));
+    write_file(root, "index.html",
+               "<head><!--yimen:importmap--><link href=\"/style.css?v=<!--yimen:v:/style.css-->\">"
+               "<link href=\"/style.css?v=<!--yimen:v-->\"><!--yimen:v:/nosuch.css--><!--yimen:other--></head>");
+    write_file(root, "style.css", "body{}");
+    mkdir_in(root, "kit");
+    write_file(root, "kit/api.js", "export const a = 1;");
+    write_file(root, "kit/x<y>.js", "export const b = 2;");
+    write_file(plug, "page.js", "export default 1;");
+    write_file(plug, "page.html", "<!--yimen:v:/ui/p/page.js-->");
+
+    ym_static *s = ym_static_new(1 << 20);
+    ym_static_add_root(s, root);
+    assert_int_equal(ym_static_mount(s, "/ui/p", plug, live, &plugin_on), 0);
+    assert_int_equal(ym_static_mount(s, "/ui/q", "/tmp/yimen-no-such-dir", NULL, NULL), 0);
+    assert_int_equal(ym_static_mount(s, "/ui/../x", plug, NULL, NULL), -1);
+    ym_static_finish(s);
+    assert_int_equal(ym_static_count(s), 6);
+
+    char vcss[9], vapi[9], vxy[9], vpage[9], v[9];
+    hash8("body{}", vcss);
+    hash8("export const a = 1;", vapi);
+    hash8("export const b = 2;", vxy);
+    hash8("export default 1;", vpage);
+    assert_true(ym_static_version(s, "/kit/api.js", v));
+    assert_string_equal(v, vapi);
+    assert_false(ym_static_version(s, "/nope.js", v));
+
+    char want[1024];
+    snprintf(want, sizeof want,
+             "<head><script type=\"importmap\">{\"imports\":{\"/kit/api.js\":\"/kit/api.js?v=%s\","
+             "\"/kit/x\\u003cy\\u003e.js\":\"/kit/x\\u003cy\\u003e.js?v=%s\","
+             "\"/ui/p/page.js\":\"/ui/p/page.js?v=%s\"}}</script>"
+             "<link href=\"/style.css?v=%s\"><link href=\"/style.css?v=%s\"><!--yimen:other--></head>",
+             vapi, vxy, vpage, vcss, vcss);
+    size_t len = 0;
+    const char *html = ym_static_body(s, "/index.html", false, &len);
+    assert_non_null(html);
+    assert_int_equal(len, strlen(want));
+    assert_memory_equal(html, want, len);
+    /* the HTML's own version is that of the filled text */
+    hash8(want, vxy);
+    assert_true(ym_static_version(s, "/index.html", v));
+    assert_string_equal(v, vxy);
+    html = ym_static_body(s, "/ui/p/page.html", false, &len);
+    assert_int_equal(len, 8);
+    assert_memory_equal(html, vpage, 8);
+    assert_null(ym_static_body(s, "/index.html", true, &len)); /* under 512 bytes: not gzipped */
+    ym_static_free(s);
+    rm_rf(root);
+    rm_rf(plug);
+}
+
 int main(void)
 {
     ym_log_set_level(YM_LOG_ERROR); /* the skipped links are logged as warnings */
@@ -153,6 +291,10 @@ int main(void)
         cmocka_unit_test(test_mime),
         cmocka_unit_test(test_load_tree),
         cmocka_unit_test(test_load_missing_root),
+        cmocka_unit_test(test_gzip_round_trip),
+        cmocka_unit_test(test_accepts_gzip),
+        cmocka_unit_test(test_cache_control),
+        cmocka_unit_test(test_markers_and_mounts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
