@@ -211,8 +211,10 @@ def test_language_switch(srv, pc):
     form_login(pc, u["username"], NEW_PW)
     home = lambda: pc.js("return document.querySelector('html').lang")  # noqa: E731
     assert home().lower().startswith("zh"), home()
-    label_zh = pc.text("a[data-nav=home]")
-    assert re.search(r"[\u4e00-\u9fff]", label_zh or ""), "nav label not Chinese: %r" % label_zh
+    pc.wait("a[data-nav=home]", 10, visible=False)  # the nav is drawn after sign-in
+    # the labels come from the message table, which loads with the shell
+    label_zh = pc.wait_until(lambda: re.search(r"[\u4e00-\u9fff]", pc.text("a[data-nav=home]") or "")
+                             and pc.text("a[data-nav=home]"), 10, "nav label in Chinese")
     sw = pc.find("[data-testid=lang-switch]")
     if sw is None:  # inside a user menu
         pc.click("[data-testid=user-menu], [data-testid=user]")
