@@ -82,6 +82,37 @@ static void roles_get(ym_request *r, void *ud)
         ym_resp_error(r, 404, "not_found", "no such role");
 }
 
+/* GET /api/permissions: every registered permission (core and enabled plugins) with its
+ * labels, sorted by name, for the role editor. */
+static int perm_by_name(const void *a, const void *b)
+{
+    const char *x = json_string_value(json_object_get(*(json_t *const *)a, "name"));
+    const char *y = json_string_value(json_object_get(*(json_t *const *)b, "name"));
+    return strcmp(x ? x : "", y ? y : "");
+}
+
+static void permissions_list(ym_request *r, void *ud)
+{
+    (void)ud;
+    json_t *all = ym_perm_list(), *e;
+    size_t n = json_array_size(all), i;
+    json_t **v = n ? malloc(n * sizeof *v) : NULL;
+    if (n && !v) {
+        json_decref(all);
+        ym_resp_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    json_array_foreach(all, i, e) v[i] = e;
+    if (n)
+        qsort(v, n, sizeof *v, perm_by_name);
+    json_t *items = json_array();
+    for (i = 0; i < n; i++)
+        json_array_append(items, v[i]);
+    free(v);
+    json_decref(all);
+    ym_resp_json(r, 200, json_pack("{s:o}", "items", items));
+}
+
 static bool role_key_ok(const char *k)
 {
     size_t n = k ? strlen(k) : 0;
@@ -644,6 +675,7 @@ int ym_access_routes(ym_router *rt, char *err, size_t errlen)
         {"GET", "/api/roles/:id", "roles.read", roles_get, NULL},
         {"PATCH", "/api/roles/:id", "roles.manage", roles_patch, NULL},
         {"DELETE", "/api/roles/:id", "roles.manage", roles_delete, NULL},
+        {"GET", "/api/permissions", "roles.manage", permissions_list, NULL},
         {"GET", "/api/grants", "grants.read", grants_list, NULL},
         {"POST", "/api/grants", "grants.manage", grants_create, NULL},
         {"DELETE", "/api/grants/:id", "grants.manage", grants_delete, NULL},

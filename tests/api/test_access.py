@@ -433,3 +433,47 @@ def test_delegation_not_yet_started_grants_nothing(t):
     r = t.a_admin.api.post("/api/me/delegations", body)
     assert r.status_code == 201
     error(p.api.get("/api/users"), 403, "forbidden")
+
+
+# ---------------------------------------------------------------- permissions
+
+def test_permissions_list_for_the_role_editor():
+    """GET /api/permissions: the core's and the enabled plugins' permissions with their labels,
+    sorted by name, for whoever holds roles.manage; 403 for others."""
+    import os
+    import tempfile
+    from conftest import Server
+    from directory_helpers import ADMIN_PW, EXTRA, login
+    with tempfile.TemporaryDirectory(prefix="yimen-perms-") as tmp:
+        d = os.path.join(tmp, "plugins", "permdemo")
+        os.makedirs(d)
+        with open(os.path.join(d, "init.lua"), "w") as f:
+            f.write('local yimen = require "yimen"\n'
+                    'local M = { name = "permdemo", version = "1.0.0", core_min = "0.1" }\n'
+                    'function M.init()\n'
+                    '  yimen.permission("permdemo.read", "查看演示", "read the demo")\n'
+                    '  yimen.permission("permdemo.write", "编辑演示", "edit the demo")\n'
+                    'end\nreturn M\n')
+        s = Server(tmp, EXTRA + '\nplugin_paths = { "%s" }\nplugins = { "permdemo" }\n'
+                   % os.path.join(tmp, "plugins"), workers=1,
+                   env={"YIMEN_ADMIN_PASSWORD": ADMIN_PW}).start()
+        try:
+            admin = Api(s, login(s, "admin", ADMIN_PW))
+            r = admin.get("/api/permissions")
+            assert r.status_code == 200, r.text
+            items = r.json()["items"]
+            names = [p["name"] for p in items]
+            assert names == sorted(names) and len(names) == len(set(names))
+            by = {p["name"]: p for p in items}
+            assert by["roles.manage"] == {"name": "roles.manage", "owner": "core", "label_zh": "管理角色",
+                                          "label_en": "manage roles"}
+            assert by["permdemo.write"] == {"name": "permdemo.write", "owner": "permdemo",
+                                            "label_zh": "编辑演示", "label_en": "edit the demo"}
+            assert {"users.manage", "audit.read", "permdemo.read"} <= set(names)
+            assert "*" not in names
+            root = admin.get("/api/units?kind=county").json()["items"][0]["id"]
+            staff = person(s, admin, root, [("staff", root, True)])
+            error(staff.api.get("/api/permissions"), 403, "forbidden")
+            error(Api(s).get("/api/permissions"), 401)
+        finally:
+            assert s.stop() == 0, s.log_text()[-4000:]

@@ -79,3 +79,33 @@ def test_no_admin_navigation_for_staff(srv, pc):
                 "hello_lua"):
         assert not pc.all("a[data-nav=%s]" % nav), "a staff member without grants sees %s" % nav
     api_login(srv.url, u["username"], NEW_PW)
+
+
+def test_admin_creates_a_role_and_sees_the_duplicate_key_error(srv, pc):
+    _admin_in(srv, pc)
+    open_nav(pc, "admin-roles")
+    pc.wait("[data-testid=role-table] tr[data-key=system_admin]", 10, what="role table")
+    key = uniq("archivist").lower().replace("-", "_")
+    pc.click("button[data-testid=role-new]")
+    pc.type("#role-key", key)
+    pc.type("#role-name", "档案员")
+    pc.type("#role-description", "管档案")
+    for perm in ("units.read", "contacts.read"):
+        box = pc.wait('input[data-perm="%s"]' % perm, 10, what="permission checkbox")
+        label = pc.js("return document.querySelector('label[for=\"' + arguments[0].id + '\"]').textContent", box)
+        assert perm in label and len(label.strip()) > len(perm), label  # the name and its label
+        pc.click('input[data-perm="%s"]' % perm)
+    pc.click("button[data-testid=role-save]")
+    pc.wait("[data-testid=role-table] tr[data-key=%s]" % key, 10, what="the new role in the table")
+    role = next(r for r in srv.admin.ok("GET", "/api/roles?limit=500")["items"] if r["key"] == key)
+    assert role["permissions"] == ["contacts.read", "units.read"] and role["name"] == "档案员", role
+    # the same key again: the server's 409 shows next to the key field, localized, its message as title
+    pc.click("button[data-testid=role-new]")
+    pc.type("#role-key", key)
+    pc.type("#role-name", "另一个档案员")
+    pc.click('input[data-perm="units.read"]')
+    pc.click("button[data-testid=role-save]")
+    err = pc.wait("[data-error-for=key]", 10, what="field error next to the role key")
+    title = err.get_attribute("title") or ""
+    assert err.text.strip() and err.text.strip() != title, err.text  # zh-CN by default: not the English
+    assert "exists" in title, title

@@ -13,7 +13,7 @@
 // Attribute cancel-label adds a Cancel button that dispatches "yi-cancel".
 import { t } from "/kit/i18n.js";
 import { h } from "/kit/dom.js";
-import { errorText } from "/kit/ui.js";
+import { showErrorText } from "/kit/ui.js";
 import "/kit/pickers.js";
 
 let formSeq = 0;
@@ -137,7 +137,7 @@ class YiForm extends HTMLElement {
   }
 
   clearErrors() {
-    this.querySelectorAll("[data-error-for]").forEach((e) => { e.textContent = ""; });
+    this.querySelectorAll("[data-error-for]").forEach((e) => { e.textContent = ""; e.removeAttribute("title"); });
     this.querySelectorAll("[aria-invalid]").forEach((e) => e.removeAttribute("aria-invalid"));
   }
 
@@ -145,15 +145,16 @@ class YiForm extends HTMLElement {
   setError(err) {
     const field = err && err.field;
     const c = field && this._controls[field];
-    const text = errorText(err);
+    // the text in the active language (the field's own label for "{field}"), the server's message as title
+    const opts = { label: c && c.f.label, form: this };
     if (c && (c.f.type || "text") !== "hidden") {
       const el = this.querySelector(`[data-error-for="${CSS.escape(field)}"]`);
-      el.textContent = err.message || text;
+      showErrorText(el, err, opts);
       const ctl = c.control.localName.startsWith("yi-") ? (this.querySelector("#" + CSS.escape(this._id(c.f))) || c.control) : c.control;
       ctl.setAttribute("aria-invalid", "true");
       ctl.focus();
     } else {
-      this._formError.textContent = text;
+      showErrorText(this._formError, err, opts);
     }
   }
 

@@ -4,7 +4,7 @@ export { t, addMessages, setLang, lang, pick, fmtDate, fmtDateTime, fmtTime, fmt
 export { route, navigate, current, parse } from "/kit/router.js";
 export { live } from "/kit/live.js";
 export { h, uid, safeLink } from "/kit/dom.js";
-export { toast, modal, confirmDialog, errorText } from "/kit/ui.js";
+export { toast, modal, confirmDialog, errorText, showErrorText } from "/kit/ui.js";
 export { loadUnits, invalidateUnits, unitTree } from "/kit/pickers.js";
 export { uploadFile } from "/kit/upload.js";
 import "/kit/table.js";

@@ -1,5 +1,5 @@
 // toast(msg, kind) and modal(title, contentEl, options) → Promise.
-import { t } from "/kit/i18n.js";
+import { t, lang } from "/kit/i18n.js";
 import { h } from "/kit/dom.js";
 
 let region = null;
@@ -64,13 +64,61 @@ export function confirmDialog(message, title) {
   return modal(title || t("kit.confirm"), h("p", {}, message)).then((v) => v === true);
 }
 
-// A human text for an error (ApiError or other).
-export function errorText(err) {
+// A code for answers without one of their own ("http_429" from a proxy, a bare status).
+const BY_STATUS = { 400: "invalid", 401: "unauthenticated", 403: "forbidden", 404: "not_found", 409: "conflict",
+  413: "body_too_large", 415: "unsupported_media_type", 429: "rate_limited", 503: "storage_busy", 504: "timeout" };
+
+// The label of err.field for messages: opts.label, else the text of the <label> of the form's
+// control named err.field (opts.form), else the field name itself.
+export function fieldLabel(err, opts = {}) {
+  if (!err || !err.field) return "";
+  if (opts.label) return String(opts.label);
+  const form = opts.form;
+  if (form && form.querySelector) {
+    const name = CSS.escape(err.field);
+    const ctl = form.querySelector(`[name="${name}"]`);
+    let label = ctl && ctl.id ? form.querySelector(`label[for="${CSS.escape(ctl.id)}"]`) : null;
+    if (!label && ctl) label = ctl.closest("label") || ctl.closest(".field")?.querySelector("label");
+    if (!label) {
+      // a group of controls (checkboxes in a <fieldset>): its legend, else the label of its .field
+      const box = form.querySelector(`[data-error-for="${name}"]`)?.closest("fieldset, .field");
+      label = box && (box.querySelector(":scope > legend") || box.querySelector(":scope > label"));
+    }
+    if (label) {
+      const c = label.cloneNode(true);
+      c.querySelectorAll(".req, [aria-hidden=true]").forEach((x) => x.remove());
+      const text = c.textContent.replace(/[\s*：:]+$/u, "").trim();
+      if (text) return text;
+    }
+  }
+  return err.field;
+}
+
+// A human text for an error (ApiError or other), in the active language: "error.<code>" from
+// the message tables (by status when the code is unknown), with "{field}" = the field's label
+// (see fieldLabel; opts {label, form}). In English the server's own message is shown as it is.
+// Errors made in the page ({field, message} without code) show their message.
+export function errorText(err, opts = {}) {
   if (!err) return "";
-  if (err.code) {
-    const k = "error." + err.code;
-    const s = t(k);
-    if (s !== k) return err.field ? `${s} (${err.field})` : s;
+  if (typeof err === "string") return err;
+  const server = err.status > 0 && err.message && err.message !== err.code ? err.message : "";
+  if (server && lang() === "en") return server;
+  const known = (c) => c && t("error." + c) !== "error." + c;
+  let code = err.code;
+  if (!known(code) && err.status) code = BY_STATUS[err.status] || code;
+  if (known(code)) {
+    if (code === "invalid" && !err.field) return t("error.invalid_input");
+    return t("error." + code, { field: fieldLabel(err, opts) });
   }
   return err.message || String(err);
+}
+
+// Show err in el (a field's [data-error-for] or a form-level line): the text of errorText, and
+// the server's own message (English) as the element's title; "" clears both.
+export function showErrorText(el, err, opts = {}) {
+  if (!el) return;
+  el.textContent = err ? errorText(err, opts) : "";
+  const server = err && err.status > 0 && err.message ? err.message : "";
+  if (server && server !== el.textContent) el.title = server;
+  else el.removeAttribute("title");
 }

@@ -3,7 +3,7 @@
 // are used, so the admin pages work with any layout around them.
 import { api } from "/kit/api.js";
 import { t } from "/kit/i18n.js";
-import { errorText as kitErrorText, confirmDialog } from "/kit/ui.js";
+import { errorText as kitErrorText, showErrorText, confirmDialog } from "/kit/ui.js";
 import "./messages.js";
 
 export { confirmDialog };
@@ -58,18 +58,19 @@ export function field({ id, name, label, kind = "text", value = "", options = []
 
 // Clear every field error and the form-level error of a form.
 export function clearErrors(form) {
-  form.querySelectorAll("[data-error-for]").forEach((e) => { e.textContent = ""; });
+  form.querySelectorAll("[data-error-for], [data-role=form-error]").forEach((e) => { e.textContent = ""; e.removeAttribute("title"); });
   form.querySelectorAll("[aria-invalid]").forEach((e) => e.removeAttribute("aria-invalid"));
 }
 
 // Show an ApiError: next to its field when the form has one, else in the form's
-// [data-role=form-error] (or as a toast-like line at the top of the form).
+// [data-role=form-error] (or as a toast-like line at the top of the form). The text is the
+// kit's errorText in the active language (the field's own label for "{field}"); the server's
+// English message stays available as the element's title.
 export function showError(form, err) {
   clearErrors(form);
-  const msg = errorText(err);
   const slot = err && err.field ? form.querySelector(`[data-error-for="${CSS.escape(err.field)}"]`) : null;
   if (slot) {
-    slot.textContent = msg;
+    showErrorText(slot, err, { form });
     const ctl = form.querySelector(`[name="${CSS.escape(err.field)}"]`);
     if (ctl) { ctl.setAttribute("aria-invalid", "true"); ctl.focus(); }
     return;
@@ -79,16 +80,20 @@ export function showError(form, err) {
     general = h("div", { class: "form-error", "data-role": "form-error", role: "alert" });
     form.prepend(general);
   }
-  general.textContent = msg;
+  showErrorText(general, err, { form });
 }
 
-// A human text for an error: the server's message, prefixed by a translated code.
-export function errorText(err) {
+// A human text for an error: the kit's errorText (error.<code> in the active language, the
+// server's message in English), else the admin pages' own admin.err.<code>.
+export function errorText(err, opts) {
   if (!err) return "";
-  const code = err.code || (err.status ? `http_${err.status}` : "");
-  const known = code ? t(`admin.err.${code}`) : "";
-  if (known === `admin.err.${code}`) return kitErrorText(err);
-  return err.message && err.message !== code ? `${known}: ${err.message}` : known;
+  const text = kitErrorText(err, opts);
+  if (err.code && !err.message) {
+    const k = `admin.err.${err.code}`;
+    const v = t(k);
+    if (v !== k && text === String(err)) return v;
+  }
+  return text;
 }
 
 // A status line (polite live region) at the top of a page, for results and failures.
@@ -237,6 +242,10 @@ const CSS_TEXT = `
 .admin-table caption{text-align:left;font-weight:600;padding:.25rem 0}
 .badge{display:inline-block;padding:0 .4rem;border-radius:3px;background:#eef1f4;font-size:.85rem}
 .badge.ok{background:#dafbe1;color:#116329}.badge.bad{background:#ffebe9;color:#a40e26}.badge.off{background:#eaeef2;color:#57606a}
+.admin-form .perm-field{border:1px solid #d8dee4;border-radius:4px;padding:.5rem;max-width:48rem}
+.perm-area{border:0;border-top:1px solid #eaeef2;margin:.4rem 0 0;padding:.3rem 0 0;display:flex;flex-wrap:wrap;gap:.2rem 1rem}
+.perm-area legend{font-weight:600;padding:0}
+.perm-check{display:flex;align-items:center;gap:.35rem;min-height:2rem}
 .chips{display:flex;flex-wrap:wrap;gap:.25rem;margin:0;padding:0;list-style:none}
 .unit-tree,.unit-tree ul{list-style:none;margin:0;padding-left:1.1rem}
 .unit-tree{padding-left:0}

@@ -1,5 +1,6 @@
-// #/admin/roles — roles with their permissions, and grants: give a role to a user on a unit
-// (alone or with its whole subtree), list and remove grants. Routes: docs/api/access.md.
+// #/admin/roles — roles with their permissions (create, edit and delete the roles that are not
+// built in, permissions picked from GET /api/permissions), and grants: give a role to a user on
+// a unit (alone or with its whole subtree), list and remove grants. Routes: docs/api/access.md.
 import { api } from "/kit/api.js";
 import { t, lang } from "/kit/i18n.js";
 import { h, field, showError, clearErrors, errorText, statusLine, loadUnits, unitOptions, qs,
@@ -11,40 +12,54 @@ export default async function render(el) {
   const can = (p) => !who || holds(who.permissions, p);
   const status = statusLine();
 
-  // Permission labels: the plugins' registrations (GET /api/admin/plugins) where readable,
-  // plus the core's own labels from the message table; otherwise the bare name is shown.
+  // The permission catalogue (GET /api/permissions, for roles.manage): name, owner and labels of
+  // every registered permission; without it the plugins' registrations where readable, then the
+  // core's own labels from the message table, else the bare name.
   const labels = new Map();
+  let catalogue = [];
+  const labelOf = (p) => (lang() === "en" ? p.label_en : p.label_zh) || p.label_zh || p.label_en || "";
   try {
-    const plugins = await api.get("/api/admin/plugins");
-    for (const p of plugins.items || []) {
-      for (const perm of p.permissions || []) {
-        labels.set(perm.name, lang() === "en" ? perm.label_en : perm.label_zh);
-      }
-    }
-  } catch { /* without admin.plugins: names only */ }
+    if (!can("roles.manage")) throw new Error("no catalogue");
+    catalogue = (await api.get("/api/permissions")).items || [];
+    for (const p of catalogue) labels.set(p.name, labelOf(p));
+  } catch {
+    try {
+      const plugins = await api.get("/api/admin/plugins");
+      for (const p of plugins.items || []) for (const perm of p.permissions || []) labels.set(perm.name, labelOf(perm));
+    } catch { /* without admin.plugins: names only */ }
+  }
   const permLabel = (name) => {
     if (labels.has(name)) return labels.get(name);
     if (name === "*") return t("admin.roles.all_perms");
-    if (name.endsWith(".*")) return t("admin.roles.area_perms", { area: name.slice(0, -2) });
+    if (name.endsWith(".*")) return t("admin.roles.area_perms", { area: areaLabel(name.slice(0, -2)) });
     const k = `admin.perm.${name}`;
     const v = t(k);
     return v && v !== k ? v : "";
   };
+  function areaLabel(area) {
+    const k = `admin.roles.area.${area}`;
+    const v = t(k);
+    if (v !== k) return v;
+    const owner = catalogue.find((p) => p.name.startsWith(`${area}.`) && p.owner !== "core");
+    return owner && owner.owner !== area ? `${area} (${owner.owner})` : area;
+  }
 
   let roles = [];
-  try {
+  async function loadRoles() {
+    const all = [];
     for (let after = null, i = 0; i < 50; i++) {
       const page = await api.get(`/api/roles${qs({ limit: 500, after })}`);
-      roles.push(...page.items);
+      all.push(...page.items);
       if (page.next === null || page.next === undefined) break;
       after = page.next;
     }
-  } catch (err) {
-    status.say(errorText(err), "error");
+    roles = all;
   }
 
-  // Roles: one row each, permissions as a list of chips (name, and its label when known).
-  const roleRows = roles.map((r) => h("tr", { dataset: { key: r.key } },
+  // Roles: one row each, permissions as a list of chips (name, and its label when known);
+  // edit and delete for the roles that are not built in (built-in ones are read-only here).
+  const manage = can("roles.manage");
+  const roleRow = (r) => h("tr", { dataset: { key: r.key, id: r.id } },
     h("td", { "data-label": t("admin.roles.name") }, h("strong", {}, r.name), h("br"), h("code", {}, r.key),
       r.builtin ? h("span", { class: "badge" }, " ", t("admin.roles.builtin")) : null),
     h("td", { "data-label": t("admin.roles.description") }, r.description || ""),
@@ -52,13 +67,116 @@ export default async function render(el) {
       h("ul", { class: "chips" }, (r.permissions || []).map((p) => {
         const l = permLabel(p);
         return h("li", { class: "badge", title: l || p }, h("code", {}, p), l ? ` ${l}` : "");
-      })))));
+      }))),
+    manage ? h("td", { "data-label": t("admin.actions") }, r.builtin
+      ? h("span", { class: "badge off" }, t("admin.roles.readonly"))
+      : h("div", { class: "admin-actions" },
+          h("button", { type: "button", "data-testid": "role-edit", "aria-label": `${t("admin.edit")} ${r.name}`,
+                        onclick: () => openRole(r) }, t("admin.edit")),
+          h("button", { type: "button", "data-testid": "role-delete", "aria-label": `${t("admin.roles.delete")} ${r.name}`,
+                        onclick: () => deleteRole(r) }, t("admin.roles.delete")))) : null);
+  const roleBody = h("tbody");
+  const showRoles = () => roleBody.replaceChildren(...roles.map(roleRow));
   const rolesTable = h("div", { class: "table-wrap" },
     h("table", { class: "admin-table", "data-testid": "role-table" },
       h("caption", {}, t("admin.roles.title")),
-      h("thead", {}, h("tr", {}, [t("admin.roles.name"), t("admin.roles.description"), t("admin.roles.permissions")]
-        .map((c) => h("th", { scope: "col" }, c)))),
-      h("tbody", {}, roleRows)));
+      h("thead", {}, h("tr", {}, [t("admin.roles.name"), t("admin.roles.description"), t("admin.roles.permissions"),
+                                  manage ? t("admin.actions") : null]
+        .filter(Boolean).map((c) => h("th", { scope: "col" }, c)))),
+      roleBody));
+  const refreshRoles = async () => {
+    try { await loadRoles(); showRoles(); } catch (err) { status.say(errorText(err), "error"); }
+  };
+  await refreshRoles();
+
+  // The role form: key (new roles only), name, description, and the permissions as labelled
+  // checkboxes grouped by area, each area with its "area.*", and "*" over all.
+  const roleForm = h("form", { class: "admin-form", novalidate: true });
+  const rolePanel = formPanel(roleForm);
+  let editing = null;
+  const permBox = (name, checked, text) => {
+    const id = `role-perm-${name.replace(/\*/g, "all").replace(/[^a-z0-9_]/g, "-")}`;
+    return h("div", { class: "field-check perm-check" },
+      h("input", { type: "checkbox", id, dataset: { perm: name }, checked }),
+      h("label", { for: id }, h("code", {}, name), text ? ` ${text}` : ""));
+  };
+  function permField(held) {
+    const have = new Set(held || []);
+    const areas = new Map();
+    for (const p of catalogue) {
+      const area = p.name.split(".")[0];
+      if (!areas.has(area)) areas.set(area, []);
+      areas.get(area).push(p.name);
+    }
+    // what the role holds that is not registered now (a plugin turned off): shown so it can be removed
+    const known = new Set(catalogue.map((p) => p.name));
+    const other = [...have].filter((n) => n !== "*" && !(n.endsWith(".*") ? areas.has(n.slice(0, -2)) : known.has(n)));
+    return h("fieldset", { class: "field perm-field", "aria-describedby": "role-permissions-error" },
+      h("legend", {}, t("admin.roles.permissions")),
+      permBox("*", have.has("*"), t("admin.roles.all_perms")),
+      [...areas.keys()].sort().map((area) => h("fieldset", { class: "perm-area", dataset: { area } },
+        h("legend", {}, areaLabel(area)),
+        permBox(`${area}.*`, have.has(`${area}.*`), t("admin.roles.area_perms", { area: areaLabel(area) })),
+        areas.get(area).map((n) => permBox(n, have.has(n), permLabel(n))))),
+      other.length ? h("fieldset", { class: "perm-area", dataset: { area: "" } },
+        h("legend", {}, t("admin.roles.perms_other")), other.map((n) => permBox(n, true, permLabel(n)))) : null,
+      h("div", { class: "field-error", id: "role-permissions-error", "data-error-for": "permissions", "aria-live": "polite" }));
+  }
+  function openRole(r) {
+    editing = r || null;
+    roleForm.replaceChildren(
+      field({ id: "role-key", name: "key", label: t("admin.roles.key"), required: true, value: r ? r.key : "",
+              disabled: !!r, hint: r ? "" : t("admin.roles.key_hint"), maxlength: 64 }),
+      field({ id: "role-name", name: "name", label: t("admin.roles.role_name"), required: true, value: r ? r.name : "" }),
+      field({ id: "role-description", name: "description", label: t("admin.roles.description"), kind: "textarea",
+              value: r ? r.description || "" : "" }),
+      permField(r ? r.permissions : []),
+      h("div", { class: "admin-actions" },
+        h("button", { type: "submit", "data-testid": "role-save" }, t("admin.save")),
+        h("button", { type: "button", onclick: () => rolePanel.close() }, t("admin.cancel"))));
+    rolePanel.open(r ? t("admin.roles.edit_title", { name: r.name }) : t("admin.roles.new"));
+  }
+  roleForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    clearErrors(roleForm);
+    const f = roleForm.elements;
+    for (const req of editing ? ["name"] : ["key", "name"]) {
+      if (!f[req].value.trim()) { showError(roleForm, { field: req, code: "required" }); return; }
+    }
+    const permissions = [...roleForm.querySelectorAll("input[data-perm]:checked")].map((c) => c.dataset.perm);
+    const body = { name: f.name.value.trim(), description: f.description.value, permissions };
+    const save = roleForm.querySelector("[data-testid=role-save]");
+    save.disabled = true;
+    try {
+      const role = editing ? await api.patch(`/api/roles/${editing.id}`, body)
+                           : await api.post("/api/roles", { key: f.key.value.trim(), ...body });
+      rolePanel.close();
+      status.say(t(editing ? "admin.roles.saved" : "admin.roles.created", { name: role.name }));
+      await refreshRoles();
+    } catch (err) {
+      if (err.code === "conflict" && !editing) {
+        // the only conflict of a new role: its key is taken
+        err.field = "key";
+        showError(roleForm, err);
+        const slot = roleForm.querySelector("[data-error-for=key]");
+        if (lang() !== "en") slot.textContent = t("admin.roles.key_taken");
+      } else {
+        showError(roleForm, err);
+      }
+    } finally {
+      save.disabled = false;
+    }
+  });
+  async function deleteRole(r) {
+    if (!(await confirmDialog(t("admin.roles.confirm_delete", { name: r.name, key: r.key })))) return;
+    try {
+      await api.del(`/api/roles/${r.id}`);
+      status.say(t("admin.roles.deleted", { name: r.name }));
+      await refreshRoles();
+    } catch (err) {
+      status.say(err.code === "conflict" && !r.builtin && lang() !== "en" ? t("admin.roles.in_use") : errorText(err), "error");
+    }
+  }
 
   // Grants: filter by user id or unit, keyset paged; "remove" where allowed.
   let units = [];
@@ -144,14 +262,16 @@ export default async function render(el) {
       reloadGrants();
     } catch (err) {
       if (err.field === "role_id") err.field = "role";
-      if (err.code === "conflict") err = { code: "conflict", message: t("admin.roles.already") };
+      if (err.code === "conflict") err = { message: t("admin.roles.already") };
       showError(form, err);
     }
   });
 
+  const roleBtn = h("button", { type: "button", "data-testid": "role-new", hidden: !manage,
+                                onclick: () => openRole(null) }, t("admin.roles.new"));
   const grantBtn = h("button", { type: "button", "data-testid": "grant-new", hidden: !can("grants.manage"),
                                  onclick: openGrant }, t("admin.roles.new_grant"));
-  el.append(pageHeader(t("admin.roles.title"), grantBtn), status, panel, rolesTable,
+  el.append(pageHeader(t("admin.roles.title"), roleBtn, grantBtn), status, rolePanel, panel, rolesTable,
     h("h2", {}, t("admin.roles.grants")), grantFilter, grants.el);
   if (can("grants.read")) await reloadGrants();
 }
