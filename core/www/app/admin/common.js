@@ -1,32 +1,17 @@
 // Small helpers shared by the admin pages: building elements, forms with field errors,
-// a keyset-paged table, and the list of units for pickers. Only the kit's api and i18n
-// are used, so the admin pages work with any layout around them.
+// a keyset-paged table, and the list of units for pickers. Only the kit is used, so the
+// admin pages work with any layout around them.
 import { api } from "/kit/api.js";
 import { t } from "/kit/i18n.js";
 import { errorText as kitErrorText, showErrorText, confirmDialog } from "/kit/ui.js";
+import { h } from "/kit/dom.js";
+import { unitTree } from "/kit/pickers.js";
 import "./messages.js";
 
 export { confirmDialog };
 
-// h("button", {type: "button", onclick: f}, "text", child, ...) -> element.
-// Attributes starting with "on" become listeners; "dataset"/"class"/boolean values are handled.
-export function h(tag, attrs, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs || {})) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
-    else if (k === "class") el.className = v;
-    else if (k === "dataset") Object.assign(el.dataset, v);
-    else if (k === "text") el.textContent = v;
-    else if (v === true) el.setAttribute(k, "");
-    else el.setAttribute(k, String(v));
-  }
-  for (const c of children.flat()) {
-    if (c === null || c === undefined || c === false) continue;
-    el.append(c instanceof Node ? c : String(c));
-  }
-  return el;
-}
+// Elements are built with the kit's h() (/kit/dom.js).
+export { h };
 
 // One labelled form field: <label for=id>, the control, and [data-error-for=name].
 // kind: "text" (default), "password", "number", "select" (options: [[value, label], ...]),
@@ -168,21 +153,9 @@ export async function loadUnits(params = {}) {
 
 // Units as <option> pairs in tree order with indentation ("  甲一村"), for a <select>.
 export function unitOptions(units, { blank } = {}) {
-  const byParent = new Map();
-  const ids = new Set(units.map((u) => u.id));
-  for (const u of units) {
-    const p = u.parent_id !== null && ids.has(u.parent_id) ? u.parent_id : 0;
-    if (!byParent.has(p)) byParent.set(p, []);
-    byParent.get(p).push(u);
-  }
   const out = blank ? [["", blank]] : [];
-  const walk = (pid, depth) => {
-    for (const u of sortUnits(byParent.get(pid) || [])) {
-      out.push([u.id, `${"\u3000".repeat(depth)}${u.name}${u.active === false ? ` (${t("admin.inactive")})` : ""}`]);
-      walk(u.id, depth + 1);
-    }
-  };
-  walk(0, 0);
+  for (const u of unitTree(units))
+    out.push([u.id, `${"\u3000".repeat(u.depth)}${u.name}${u.active === false ? ` (${t("admin.inactive")})` : ""}`]);
   return out;
 }
 
