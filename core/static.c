@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <zlib.h>
 #include "static.h"
+#include "strbuf.h"
 #include "http.h"
 #include "log.h"
 
@@ -275,25 +276,6 @@ int ym_static_mount(ym_static *s, const char *prefix, const char *dir, bool (*li
 
 /* ---------- import map and version markers ---------- */
 
-typedef struct buf {
-    char *p;
-    size_t len, cap;
-} buf;
-
-static void buf_add(buf *b, const char *s, size_t n)
-{
-    if (b->len + n + 1 > b->cap) {
-        b->cap = (b->len + n + 1) * 2;
-        char *np = realloc(b->p, b->cap);
-        if (!np)
-            abort();
-        b->p = np;
-    }
-    memcpy(b->p + b->len, s, n);
-    b->len += n;
-    b->p[b->len] = 0;
-}
-
 static const file *lookup(const ym_static *s, const char *path)
 {
     file key = {.path = (char *)path};
@@ -334,19 +316,19 @@ static char *importmap_html(const ym_static *s)
     json_decref(root);
     if (!text)
         return NULL;
-    buf b = {0};
-    buf_add(&b, "<script type=\"importmap\">", 25);
+    ym_strbuf b = {0};
+    ym_strbuf_add(&b, "<script type=\"importmap\">", 25);
     for (const char *c = text; *c; c++) {
         if (*c == '<')
-            buf_add(&b, "\\u003c", 6);
+            ym_strbuf_add(&b, "\\u003c", 6);
         else if (*c == '>')
-            buf_add(&b, "\\u003e", 6);
+            ym_strbuf_add(&b, "\\u003e", 6);
         else if (*c == '&')
-            buf_add(&b, "\\u0026", 6);
+            ym_strbuf_add(&b, "\\u0026", 6);
         else
-            buf_add(&b, c, 1);
+            ym_strbuf_add(&b, c, 1);
     }
-    buf_add(&b, "</script>", 9);
+    ym_strbuf_add(&b, "</script>", 9);
     free(text);
     return b.p;
 }
@@ -359,17 +341,17 @@ static char *expand(const ym_static *s, const file *f, const char *map, size_t *
 {
     if (!strstr(f->data, "<!--yimen:"))
         return NULL;
-    buf b = {0};
+    ym_strbuf b = {0};
     const char *p = f->data, *end = f->data + f->len;
     while (p < end) {
         const char *m = strstr(p, "<!--yimen:");
         if (!m) {
-            buf_add(&b, p, (size_t)(end - p));
+            ym_strbuf_add(&b, p, (size_t)(end - p));
             break;
         }
-        buf_add(&b, p, (size_t)(m - p));
+        ym_strbuf_add(&b, p, (size_t)(m - p));
         if (strncmp(m, MARK_MAP, strlen(MARK_MAP)) == 0) {
-            buf_add(&b, map, strlen(map));
+            ym_strbuf_add(&b, map, strlen(map));
             p = m + strlen(MARK_MAP);
             continue;
         }
@@ -390,25 +372,26 @@ static char *expand(const ym_static *s, const file *f, const char *map, size_t *
             if (tf) {
                 char v[9];
                 version_of(tf, v);
-                buf_add(&b, v, 8);
+                ym_strbuf_add(&b, v, 8);
             } else {
                 ym_log(YM_LOG_WARN, "www version marker names no file", "file=%s target=%s", f->path, target);
             }
             p = close + 3;
             continue;
         }
-        buf_add(&b, m, 1); /* not ours: keep it */
+        ym_strbuf_add(&b, m, 1); /* not ours: keep it */
         p = m + 1;
     }
     if (!b.p)
-        buf_add(&b, "", 0);
+        ym_strbuf_add(&b, "", 0);
     *outlen = b.len;
     return b.p;
 }
 
 void ym_static_finish(ym_static *s)
 {
-    qsort(s->files, s->n, sizeof *s->files, cmp_file);
+    if (s->n > 1)
+        qsort(s->files, s->n, sizeof *s->files, cmp_file);
     /* the same URL twice (www_root holding ui/<plugin>/...): the first in order wins */
     size_t w = 0;
     for (size_t i = 0; i < s->n; i++) {
