@@ -11,6 +11,7 @@
 #include "lua_host.h"
 #include "plugin_services.h"
 #include "jobs.h"
+#include "totp.h"
 #include "log.h"
 #include "yimen.h"
 
@@ -415,6 +416,17 @@ static int l_dispatch_board(lua_State *L)
     return 1;
 }
 
+/* yimen.qr_svg(text) -> an SVG document of the QR code */
+static int l_qr_svg(lua_State *L)
+{
+    char *svg = ym_qr_svg(luaL_checkstring(L, 1));
+    if (!svg)
+        return luaL_error(L, "yimen.qr_svg: the text does not fit a QR code");
+    lua_pushstring(L, svg);
+    free(svg);
+    return 1;
+}
+
 static void sub(lua_State *L, const char *name, const luaL_Reg *fns)
 {
     lua_newtable(L);
@@ -426,7 +438,7 @@ void ym_lua_open_services(lua_State *L)
 {
     static const luaL_Reg top[] = {{"job", l_job}, {"subscribe", l_subscribe}, {"emit", l_emit},
                                    {"notify", l_notify}, {"notify_unit", l_notify_unit}, {"push", l_push},
-                                   {NULL, NULL}};
+                                   {"qr_svg", l_qr_svg}, {NULL, NULL}};
     static const luaL_Reg todo[] = {{"put", l_todo_put}, {"resolve", l_todo_resolve},
                                     {"resolve_prefix", l_todo_resolve_prefix}, {NULL, NULL}};
     static const luaL_Reg search[] = {{"put", l_search_put}, {"remove", l_search_remove}, {NULL, NULL}};

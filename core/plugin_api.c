@@ -12,6 +12,7 @@
 #include "calendar.h"
 #include "jobs.h"
 #include "plugin_services.h"
+#include "totp.h"
 
 #define STMT(s) ((sqlite3_stmt *)(s))
 
@@ -315,7 +316,7 @@ static const ym_api g_api = {
     .file_detach = ym_ps_file_detach, .resp_xlsx = ym_ps_c_resp_xlsx, .xlsx_rows = ym_ps_c_xlsx_rows,
     .item_create = ym_ps_item_create, .item_act = ym_ps_item_act, .item_get = ym_ps_c_item_get,
     .dispatch_create = ym_ps_dispatch_create, .dispatch_act = ym_ps_dispatch_act,
-    .dispatch_board = ym_ps_c_dispatch_board,
+    .dispatch_board = ym_ps_c_dispatch_board, .qr_svg = ym_qr_svg,
 };
 
 const ym_api *ym_plugin_api(void) { return &g_api; }

@@ -17,7 +17,7 @@ extern "C" {
 #endif
 
 #define YM_ABI_MAJOR 1
-#define YM_ABI_MINOR 2
+#define YM_ABI_MINOR 3
 
 typedef struct ym_plugin ym_plugin;     /* the host's record of one loaded plugin */
 typedef struct ym_request ym_request;   /* one HTTP request; valid until answered */
@@ -256,6 +256,11 @@ struct ym_api {
     int64_t (*dispatch_act)(ym_plugin *self, int64_t dispatch_id, const char *action, int64_t by_user,
                             int64_t unit_id, const char *args_json);
     char *(*dispatch_board)(ym_plugin *self, int64_t dispatch_id);  /* the live board as JSON (api->free) */
+
+    /* ==== ABI minor 3 (check api->abi_minor >= 3) ====
+     * A QR code of text (a check-in code, a link) as a standalone SVG document, drawn by
+     * libqrencode on the server; malloc'ed (api->free), NULL on error. */
+    char *(*qr_svg)(const char *text);
 };
 
 #ifdef __cplusplus
