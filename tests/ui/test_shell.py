@@ -247,13 +247,15 @@ def test_shell_loads_nothing_from_another_host(srv, pc):
 
 
 def test_every_module_and_style_is_fetched_by_its_hash(srv, pc):
-    """Long cache: every script and style sheet the shell fetches has ?v=<hash>."""
+    """Long cache: every script, style sheet and core message table the shell fetches has
+    ?v=<hash>."""
     u = ready_user(srv.url, srv.admin, srv.town, roles=[("staff", srv.town)])
     form_login(pc, u["username"], NEW_PW)
     pc.wait("[data-testid=todos]", 10)
     urls = pc.js("return performance.getEntriesByType('resource').map(e => e.name)")
-    mods = [x for x in urls if re.search(r"\.(js|css)(\?|$)", x)]
+    mods = [x for x in urls if re.search(r"\.(js|css)(\?|$)", x) or "/i18n/" in x]
     assert mods, urls
+    assert any("/i18n/zh-CN.json?v=" in x for x in mods), mods
     unversioned = [x for x in mods if "?v=" not in x]
     assert not unversioned, "fetched without ?v= (not long-cached): %r" % unversioned
 

@@ -38,9 +38,17 @@ export function pick(label) {
   return label[current] || label["zh-CN"] || label.en || Object.values(label)[0] || "";
 }
 
+// The server writes each table's content hash into the shell (<meta name="yimen-i18n">):
+// with it the table is fetched by hash and cached for good, like the modules.
+function tableUrl(l) {
+  const meta = document.querySelector('meta[name="yimen-i18n"]');
+  const v = meta && meta.dataset[l === "zh-CN" ? "zhCn" : l];
+  return v && /^[0-9a-f]{8}$/.test(v) ? `/i18n/${l}.json?v=${v}` : `/i18n/${l}.json`;
+}
+
 async function load(l) {
   if (!loaded[l]) {
-    loaded[l] = fetch(`/i18n/${l}.json`, { credentials: "same-origin" })
+    loaded[l] = fetch(tableUrl(l), { credentials: "same-origin" })
       .then((r) => (r.ok ? r.json() : {}))
       .then((tbl) => { tables[l] = Object.assign({}, tbl, tables[l]); })
       .catch(() => {});
