@@ -1,0 +1,780 @@
+/* documents: the outgoing flow (发文). draft (拟稿, every save a version) → reviewing
+ * (核稿) → countersigning (会签, parallel, other units) → signing (签发) → signed (the
+ * number is given inside the sign-off write) → dispatched (分发, the dispatch engine) →
+ * archived (归档, sealed). Each reviewing step may send the draft back with a comment. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "documents.h"
+
+static void conflict(ym_request *r, const doc *d, const char *wanted)
+{
+    char msg[200];
+    if (strcmp(d->state, "archived") == 0)
+        snprintf(msg, sizeof msg, "the document is archived and sealed: it cannot change any more");
+    else
+        snprintf(msg, sizeof msg, "the document is %s; this needs it %s", d->state, wanted);
+    api->resp_error(r, 409, "conflict", msg);
+}
+
+/* UPDATE … WHERE state = from: 1 when it moved (0: someone moved it meanwhile). */
+static int move(ym_plugin *self, int64_t id, const char *from, const char *to)
+{
+    ym_stmt *st = api->db_prepare(self, "UPDATE documents_docs SET state = ?1, updated_at = ?2 WHERE id = ?3 AND state = ?4");
+    if (!st)
+        return -1;
+    api->db_bind_text(st, 1, to);
+    api->db_bind_int(st, 2, api->now());
+    api->db_bind_int(st, 3, id);
+    api->db_bind_text(st, 4, from);
+    int rc = api->db_step(st) == YM_DONE ? api->db_changes(self) : -1;
+    api->db_reset(st);
+    return rc;
+}
+
+static int audit_doc(ym_request *r, const char *action, int64_t id, const char *detail)
+{
+    char target[40];
+    snprintf(target, sizeof target, "documents_doc:%lld", (long long)id);
+    return api->audit(r, action, target, "ok", detail);
+}
+
+/* Resolves the document's open to-dos, then opens the next one (role in unit, or a
+ * person when user > 0). suffix NULL: none. */
+static int todo_next(ym_plugin *self, ym_request *r, const doc *d, const char *suffix, int64_t user, int64_t unit,
+                     const char *role, const char *what, const char *kind)
+{
+    char key[80], title[800], link[48];
+    snprintf(key, sizeof key, "doc:%lld:", (long long)d->id);
+    if (api->todo_resolve_prefix(self, key, api->req_user_id(r)) < 0)
+        return -1;
+    if (!suffix)
+        return 0;
+    snprintf(key, sizeof key, "doc:%lld:%s", (long long)d->id, suffix);
+    snprintf(title, sizeof title, "%s：%s", what, d->title);
+    snprintf(link, sizeof link, "#/documents/%lld", (long long)d->id);
+    if (api->todo_put(self, key, user, unit, role, title, link, 0, kind) > 0)
+        return 0;
+    if (user > 0)
+        return -1;
+    /* a role the county has not set up (settings *_role): the step goes on without its to-do */
+    char why[300];
+    snprintf(why, sizeof why, "no to-do for role %s: %s", role ? role : "?", api->error(self));
+    api->log(self, YM_WARN, why);
+    return 0;
+}
+
+/* Writes the elements as the current version and keeps a copy in documents_versions. */
+static int store(ym_plugin *self, int64_t id, json_t *el, int64_t version, int64_t uid)
+{
+    char *text = json_dumps(el, JSON_COMPACT | JSON_SORT_KEYS);
+    const char *sec = json_string_value(json_object_get(el, "secrecy"));
+    const char *urg = json_string_value(json_object_get(el, "urgency"));
+    ym_stmt *st = api->db_prepare(self, "UPDATE documents_docs SET doc_type = ?1, title = ?2, urgency = ?3, secrecy = ?4, "
+                                        "org_code = ?5, doc_date = ?6, elements = ?7, version = ?8, updated_at = ?9 "
+                                        "WHERE id = ?10");
+    int ok = st && text;
+    if (ok) {
+        api->db_bind_text(st, 1, json_string_value(json_object_get(el, "doc_type")));
+        api->db_bind_text(st, 2, json_string_value(json_object_get(el, "title")));
+        api->db_bind_text(st, 3, urg ? urg : "");
+        api->db_bind_text(st, 4, sec && *sec ? sec : "非密");
+        api->db_bind_text(st, 5, json_string_value(json_object_get(el, "org_code")));
+        api->db_bind_text(st, 6, json_string_value(json_object_get(el, "doc_date")));
+        api->db_bind_text(st, 7, text);
+        api->db_bind_int(st, 8, version);
+        api->db_bind_int(st, 9, api->now());
+        api->db_bind_int(st, 10, id);
+        ok = api->db_step(st) == YM_DONE;
+        api->db_reset(st);
+    }
+    st = ok ? api->db_prepare(self, "INSERT INTO documents_versions (doc_id, version, elements, saved_by, saved_at) "
+                                    "VALUES (?1, ?2, ?3, ?4, ?5)") : NULL;
+    if (st) {
+        api->db_bind_int(st, 1, id);
+        api->db_bind_int(st, 2, version);
+        api->db_bind_text(st, 3, text);
+        api->db_bind_int(st, 4, uid);
+        api->db_bind_int(st, 5, api->now());
+        ok = api->db_step(st) == YM_DONE;
+        api->db_reset(st);
+    } else
+        ok = 0;
+    free(text);
+    return ok ? 0 : -1;
+}
+
+/* The request body as elements; answers 400 itself. With base, the body is merged into
+ * it (a null removes an element). */
+static json_t *elements_body(ym_request *r, json_t *base)
+{
+    if (!api->req_json_ok(r))
+        return NULL;
+    size_t len;
+    const char *text = api->req_body(r, &len);
+    json_t *body = json_loadb(text, len, 0, NULL);
+    if (!json_is_object(body)) {
+        api->resp_invalid(r, "", "the body must be a JSON object of document elements");
+        json_decref(body);
+        return NULL;
+    }
+    json_t *el = base ? json_deep_copy(base) : json_object(), *v;
+    const char *key;
+    json_object_foreach(body, key, v) {
+        if (json_is_null(v))
+            json_object_del(el, key);
+        else
+            json_object_set(el, key, v);
+    }
+    /* unknown or mistyped keys of the body itself are reported even when null */
+    json_object_foreach(body, key, v) {
+        if (json_is_null(v) && !json_object_get(el, key))
+            json_object_set(el, key, v);
+    }
+    json_decref(body);
+    char field[64], msg[300];
+    if (elements_check(el, field, sizeof field, msg, sizeof msg) < 0) {
+        api->resp_invalid(r, field, msg);
+        json_decref(el);
+        return NULL;
+    }
+    /* drop the nulls kept for checking */
+    void *tmp;
+    json_object_foreach_safe(el, tmp, key, v) {
+        if (json_is_null(v))
+            json_object_del(el, key);
+    }
+    if (!json_object_get(el, "secrecy"))
+        json_object_set_new(el, "secrecy", json_string("非密"));
+    return el;
+}
+
+/* POST /api/documents: a new draft in the caller's unit (version 1). */
+static void create_doc(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    int64_t unit = api->req_unit_id(r), uid = api->req_user_id(r);
+    if (api->req_may(r, "documents.draft", unit) != 1) {
+        api->resp_error(r, 403, "forbidden", "you may not draft documents in your unit");
+        return;
+    }
+    json_t *el = elements_body(r, NULL);
+    if (!el)
+        return;
+    api->db_write_begin(self);
+    ym_stmt *st = api->db_prepare(self, "INSERT INTO documents_docs (unit_id, state, doc_type, title, org_code, elements, "
+                                        "version, created_by, created_at, updated_at) "
+                                        "VALUES (?1, 'draft', '', '', '', '{}', 1, ?2, ?3, ?3)");
+    int ok = st != NULL;
+    if (ok) {
+        api->db_bind_int(st, 1, unit);
+        api->db_bind_int(st, 2, uid);
+        api->db_bind_int(st, 3, api->now());
+        ok = api->db_step(st) == YM_DONE;
+        api->db_reset(st);
+    }
+    int64_t id = ok ? api->db_last_insert_id(self) : 0;
+    ok = ok && store(self, id, el, 1, uid) == 0 && flow_add(self, id, 0, uid, unit, "draft", NULL) == 0 &&
+         search_doc(self, id) == 0 && audit_doc(r, "documents.create", id, NULL) == 0;
+    api->db_write_end(self, ok);
+    json_decref(el);
+    if (ok)
+        answer_doc(r, self, id, 201);
+    else
+        internal_error(r, self, "cannot save the document");
+}
+
+/* PATCH /api/documents/:id: a new version of a draft (elements merged; null removes). */
+static void update_doc(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    doc d;
+    if (!doc_visible(r, self, "documents.draft", &d))
+        return;
+    json_t *cur = doc_json(self, d.id, 0);
+    json_t *el = cur ? elements_body(r, json_object_get(cur, "elements")) : NULL;
+    json_decref(cur);
+    if (!el)
+        return;
+    if (strcmp(d.state, "draft") != 0) {
+        json_decref(el);
+        conflict(r, &d, "a draft (send it back first)");
+        return;
+    }
+    int64_t uid = api->req_user_id(r);
+    char detail[40];
+    snprintf(detail, sizeof detail, "{\"version\":%lld}", (long long)d.version + 1);
+    api->db_write_begin(self);
+    int ok = move(self, d.id, "draft", "draft") == 1 && store(self, d.id, el, d.version + 1, uid) == 0 &&
+             flow_add(self, d.id, 0, uid, api->req_unit_id(r), "save", NULL) == 0 && search_doc(self, d.id) == 0 &&
+             audit_doc(r, "documents.update", d.id, detail) == 0;
+    api->db_write_end(self, ok);
+    json_decref(el);
+    if (ok)
+        answer_doc(r, self, d.id, 200);
+    else
+        internal_error(r, self, "cannot save the document");
+}
+
+static const char *const COMMENT_ONLY[] = {"comment", NULL};
+
+/* POST /api/documents/:id/submit {comment}: draft → reviewing (核稿). */
+static void submit_doc(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    doc d;
+    if (!doc_visible(r, self, "documents.draft", &d))
+        return;
+    json_t *b = body_object(r, COMMENT_ONLY);
+    const char *comment;
+    if (!b || opt_text(r, b, "comment", 2000, 0, &comment) < 0) {
+        json_decref(b);
+        return;
+    }
+    if (strcmp(d.state, "draft") != 0) {
+        json_decref(b);
+        conflict(r, &d, "a draft");
+        return;
+    }
+    api->db_write_begin(self);
+    int ok = move(self, d.id, "draft", "reviewing") == 1 &&
+             flow_add(self, d.id, 0, api->req_user_id(r), api->req_unit_id(r), "submit", comment) == 0 &&
+             todo_next(self, r, &d, "review", 0, d.unit_id, role_reviewer, "核稿", "review") == 0 &&
+             audit_doc(r, "documents.submit", d.id, NULL) == 0;
+    api->db_write_end(self, ok);
+    json_decref(b);
+    if (ok)
+        answer_doc(r, self, d.id, 200);
+    else
+        internal_error(r, self, "cannot submit the document");
+}
+
+/* Back to the drafter with a comment (退回), from any reviewing step. */
+static int send_back(ym_plugin *self, ym_request *r, const doc *d, const char *from, const char *comment)
+{
+    ym_stmt *st = api->db_prepare(self, "DELETE FROM documents_countersigns WHERE doc_id = ?1");
+    int ok = st != NULL;
+    if (ok) {
+        api->db_bind_int(st, 1, d->id);
+        ok = api->db_step(st) == YM_DONE;
+        api->db_reset(st);
+    }
+    char detail[64];
+    snprintf(detail, sizeof detail, "{\"from\":\"%s\"}", from);
+    return ok && move(self, d->id, from, "draft") == 1 &&
+                   flow_add(self, d->id, 0, api->req_user_id(r), api->req_unit_id(r), "return", comment) == 0 &&
+                   todo_next(self, r, d, "redo", d->created_by, 0, NULL, "退回修改", "redo") == 0 &&
+                   audit_doc(r, "documents.return", d->id, detail) == 0
+               ? 0
+               : -1;
+}
+
+/* "pass"/"agree"/"approve" (1) or "return" (0); -1 answered 400. */
+static int decision(ym_request *r, json_t *b, const char *yes)
+{
+    const char *s = json_string_value(json_object_get(b, "decision"));
+    if (s && strcmp(s, yes) == 0)
+        return 1;
+    if (s && strcmp(s, "return") == 0)
+        return 0;
+    char msg[80];
+    snprintf(msg, sizeof msg, "decision must be \"%s\" or \"return\"", yes);
+    api->resp_invalid(r, "decision", msg);
+    return -1;
+}
+
+/* POST /api/documents/:id/review {decision, comment, countersign_units}: reviewing →
+ * countersigning (when units are named) or signing; or back to the drafter. */
+static void review_doc(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    static const char *const keys[] = {"decision", "comment", "countersign_units", NULL};
+    doc d;
+    if (!doc_visible(r, self, "documents.review", &d))
+        return;
+    json_t *b = body_object(r, keys), *units, *v;
+    const char *comment;
+    int yes;
+    if (!b || (yes = decision(r, b, "pass")) < 0 || opt_text(r, b, "comment", 2000, !yes, &comment) < 0) {
+        json_decref(b);
+        return;
+    }
+    units = json_object_get(b, "countersign_units");
+    size_t i, n = json_array_size(units);
+    int badu = units && (!json_is_array(units) || n > 200);
+    json_array_foreach(units, i, v) {
+        int64_t u = json_integer_value(v);
+        badu |= !json_is_integer(v) || u == d.unit_id || !unit_exists(self, u);
+        for (size_t k = 0; k < i; k++)
+            badu |= json_integer_value(json_array_get(units, k)) == u;
+    }
+    if (badu) {
+        json_decref(b);
+        api->resp_invalid(r, "countersign_units", "countersign_units must be a list of other, active units, each once");
+        return;
+    }
+    if (strcmp(d.state, "reviewing") != 0) {
+        json_decref(b);
+        conflict(r, &d, "under review");
+        return;
+    }
+    int64_t uid = api->req_user_id(r);
+    api->db_write_begin(self);
+    int ok;
+    if (!yes)
+        ok = send_back(self, r, &d, "reviewing", comment) == 0;
+    else {
+        const char *to = n ? "countersigning" : "signing";
+        ok = move(self, d.id, "reviewing", to) == 1 && flow_add(self, d.id, 0, uid, api->req_unit_id(r), "review",
+                                                                comment) == 0 &&
+             todo_next(self, r, &d, n ? NULL : "signoff", 0, d.unit_id, role_leader, "签发", "signoff") == 0 &&
+             audit_doc(r, "documents.review", d.id, NULL) == 0;
+        ym_stmt *st = api->db_prepare(self, "INSERT INTO documents_countersigns (doc_id, unit_id, state) "
+                                            "VALUES (?1, ?2, 'pending')");
+        for (i = 0; ok && i < n; i++) {
+            int64_t u = json_integer_value(json_array_get(units, i));
+            char suffix[40];
+            snprintf(suffix, sizeof suffix, "cs:%lld", (long long)u);
+            api->db_bind_int(st, 1, d.id);
+            api->db_bind_int(st, 2, u);
+            ok = api->db_step(st) == YM_DONE;
+            api->db_reset(st);
+            char key[80], title[800], link[48];
+            snprintf(key, sizeof key, "doc:%lld:cs:%lld", (long long)d.id, (long long)u);
+            snprintf(title, sizeof title, "会签：%s", d.title);
+            snprintf(link, sizeof link, "#/documents/%lld", (long long)d.id);
+            if (ok && api->todo_put(self, key, 0, u, role_countersign, title, link, 0, "countersign") <= 0)
+                api->log(self, YM_WARN, api->error(self));   /* no such role here: no to-do */
+        }
+    }
+    api->db_write_end(self, ok);
+    json_decref(b);
+    if (ok)
+        answer_doc(r, self, d.id, 200);
+    else
+        internal_error(r, self, "cannot record the review");
+}
+
+/* POST /api/documents/:id/countersign {decision, comment, unit_id}: a countersigning
+ * unit agrees (the last one moves it to signing) or sends it back. */
+static void countersign_doc(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    static const char *const keys[] = {"decision", "comment", "unit_id", NULL};
+    int64_t id = id_param(r, "id");
+    doc d;
+    if (!id || doc_load(self, id, &d) != 1) {
+        api->resp_error(r, 404, "not_found", "no such document");
+        return;
+    }
+    json_t *b = body_object(r, keys);
+    const char *comment;
+    int yes;
+    if (!b || (yes = decision(r, b, "agree")) < 0 || opt_text(r, b, "comment", 2000, !yes, &comment) < 0) {
+        json_decref(b);
+        return;
+    }
+    json_t *want = json_object_get(b, "unit_id");
+    if (want && (!json_is_integer(want) || json_integer_value(want) < 1)) {
+        json_decref(b);
+        api->resp_invalid(r, "unit_id", "unit_id must be the id of a countersigning unit");
+        return;
+    }
+    /* the caller's countersigning unit: a row of this document where they hold the permission */
+    ym_stmt *st = api->db_prepare(self, "SELECT unit_id, state FROM documents_countersigns WHERE doc_id = ?1 ORDER BY unit_id");
+    int64_t unit = 0;
+    int pending = 0;
+    if (st) {
+        api->db_bind_int(st, 1, id);
+        while (api->db_step(st) == YM_ROW) {
+            int64_t u = api->db_column_int(st, 0);
+            if ((!want || json_integer_value(want) == u) && api->req_may(r, "documents.countersign", u) == 1 &&
+                (!unit || !pending)) {
+                int p = strcmp(api->db_column_text(st, 1), "pending") == 0;
+                if (!unit || p) {
+                    unit = u;
+                    pending = p;
+                }
+            }
+        }
+        api->db_reset(st);
+    }
+    if (!unit) {
+        json_decref(b);
+        api->resp_error(r, 404, "not_found", "no such document");
+        return;
+    }
+    if (strcmp(d.state, "countersigning") != 0 || !pending) {
+        json_decref(b);
+        if (strcmp(d.state, "countersigning") == 0)
+            api->resp_error(r, 409, "conflict", "your unit has countersigned already");
+        else
+            conflict(r, &d, "in countersigning");
+        return;
+    }
+    int64_t uid = api->req_user_id(r);
+    api->db_write_begin(self);
+    int ok;
+    if (!yes)
+        ok = send_back(self, r, &d, "countersigning", comment) == 0;
+    else {
+        st = api->db_prepare(self, "UPDATE documents_countersigns SET state = 'agreed', user_id = ?1, comment = ?2, at = ?3 "
+                                   "WHERE doc_id = ?4 AND unit_id = ?5 AND state = 'pending'");
+        ok = st != NULL;
+        if (ok) {
+            api->db_bind_int(st, 1, uid);
+            if (comment)
+                api->db_bind_text(st, 2, comment);
+            else
+                api->db_bind_null(st, 2);
+            api->db_bind_int(st, 3, api->now());
+            api->db_bind_int(st, 4, id);
+            api->db_bind_int(st, 5, unit);
+            ok = api->db_step(st) == YM_DONE && api->db_changes(self) == 1;
+            api->db_reset(st);
+        }
+        char key[80];
+        snprintf(key, sizeof key, "doc:%lld:cs:%lld", (long long)id, (long long)unit);
+        ok = ok && flow_add(self, id, 0, uid, unit, "countersign", comment) == 0 &&
+             api->todo_resolve(self, key, uid) >= 0 && audit_doc(r, "documents.countersign", id, NULL) == 0;
+        st = ok ? api->db_prepare(self, "SELECT count(*) FROM documents_countersigns WHERE doc_id = ?1 AND state = 'pending'")
+                : NULL;
+        int64_t left = -1;
+        if (st) {
+            api->db_bind_int(st, 1, id);
+            left = api->db_step(st) == YM_ROW ? api->db_column_int(st, 0) : -1;
+            api->db_reset(st);
+        }
+        ok = ok && left >= 0;
+        if (ok && left == 0)
+            ok = move(self, id, "countersigning", "signing") == 1 &&
+                 todo_next(self, r, &d, "signoff", 0, d.unit_id, role_leader, "签发", "signoff") == 0;
+    }
+    api->db_write_end(self, ok);
+    json_decref(b);
+    if (ok)
+        answer_doc(r, self, id, 200);
+    else
+        internal_error(r, self, "cannot record the countersign");
+}
+
+/* POST /api/documents/:id/signoff {decision, comment}: a leader signs off (签发) and the
+ * number is given in the same write, or sends it back. */
+static void signoff_doc(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    static const char *const keys[] = {"decision", "comment", NULL};
+    doc d;
+    if (!doc_visible(r, self, "documents.signoff", &d))
+        return;
+    json_t *b = body_object(r, keys);
+    const char *comment;
+    int yes;
+    if (!b || (yes = decision(r, b, "approve")) < 0 || opt_text(r, b, "comment", 2000, !yes, &comment) < 0) {
+        json_decref(b);
+        return;
+    }
+    if (strcmp(d.state, "signing") != 0) {
+        json_decref(b);
+        conflict(r, &d, "awaiting sign-off");
+        return;
+    }
+    int64_t uid = api->req_user_id(r);
+    api->db_write_begin(self);
+    int ok;
+    if (!yes)
+        ok = send_back(self, r, &d, "signing", comment) == 0;
+    else {
+        int year = this_year();
+        char key[120], number[200], detail[240];
+        snprintf(key, sizeof key, "out:%s", d.org_code);
+        /* the state moves first: a second sign-off of the same draft finds nothing to move */
+        ok = move(self, d.id, "signing", "signed") == 1;
+        int64_t serial = ok ? counter_next(self, key, year) : -1;
+        ok = ok && serial > 0;
+        snprintf(number, sizeof number, "%s〔%d〕%lld号", d.org_code, year, (long long)serial);
+        char *name = user_name(self, uid);
+        ym_stmt *st = ok ? api->db_prepare(self, "UPDATE documents_docs SET year = ?1, serial = ?2, number = ?3, "
+                                                 "signer = ?4, signer_id = ?5 WHERE id = ?6") : NULL;
+        if (st) {
+            api->db_bind_int(st, 1, year);
+            api->db_bind_int(st, 2, serial);
+            api->db_bind_text(st, 3, number);
+            api->db_bind_text(st, 4, name);
+            api->db_bind_int(st, 5, uid);
+            api->db_bind_int(st, 6, d.id);
+            ok = api->db_step(st) == YM_DONE;
+            api->db_reset(st);
+        } else
+            ok = 0;
+        free(name);
+        st = ok ? api->db_prepare(self, "INSERT INTO documents_numbers (org_code, year, serial, number, doc_id, state, "
+                                        "given_by, given_at) VALUES (?1, ?2, ?3, ?4, ?5, 'used', ?6, ?7)") : NULL;
+        if (st) {
+            api->db_bind_text(st, 1, d.org_code);
+            api->db_bind_int(st, 2, year);
+            api->db_bind_int(st, 3, serial);
+            api->db_bind_text(st, 4, number);
+            api->db_bind_int(st, 5, d.id);
+            api->db_bind_int(st, 6, uid);
+            api->db_bind_int(st, 7, api->now());
+            ok = api->db_step(st) == YM_DONE;
+            api->db_reset(st);
+        } else
+            ok = 0;
+        json_t *dj = json_pack("{s:s}", "number", number);
+        char *dt = json_dumps(dj, JSON_COMPACT);
+        snprintf(detail, sizeof detail, "%s", dt ? dt : "{}");
+        free(dt);
+        json_decref(dj);
+        ok = ok && flow_add(self, d.id, 0, uid, api->req_unit_id(r), "signoff", comment) == 0 &&
+             todo_next(self, r, &d, "dispatch", d.created_by, 0, NULL, "分发", "dispatch") == 0 &&
+             search_doc(self, d.id) == 0 && audit_doc(r, "documents.signoff", d.id, detail) == 0;
+    }
+    api->db_write_end(self, ok);
+    json_decref(b);
+    if (ok)
+        answer_doc(r, self, d.id, 200);
+    else
+        internal_error(r, self, "cannot record the sign-off");
+}
+
+/* POST /api/documents/:id/void-number {reason}: the number of a signed, not yet
+ * dispatched document is voided (its row stays, marked void) and the document waits for
+ * sign-off again. */
+static void void_number(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    static const char *const keys[] = {"reason", NULL};
+    doc d;
+    if (!doc_visible(r, self, "documents.signoff", &d))
+        return;
+    json_t *b = body_object(r, keys);
+    const char *reason;
+    if (!b || opt_text(r, b, "reason", 500, 1, &reason) < 0) {
+        json_decref(b);
+        return;
+    }
+    if (strcmp(d.state, "signed") != 0) {
+        json_decref(b);
+        conflict(r, &d, "signed and not yet dispatched");
+        return;
+    }
+    int64_t uid = api->req_user_id(r);
+    api->db_write_begin(self);
+    ym_stmt *st = api->db_prepare(self, "UPDATE documents_numbers SET state = 'void', voided_by = ?1, voided_at = ?2, "
+                                        "reason = ?3 WHERE doc_id = ?4 AND state = 'used'");
+    int ok = st != NULL;
+    if (ok) {
+        api->db_bind_int(st, 1, uid);
+        api->db_bind_int(st, 2, api->now());
+        api->db_bind_text(st, 3, reason);
+        api->db_bind_int(st, 4, d.id);
+        ok = api->db_step(st) == YM_DONE && api->db_changes(self) == 1;
+        api->db_reset(st);
+    }
+    st = ok ? api->db_prepare(self, "UPDATE documents_docs SET year = NULL, serial = NULL, number = NULL, signer = NULL, "
+                                    "signer_id = NULL WHERE id = ?1") : NULL;
+    if (st) {
+        api->db_bind_int(st, 1, d.id);
+        ok = api->db_step(st) == YM_DONE;
+        api->db_reset(st);
+    } else
+        ok = 0;
+    ok = ok && move(self, d.id, "signed", "signing") == 1 &&
+         flow_add(self, d.id, 0, uid, api->req_unit_id(r), "void_number", reason) == 0 &&
+         todo_next(self, r, &d, "signoff", 0, d.unit_id, role_leader, "签发", "signoff") == 0 &&
+         search_doc(self, d.id) == 0 && audit_doc(r, "documents.void_number", d.id, NULL) == 0;
+    api->db_write_end(self, ok);
+    json_decref(b);
+    if (ok)
+        answer_doc(r, self, d.id, 200);
+    else
+        internal_error(r, self, "cannot void the number");
+}
+
+/* Reads a list of unit ids into recipients (as kind); 0 ok, -1 answered 400. */
+static int unit_list(ym_request *r, ym_plugin *self, json_t *b, const char *key, const char *kind, json_t *recipients,
+                     int64_t own)
+{
+    json_t *v = json_object_get(b, key), *x;
+    size_t i, k;
+    if (!v)
+        return 0;
+    int bad = !json_is_array(v) || json_array_size(v) > 5000;
+    json_array_foreach(v, i, x) {
+        int64_t u = json_integer_value(x);
+        if (bad || !json_is_integer(x) || u == own || !unit_exists(self, u)) {
+            bad = 1;
+            break;
+        }
+        json_t *y;
+        json_array_foreach(recipients, k, y)
+            bad |= json_integer_value(json_object_get(y, "unit_id")) == u;
+        json_array_append_new(recipients, json_pack("{s:I,s:s}", "unit_id", (json_int_t)u, "kind", kind));
+    }
+    if (bad) {
+        char msg[120];
+        snprintf(msg, sizeof msg, "%s must be a list of active units other than the sender, each named once", key);
+        api->resp_invalid(r, key, msg);
+        return -1;
+    }
+    return 0;
+}
+
+/* POST /api/documents/:id/dispatch {main, copy, deadline_in}: one dispatch through the
+ * engine to every recipient unit; the units sign for it at /api/dispatches/:id/sign. */
+static void dispatch_doc(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    static const char *const keys[] = {"main", "copy", "deadline_in", NULL};
+    doc d;
+    if (!doc_visible(r, self, "documents.send", &d))
+        return;
+    json_t *b = body_object(r, keys);
+    if (!b)
+        return;
+    json_t *recipients = json_array(), *dl = json_object_get(b, "deadline_in");
+    if (unit_list(r, self, b, "main", "main", recipients, d.unit_id) < 0 ||
+        unit_list(r, self, b, "copy", "copy", recipients, d.unit_id) < 0) {
+        json_decref(b);
+        json_decref(recipients);
+        return;
+    }
+    if (!json_array_size(recipients) || (dl && (!json_is_integer(dl) || json_integer_value(dl) < 60))) {
+        api->resp_invalid(r, dl && json_array_size(recipients) ? "deadline_in" : "main",
+                          json_array_size(recipients) ? "deadline_in must be a number of seconds, at least 60"
+                                                      : "name at least one recipient unit in main or copy");
+        json_decref(b);
+        json_decref(recipients);
+        return;
+    }
+    if (strcmp(d.state, "signed") != 0) {
+        json_decref(b);
+        json_decref(recipients);
+        conflict(r, &d, "signed");
+        return;
+    }
+    json_t *full = doc_json(self, d.id, 0);
+    const char *urg = json_string_value(json_object_get(json_object_get(full, "elements"), "urgency"));
+    const char *number = json_string_value(json_object_get(full, "number"));
+    char record[48], link[48], title[900];
+    snprintf(record, sizeof record, "documents_docs:%lld", (long long)d.id);
+    snprintf(link, sizeof link, "#/documents/%lld", (long long)d.id);
+    snprintf(title, sizeof title, "%s", d.title);
+    int64_t uid = api->req_user_id(r);
+    json_t *spec = json_pack("{s:s,s:I,s:I,s:s,s:s,s:s,s:O}", "record", record, "sender_unit", (json_int_t)d.unit_id,
+                             "sender_user", (json_int_t)uid, "title", title, "urgency",
+                             urg && strcmp(urg, "特急") == 0 ? "very_urgent" : urg && strcmp(urg, "加急") == 0 ? "urgent"
+                                                                                                            : "normal",
+                             "link", link, "recipients", recipients);
+    if (dl)
+        json_object_set(spec, "deadline_in", dl);
+    char *spec_text = json_dumps(spec, JSON_COMPACT);
+    json_decref(spec);
+    api->db_write_begin(self);
+    int64_t did = api->dispatch_create(self, spec_text);
+    free(spec_text);
+    int ok = did > 0 && move(self, d.id, "signed", "dispatched") == 1;
+    ym_stmt *st = ok ? api->db_prepare(self, "UPDATE documents_docs SET dispatch_id = ?1 WHERE id = ?2") : NULL;
+    if (st) {
+        api->db_bind_int(st, 1, did);
+        api->db_bind_int(st, 2, d.id);
+        ok = api->db_step(st) == YM_DONE;
+        api->db_reset(st);
+    } else
+        ok = 0;
+    st = ok ? api->db_prepare(self, "INSERT INTO documents_recipients (doc_id, unit_id, kind) VALUES (?1, ?2, ?3)") : NULL;
+    json_t *units = json_array(), *x;
+    size_t i;
+    json_array_foreach(recipients, i, x) {
+        if (!ok)
+            break;
+        api->db_bind_int(st, 1, d.id);
+        api->db_bind_int(st, 2, json_integer_value(json_object_get(x, "unit_id")));
+        api->db_bind_text(st, 3, json_string_value(json_object_get(x, "kind")));
+        ok = api->db_step(st) == YM_DONE;
+        api->db_reset(st);
+        json_array_append(units, json_object_get(x, "unit_id"));
+    }
+    json_t *ev = json_pack("{s:I,s:s,s:s,s:I,s:I,s:O}", "document", (json_int_t)d.id, "number", number ? number : "",
+                           "title", d.title, "dispatch", (json_int_t)did, "unit_id", (json_int_t)d.unit_id, "units",
+                           units);
+    char *payload = json_dumps(ev, JSON_COMPACT), detail[80];
+    json_decref(ev);
+    json_decref(units);
+    snprintf(detail, sizeof detail, "{\"dispatch\":%lld,\"recipients\":%zu}", (long long)did, json_array_size(recipients));
+    ok = ok && flow_add(self, d.id, 0, uid, api->req_unit_id(r), "dispatch", NULL) == 0 &&
+         todo_next(self, r, &d, NULL, 0, 0, NULL, NULL, NULL) == 0 && api->emit(self, "documents.dispatched", payload) == 0 &&
+         audit_doc(r, "documents.dispatch", d.id, detail) == 0;
+    free(payload);
+    api->db_write_end(self, ok);
+    json_decref(full);
+    json_decref(b);
+    json_decref(recipients);
+    if (did <= 0)
+        engine_error(r, self, did);
+    else if (ok)
+        answer_doc(r, self, d.id, 200);
+    else
+        internal_error(r, self, "cannot dispatch the document");
+}
+
+/* POST /api/documents/:id/archive {comment}: dispatched → archived (sealed). */
+static void archive_doc(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    doc d;
+    if (!doc_visible(r, self, "documents.send", &d))
+        return;
+    json_t *b = body_object(r, COMMENT_ONLY);
+    const char *comment;
+    if (!b || opt_text(r, b, "comment", 2000, 0, &comment) < 0) {
+        json_decref(b);
+        return;
+    }
+    if (strcmp(d.state, "dispatched") != 0) {
+        json_decref(b);
+        conflict(r, &d, "dispatched");
+        return;
+    }
+    int64_t uid = api->req_user_id(r);
+    char payload[120];
+    snprintf(payload, sizeof payload, "{\"document\":%lld,\"kind\":\"outgoing\",\"unit_id\":%lld}", (long long)d.id,
+             (long long)d.unit_id);
+    api->db_write_begin(self);
+    ym_stmt *st = api->db_prepare(self, "UPDATE documents_docs SET archived_at = ?1 WHERE id = ?2");
+    int ok = st != NULL;
+    if (ok) {
+        api->db_bind_int(st, 1, api->now());
+        api->db_bind_int(st, 2, d.id);
+        ok = api->db_step(st) == YM_DONE;
+        api->db_reset(st);
+    }
+    ok = ok && move(self, d.id, "dispatched", "archived") == 1 &&
+         flow_add(self, d.id, 0, uid, api->req_unit_id(r), "archive", comment) == 0 &&
+         todo_next(self, r, &d, NULL, 0, 0, NULL, NULL, NULL) == 0 && api->emit(self, "documents.archived", payload) == 0 &&
+         audit_doc(r, "documents.archive", d.id, NULL) == 0;
+    api->db_write_end(self, ok);
+    json_decref(b);
+    if (ok)
+        answer_doc(r, self, d.id, 200);
+    else
+        internal_error(r, self, "cannot archive the document");
+}
+
+int out_routes(ym_plugin *self)
+{
+    return api->route(self, "POST", "/api/documents", "documents.draft", create_doc, self) < 0 ||
+                   api->route(self, "PATCH", "/api/documents/:id", "documents.draft", update_doc, self) < 0 ||
+                   api->route(self, "POST", "/api/documents/:id/submit", "documents.draft", submit_doc, self) < 0 ||
+                   api->route(self, "POST", "/api/documents/:id/review", "documents.review", review_doc, self) < 0 ||
+                   api->route(self, "POST", "/api/documents/:id/countersign", "documents.countersign", countersign_doc,
+                              self) < 0 ||
+                   api->route(self, "POST", "/api/documents/:id/signoff", "documents.signoff", signoff_doc, self) < 0 ||
+                   api->route(self, "POST", "/api/documents/:id/void-number", "documents.signoff", void_number, self) < 0 ||
+                   api->route(self, "POST", "/api/documents/:id/dispatch", "documents.send", dispatch_doc, self) < 0 ||
+                   api->route(self, "POST", "/api/documents/:id/archive", "documents.send", archive_doc, self) < 0
+               ? -1
+               : 0;
+}

@@ -1,0 +1,77 @@
+/* documents (文件阅办): shared declarations of the plugin's files.
+ *   doc_record.c  the record: GB/T 9704 elements, validation, helpers, settings, init
+ *   doc_out.c     outgoing flow (发文): draft, versions, review, countersign, sign-off,
+ *                 numbering, dispatch, archive
+ *   doc_in.c      incoming flow (收文): register, propose, instruct, handle, complete,
+ *                 archive, circulation
+ *   doc_routes.c  reading: one document, its flow, versions, the lists */
+#ifndef DOCUMENTS_H
+#define DOCUMENTS_H
+#include <stdint.h>
+#include <jansson.h>
+#include "yimen.h"
+
+extern const ym_api *api;
+
+/* settings */
+extern int max_secrecy_rank;          /* 0 非密 .. 3 绝密 */
+extern const char *max_secrecy_name;
+extern const char *role_reviewer, *role_countersign, *role_leader, *role_clerk;
+
+/* ---- doc_record.c ---- */
+int64_t id_param(ym_request *r, const char *name);
+json_t *time_json(int64_t ms);
+void today(char out[11]);
+int this_year(void);
+/* The body as a JSON object whose keys are all in keys (NULL-terminated); answers
+ * 400/415 itself and returns NULL. */
+json_t *body_object(ym_request *r, const char *const *keys);
+/* An optional one-line comment of at most max characters: 0 ok, else answered 400. */
+int opt_text(ym_request *r, json_t *body, const char *key, size_t max_chars, int required, const char **out);
+void engine_error(ym_request *r, ym_plugin *self, int64_t rc);
+void internal_error(ym_request *r, ym_plugin *self, const char *what);
+/* Validates merged elements; 0 ok, or -1 with field and message set. */
+int elements_check(json_t *el, char *field, size_t flen, char *msg, size_t mlen);
+int secrecy_rank(const char *s);
+/* A row of the flow log (inside the caller's write). */
+int flow_add(ym_plugin *self, int64_t doc, int64_t incoming, int64_t user, int64_t unit, const char *action,
+             const char *comment);
+/* The next number of a gap-free counter ("out:<代字>" / "in:<unit>") for year; -1 on error. */
+int64_t counter_next(ym_plugin *self, const char *key, int year);
+char *user_name(ym_plugin *self, int64_t uid);          /* malloc'ed, "" when unknown */
+int unit_exists(ym_plugin *self, int64_t unit);
+json_t *unit_ref(ym_plugin *self, int64_t unit);        /* {"id", "name"} or null */
+
+typedef struct doc {
+    int64_t id, unit_id, version, year, serial, signer_id, dispatch_id, created_by;
+    char state[24];
+    char org_code[96];
+    char title[640];
+} doc;
+/* 1 found, 0 not, -1 error */
+int doc_load(ym_plugin *self, int64_t id, doc *d);
+json_t *doc_json(ym_plugin *self, int64_t id, int full);
+char *doc_text(ym_plugin *self, int64_t id);
+/* Loads :id and checks perm on its unit: 404 (answered) when absent or out of scope. */
+int doc_visible(ym_request *r, ym_plugin *self, const char *perm, doc *d);
+void answer_doc(ym_request *r, ym_plugin *self, int64_t id, int status);
+int search_doc(ym_plugin *self, int64_t id);
+
+/* ---- doc_out.c ---- */
+int out_routes(ym_plugin *self);
+/* ---- doc_in.c ---- */
+int in_routes(ym_plugin *self);
+typedef struct incoming {
+    int64_t id, doc_id, unit_id, dispatch_id, year, serial, leader_id, item_id, handler_unit;
+    char state[24];
+} in_rec;
+int incoming_load(ym_plugin *self, int64_t id, in_rec *in);
+json_t *incoming_json(ym_plugin *self, int64_t id);
+/* May the caller see this incoming record (its unit's reader, the handling department,
+ * one of its readers)? */
+int incoming_may_see(ym_request *r, ym_plugin *self, const in_rec *in);
+/* ---- doc_routes.c ---- */
+int read_routes(ym_plugin *self);
+json_t *flow_json(ym_plugin *self, int64_t doc, int64_t incoming);
+
+#endif
