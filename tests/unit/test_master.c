@@ -322,11 +322,27 @@ static void test_master_lifecycle(void **state)
     assert_int_equal(http_get(f->port, "/healthz", buf, sizeof buf), -1);
 }
 
+/* The generation is committed (every worker reported ready): /metrics says so, where
+ * /healthz answers from whichever worker is up first. */
+static bool wait_committed(fixture *f, int gen, int ms)
+{
+    char buf[8192], want[48];
+    snprintf(want, sizeof want, "\nyimen_generation %d\n", gen);
+    for (int i = 0; i < ms / 50; i++) {
+        if (http_get(f->port, "/metrics", buf, sizeof buf) == 200 && strstr(buf, want))
+            return true;
+        sleep_ms(50);
+    }
+    return false;
+}
+
 static void test_master_restarts_dead_worker(void **state)
 {
     fixture *f = *state;
     start_master(f);
     assert_true(wait_generation(f, 1, 20000));
+    /* a worker killed before its generation is committed fails the start instead */
+    assert_true(wait_committed(f, 1, 20000));
     pid_t before[2], after[2];
     if (!wait_workers(f->master, 2, before, 10000))
         fail_msg("the master does not have 2 worker children");
