@@ -167,7 +167,11 @@ static int64_t item_do(ym_plugin *p, ym_db *db, int64_t id, const char *action, 
             return ym_item_complete(db, id, by, str_of(a, "text", bad), files, (size_t)n, err, errlen);
         ym_item_report_args ra = {.text = str_of(a, "text", bad), .file_ids = files, .nfiles = (size_t)n,
                                   .node_id = int_of(a, "node_id", 0, bad), .percent = (int)int_of(a, "percent", -1, bad)};
-        return ym_item_report(db, id, by, int_of(a, "unit_id", 0, bad), &ra, err, errlen);
+        int64_t unit = int_of(a, "unit_id", 0, bad), sup = 0;
+        char source[64];
+        if (!unit && ym_item_units(db, id, source, sizeof source, &sup, &unit) < 0) /* as the route: the lead unit */
+            unit = 0;
+        return ym_item_report(db, id, by, unit, &ra, err, errlen);
     }
     if (!strcmp(action, "review"))
         return ym_item_review(db, id, by, bool_of(a, "accept", bad), str_of(a, "comment", bad), err, errlen);
