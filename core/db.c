@@ -254,7 +254,7 @@ static sqlite3_stmt *prepare_new(ym_db *db, const char *owner, const char *sql)
     sqlite3_stmt *st = NULL;
     const char *tail = NULL;
     if (!is_core_owner(owner) && names_core_table(sql)) {
-        set_err(db, "not authorized: plugins read core data only through core_v_units and core_v_users");
+        set_err(db, "not authorized: plugins read core data only through the views core_v_* (core_v_units, core_v_users, core_v_items)");
         return NULL;
     }
     const char *prev = ym_db_set_actor(db, owner);

@@ -45,6 +45,7 @@ typedef struct ym_item_spec {
     const char *nodes_json;      /* [{"title","deadline"}] or NULL; deadlines not after the item's */
     const char *report_cycle;    /* "weekly" | "monthly N" (1..31) | NULL */
     int64_t created_by;
+    bool restricted;             /* 限阅: only its parties see it (404 to others, left out of lists) */
 } ym_item_spec;
 
 typedef struct ym_item_report_args {
@@ -98,7 +99,8 @@ int ym_item_recolour(ym_db *db, int64_t id, int64_t now);
 int ym_items_recolour_all(ym_db *db, int64_t now);
 
 /* The item as the API shows it: full (its parties) or the public view (全员督查); NULL if
- * unknown. ym_item_json is the full view. */
+ * unknown. ym_item_json is the full view. A restricted item has no public view: the
+ * routes answer 404 to non-parties. */
 json_t *ym_item_json(ym_db *db, int64_t id);
 json_t *ym_item_view(ym_db *db, int64_t id, bool full);
 /* Lag reasons, oldest first (public). */

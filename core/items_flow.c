@@ -383,8 +383,8 @@ int64_t ym_item_create(ym_db *db, const ym_item_spec *s, char *err, size_t errle
     }
     sqlite3_stmt *st = ym_db_prepare(db, "core",
         "INSERT INTO core_items (source, source_kind, record, parent_id, title, content, supervisor_unit, lead_unit, "
-        "leader, deadline, deadline_workdays, report_cycle, created_by, created_at, updated_at) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14) RETURNING id");
+        "leader, deadline, deadline_workdays, report_cycle, created_by, created_at, updated_at, restricted) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15) RETURNING id");
     int64_t id = 0;
     if (st) {
         sqlite3_bind_text(st, 1, s->source, -1, SQLITE_STATIC);
@@ -407,6 +407,7 @@ int64_t ym_item_create(ym_db *db, const ym_item_spec *s, char *err, size_t errle
         if (s->created_by > 0)
             sqlite3_bind_int64(st, 13, s->created_by);
         sqlite3_bind_int64(st, 14, ym_now());
+        sqlite3_bind_int(st, 15, s->restricted ? 1 : 0);
         if (sqlite3_step(st) == SQLITE_ROW)
             id = sqlite3_column_int64(st, 0);
         sqlite3_reset(st);

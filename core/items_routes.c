@@ -41,18 +41,20 @@ static json_t *unit_ref(sqlite3_stmt *st, int id_col, int name_col)
     "i.id, i.source, i.source_kind, i.title, i.state, i.colour, i.lead_unit, lu.name, i.supervisor_unit, "  \
     "su.name, i.deadline, i.late_kind, i.urge_count, i.escalated, i.updated_at, i.parent_id, i.leader, "     \
     "i.worst_colour, i.created_at, i.assigned_at, i.accepted_at, i.completed_at, i.closed_at, "            \
-    "i.last_report_at, i.late_since, i.report_cycle, i.deadline_workdays, i.content, i.record "            \
+    "i.last_report_at, i.late_since, i.report_cycle, i.deadline_workdays, i.content, i.record, "          \
+    "i.restricted, i.supervisor_unit "                                                                    \
     "FROM core_items i JOIN core_units lu ON lu.id = i.lead_unit JOIN core_units su ON su.id = i.supervisor_unit "
 
 static json_t *summary_row(sqlite3_stmt *st)
 {
-    return json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:s,s:I,s:b,s:o}",
+    return json_pack("{s:I,s:s,s:s,s:s,s:s,s:o,s:o,s:o,s:o,s:s,s:I,s:b,s:o,s:b}",
         "id", (json_int_t)sqlite3_column_int64(st, 0), "source", sqlite3_column_text(st, 1),
         "source_kind", sqlite3_column_text(st, 2), "title", sqlite3_column_text(st, 3),
         "state", sqlite3_column_text(st, 4), "colour", text_or_null(st, 5), "lead_unit", unit_ref(st, 6, 7),
         "supervisor_unit", unit_ref(st, 8, 9), "deadline", text_or_null(st, 10),
         "late", ym__item_late_name(sqlite3_column_int(st, 11)), "urge_count", (json_int_t)sqlite3_column_int64(st, 12),
-        "escalated", sqlite3_column_int(st, 13), "updated_at", ym_api_time(sqlite3_column_int64(st, 14)));
+        "escalated", sqlite3_column_int(st, 13), "updated_at", ym_api_time(sqlite3_column_int64(st, 14)),
+        "restricted", sqlite3_column_int(st, 29));
 }
 
 /* Runs sql (?1 = id) and appends row(st) of each row to a new array; NULL on error. */
@@ -689,6 +691,48 @@ static const action A_LINK = {"link", MANAGE, K_LINK, do_link, 200};
 
 /* ---------- the reads ---------- */
 
+/* Is the item restricted (限阅: only its parties see it)? 1, 0, -1 error. */
+static int hidden(ym_db *db, int64_t id)
+{
+    sqlite3_stmt *st = ym_db_prepare(db, "core", "SELECT restricted FROM core_items WHERE id = ?1");
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st), v = rc == SQLITE_ROW && sqlite3_column_int(st, 0) != 0;
+    sqlite3_reset(st);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? v : -1;
+}
+
+/* A page of the list: restricted items only for their parties. NULL on error. */
+static json_t *list_page(ym_db *db, ym_principal *who, sqlite3_stmt *st, int limit)
+{
+    json_t *items = json_array();
+    int64_t last = 0;
+    int n = 0, rc;
+    bool bad = false;
+    while (!bad && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (sqlite3_column_int(st, 29)) {
+            char source[40];
+            snprintf(source, sizeof source, "%s", (const char *)sqlite3_column_text(st, 1));
+            int p = party(db, who, sqlite3_column_int64(st, 0), source, sqlite3_column_int64(st, 30));
+            if (p < 0)
+                bad = true;
+            if (p <= 0)
+                continue;
+        }
+        if (n++ == limit)
+            break;
+        json_array_append_new(items, summary_row(st));
+        last = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_reset(st);
+    if (bad || (rc != SQLITE_ROW && rc != SQLITE_DONE)) {
+        json_decref(items);
+        return NULL;
+    }
+    return json_pack("{s:o,s:o}", "items", items, "next", n > limit ? json_integer(last) : json_null());
+}
+
 static void item_get(ym_request *r, void *ud)
 {
     (void)ud;
@@ -704,6 +748,8 @@ static void item_get(ym_request *r, void *ud)
     }
     int found = ym_item_units(db, id, source, sizeof source, &sup, &lead);
     int p = found == 1 ? party(db, r->who, id, source, sup) : 0;
+    if (found == 1 && p == 0 && (found = hidden(db, id)) >= 0)
+        found = !found; /* restricted: the same answer as unknown */
     json_t *o = found == 1 && p >= 0 ? ym_item_view(db, id, p == 1) : NULL;
     ym_db_read_end(db);
     if (found == 0)
@@ -728,6 +774,13 @@ static void reasons_get(ym_request *r, void *ud)
         return;
     }
     int found = ym_item_units(db, id, source, sizeof source, &sup, &lead);
+    int h = found == 1 ? hidden(db, id) : 0;
+    if (h == 1) { /* restricted: only its parties read it */
+        int p = party(db, r->who, id, source, sup);
+        found = p < 0 ? -1 : p;
+    } else if (h < 0) {
+        found = -1;
+    }
     json_t *a = found == 1 ? ym_item_reasons_json(db, id) : NULL;
     ym_db_read_end(db);
     if (found == 0)
@@ -772,7 +825,7 @@ static void list_get(ym_request *r, void *ud)
     sqlite3_stmt *st = ym_db_prepare(db, "core", "SELECT " SUMMARY_COLS
         "WHERE i.id > ?1 AND (?2 = 0 OR EXISTS (SELECT 1 FROM core_item_units x WHERE x.item_id = i.id "
         "AND x.unit_id = ?2)) AND (?3 IS NULL OR i.colour = ?3) AND (?4 IS NULL OR i.state = ?4) "
-        "AND (?5 IS NULL OR i.source = ?5) ORDER BY i.id LIMIT ?6");
+        "AND (?5 IS NULL OR i.source = ?5) ORDER BY i.id");
     if (!st) {
         ym_api_busy(r);
         goto out;
@@ -785,8 +838,11 @@ static void list_get(ym_request *r, void *ud)
         sqlite3_bind_text(st, 4, state, -1, SQLITE_TRANSIENT);
     if (source)
         sqlite3_bind_text(st, 5, source, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int(st, 6, limit + 1);
-    ym_api_send_rows(r, st, limit, summary_row);
+    json_t *page = list_page(db, r->who, st, limit);
+    if (page)
+        ym_resp_json(r, 200, page);
+    else
+        ym_api_busy(r);
 out:
     free(colour);
     free(state);
@@ -850,7 +906,7 @@ static void test_create(ym_request *r, void *ud)
         return;
     static const char *const keys[] = {"source", "source_kind", "record", "parent_id", "title", "content",
                                        "supervisor_unit", "lead_unit", "co_units", "leader", "deadline",
-                                       "deadline_workdays", "nodes", "report_cycle", "assign", NULL};
+                                       "deadline_workdays", "nodes", "report_cycle", "assign", "restricted", NULL};
     ym_item_spec s = {.created_by = r->who->user_id};
     json_t *co = NULL;
     int64_t parent = 0, sup = 0, lead = 0, wd = 0;
@@ -871,7 +927,7 @@ static void test_create(ym_request *r, void *ud)
         ym_api_str(r, body, "deadline", 100, true, &s.deadline) < 0 ||
         ym_api_int(r, body, "deadline_workdays", 0, YM_ITEM_WORKDAYS_MAX, &wd) < 0 ||
         ym_api_str(r, body, "report_cycle", 100, true, &s.report_cycle) < 0 ||
-        ym_api_bool(r, body, "assign", &assign) < 0)
+        ym_api_bool(r, body, "assign", &assign) < 0 || ym_api_bool(r, body, "restricted", &s.restricted) < 0)
         goto out;
     json_t *jn = json_object_get(body, "nodes");
     if (jn && !json_is_null(jn) && !(nodes = json_dumps(jn, JSON_COMPACT | JSON_ENCODE_ANY)))

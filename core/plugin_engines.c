@@ -85,7 +85,7 @@ int64_t ym_ps_item_create(ym_plugin *p, int64_t by_user, const char *spec_json)
 {
     static const char *const keys[] = {"source_kind", "record", "parent_id", "title", "content", "supervisor_unit",
                                        "lead_unit", "co_units", "leader", "deadline", "deadline_workdays", "nodes",
-                                       "report_cycle", "assign", NULL};
+                                       "report_cycle", "assign", "restricted", NULL};
     json_t *spec = parse_object(p, spec_json, "the item");
     if (!spec)
         return -1;
@@ -114,6 +114,7 @@ int64_t ym_ps_item_create(ym_plugin *p, int64_t by_user, const char *spec_json)
         .leader = str_of(spec, "leader", &bad), .deadline = str_of(spec, "deadline", &bad),
         .deadline_workdays = (int)int_of(spec, "deadline_workdays", 0, &bad), .nodes_json = nodes,
         .report_cycle = str_of(spec, "report_cycle", &bad), .created_by = by_user,
+        .restricted = bool_of(spec, "restricted", &bad),
     };
     bool assign = bool_of(spec, "assign", &bad);
     int64_t rc = -1;

@@ -233,7 +233,7 @@ struct ym_api {
      * spec: {"source_kind", "record", "parent_id", "title", "content", "supervisor_unit",
      * "lead_unit", "co_units": [ids], "leader", "deadline": "YYYY-MM-DD" |
      * "deadline_workdays": n, "nodes": [{"title", "deadline"}], "report_cycle", "assign":
-     * true}; returns the item id. action: "assign", "accept", "return" {reason}, "report"
+     * true, "restricted": true (only its parties see it)}; returns the item id. action: "assign", "accept", "return" {reason}, "report"
      * {unit_id (default: the lead unit), text, file_ids, node_id, percent}, "complete" {text, file_ids}, "review"
      * {accept, comment}, "close", "extend" {until, reason}, "decide" {extension_id,
      * approve, comment}, "reason" {category, text}, "urge" {message}, "escalate" {on,

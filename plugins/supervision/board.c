@@ -293,31 +293,6 @@ void sv_board(ym_request *r, void *ud)
 
 /* ---------------------------------------------------------------- the league */
 
-int64_t sv_rfc3339_ms(const char *s)
-{
-    int y, mo, d, h, mi, se, n = 0;
-    if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &n) != 6)
-        return 0;
-    const char *p = s + n;
-    int ms = 0;
-    if (*p == '.') {
-        int digits = 0;
-        for (p++; *p >= '0' && *p <= '9'; p++, digits++)
-            if (digits < 3)
-                ms = ms * 10 + (*p - '0');
-        for (; digits < 3; digits++)
-            ms *= 10;
-    }
-    int off = 0;
-    if (*p == '+' || *p == '-') {
-        int oh = 0, om = 0;
-        sscanf(p + 1, "%2d:%2d", &oh, &om);
-        off = (oh * 60 + om) * (*p == '-' ? -1 : 1);
-    }
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = se};
-    return ((int64_t)timegm(&tm) - off * 60) * 1000 + ms;
-}
-
 void sv_today(char out[11])
 {
     char buf[40];
@@ -332,18 +307,18 @@ typedef struct tally {
     double close_days;
 } tally;
 
-static void tally_add(tally *t, json_t *item, int64_t now)
+/* one item: deadline, completed_at, closed_at, assigned_at, worst_colour, escalated from
+ * columns 2..7 of the league query (times in ms, 0 when not yet) */
+static void tally_add(tally *t, ym_stmt *st, int64_t now)
 {
-    const char *dl = json_string_value(json_object_get(item, "deadline"));
-    int64_t end = dl ? api->date_end_ms(dl) : 0;
-    int64_t completed = sv_rfc3339_ms(json_string_value(json_object_get(item, "completed_at")));
+    int64_t end = api->date_end_ms(api->db_column_text(st, 2));
+    int64_t completed = api->db_column_int(st, 3);
     t->items++;
     t->on_time += completed && completed <= end;
     t->overdue += completed ? completed > end : now > end;
-    const char *worst = json_string_value(json_object_get(item, "worst_colour"));
-    t->red += (worst && !strcmp(worst, "red")) || json_is_true(json_object_get(item, "escalated"));
-    int64_t closed = sv_rfc3339_ms(json_string_value(json_object_get(item, "closed_at")));
-    int64_t assigned = sv_rfc3339_ms(json_string_value(json_object_get(item, "assigned_at")));
+    const char *worst = api->db_column_text(st, 6);
+    t->red += (worst && !strcmp(worst, "red")) || api->db_column_int(st, 7) != 0;
+    int64_t closed = api->db_column_int(st, 4), assigned = api->db_column_int(st, 5);
     if (closed && assigned) {
         t->closed++;
         t->close_days += (double)(closed - assigned) / 86400000.0;
@@ -387,61 +362,47 @@ static int league_cmp(const void *a, const void *b)
  * engine's statistics (docs/api/items.md) over this plugin's cases only. */
 json_t *sv_league_json(ym_plugin *self, const char *from, const char *to)
 {
-    ym_stmt *st = api->db_prepare(self, "SELECT item_id FROM supervision_cases WHERE item_id IS NOT NULL ORDER BY id");
+    /* the items of this plugin's cases, read through the core's view core_v_items */
+    ym_stmt *st = api->db_prepare(self,
+        "SELECT i.lead_unit, coalesce(u.name, ''), i.deadline, coalesce(i.completed_at, 0), coalesce(i.closed_at, 0), "
+        "coalesce(i.assigned_at, 0), i.worst_colour, i.escalated FROM supervision_cases c "
+        "JOIN core_v_items i ON i.id = c.item_id AND i.source = 'supervision' "
+        "LEFT JOIN core_v_units u ON u.id = i.lead_unit WHERE i.state NOT IN ('draft', 'returned') "
+        "AND i.deadline IS NOT NULL AND i.deadline BETWEEN ?1 AND ?2 ORDER BY c.id");
     if (!st)
         return NULL;
-    size_t n = 0, cap = 256;
-    int64_t *ids = malloc(cap * sizeof *ids);
-    while (ids && api->db_step(st) == YM_ROW) {
-        if (n == cap) {
-            int64_t *more = realloc(ids, (cap *= 2) * sizeof *ids);
-            if (!more) {
-                free(ids);
-                ids = NULL;
-                break;
-            }
-            ids = more;
-        }
-        ids[n++] = api->db_column_int(st, 0);
-    }
-    api->db_reset(st);
-    if (!ids)
-        return NULL;
+    api->db_bind_text(st, 1, from);
+    api->db_bind_text(st, 2, to);
     int64_t now = api->now();
     tally total = {0}, *units = NULL;
     size_t nu = 0;
-    for (size_t i = 0; i < n; i++) {
-        json_t *item = sv_item(self, ids[i]);
-        const char *state = json_string_value(json_object_get(item, "state"));
-        const char *dl = json_string_value(json_object_get(item, "deadline"));
-        json_t *lead = json_object_get(item, "lead_unit");
-        if (!item || !state || !dl || !strcmp(state, "draft") || !strcmp(state, "returned") || strcmp(dl, from) < 0 ||
-            strcmp(dl, to) > 0) {
-            json_decref(item);
-            continue;
-        }
-        int64_t u = json_integer_value(json_object_get(lead, "id"));
+    int rc;
+    bool bad = false;
+    while (!bad && (rc = api->db_step(st)) == YM_ROW) {
+        int64_t u = api->db_column_int(st, 0);
         size_t k = 0;
         while (k < nu && units[k].unit != u)
             k++;
         if (k == nu) {
             tally *more = realloc(units, (nu + 1) * sizeof *units);
             if (!more) {
-                json_decref(item);
+                bad = true;
                 break;
             }
             units = more;
             memset(&units[nu], 0, sizeof *units);
             units[nu].unit = u;
-            snprintf(units[nu].name, sizeof units[nu].name, "%s",
-                     json_string_value(json_object_get(lead, "name")) ? json_string_value(json_object_get(lead, "name")) : "");
+            snprintf(units[nu].name, sizeof units[nu].name, "%s", api->db_column_text(st, 1));
             nu++;
         }
-        tally_add(&units[k], item, now);
-        tally_add(&total, item, now);
-        json_decref(item);
+        tally_add(&units[k], st, now);
+        tally_add(&total, st, now);
     }
-    free(ids);
+    api->db_reset(st);
+    if (bad || rc != YM_DONE) {
+        free(units);
+        return NULL;
+    }
     if (nu)
         qsort(units, nu, sizeof *units, league_cmp);
     json_t *arr = json_array();

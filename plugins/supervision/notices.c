@@ -16,36 +16,42 @@ static int escalate_red(ym_plugin *self, int64_t *count)
     *count = 0;
     int64_t after = 0;
     for (;;) {
-        ym_stmt *st = api->db_prepare(self, "SELECT id FROM supervision_cases WHERE escalated_at IS NULL "
-                                            "AND item_id IS NOT NULL AND id > ?1 ORDER BY id LIMIT 200");
+        /* open red items of this plugin's cases, read through the core's view core_v_items */
+        ym_stmt *st = api->db_prepare(self,
+            "SELECT c.id, i.escalated, coalesce(i.deadline, ''), coalesce(u.name, '') FROM supervision_cases c "
+            "JOIN core_v_items i ON i.id = c.item_id AND i.source = 'supervision' "
+            "LEFT JOIN core_v_units u ON u.id = i.lead_unit WHERE c.escalated_at IS NULL AND c.id > ?1 "
+            "AND i.state IN ('assigned', 'accepted', 'in_progress') AND i.colour = 'red' ORDER BY c.id LIMIT 200");
         if (!st)
             return -1;
         api->db_bind_int(st, 1, after);
-        int64_t ids[200];
+        struct { int64_t id; bool escalated; char deadline[16], lead[200]; } *rows = calloc(200, sizeof *rows);
+        if (!rows) {
+            api->db_reset(st);
+            return -1;
+        }
         size_t n = 0;
-        while (n < 200 && api->db_step(st) == YM_ROW)
-            ids[n++] = api->db_column_int(st, 0);
+        while (n < 200 && api->db_step(st) == YM_ROW) {
+            rows[n].id = api->db_column_int(st, 0);
+            rows[n].escalated = api->db_column_int(st, 1) != 0;
+            snprintf(rows[n].deadline, sizeof rows[n].deadline, "%s", api->db_column_text(st, 2));
+            snprintf(rows[n].lead, sizeof rows[n].lead, "%s", api->db_column_text(st, 3));
+            n++;
+        }
         api->db_reset(st);
         for (size_t i = 0; i < n; i++) {
-            after = ids[i];
+            after = rows[i].id;
             sv_case c;
-            if (sv_case_load(self, ids[i], &c) != 1)
+            if (sv_case_load(self, rows[i].id, &c) != 1)
                 continue;
-            json_t *item = sv_item(self, c.item_id);
-            const char *state = json_string_value(json_object_get(item, "state"));
-            const char *colour = json_string_value(json_object_get(item, "colour"));
-            bool open = state && (!strcmp(state, "assigned") || !strcmp(state, "accepted") || !strcmp(state, "in_progress"));
-            if (open && colour && !strcmp(colour, "red")) {
+            {
                 char link[64], body[900];
                 snprintf(link, sizeof link, "#/supervision/cases/%lld", (long long)c.id);
                 snprintf(body, sizeof body, "%s（牵头单位：%s，期限：%s）已亮红灯，请领导督办。", c.title,
-                         json_string_value(json_object_get(json_object_get(item, "lead_unit"), "name")) ?
-                             json_string_value(json_object_get(json_object_get(item, "lead_unit"), "name")) : "",
-                         json_string_value(json_object_get(item, "deadline")) ?
-                             json_string_value(json_object_get(item, "deadline")) : "");
+                         rows[i].lead, rows[i].deadline);
                 api->db_write_begin(self);
                 int ok = 1;
-                if (!json_is_true(json_object_get(item, "escalated")))
+                if (!rows[i].escalated)
                     ok = api->item_act(self, c.item_id, "escalate", c.created_by,
                                        "{\"on\":true,\"reason\":\"红灯事项自动提交责任领导\"}") >= 0;
                 if (ok && c.leader_user)
@@ -61,9 +67,9 @@ static int escalate_red(ym_plugin *self, int64_t *count)
                 else
                     api->log(self, YM_WARN, api->error(self) ? api->error(self) : "cannot escalate a case");
             }
-            json_decref(item);
             sv_case_free(&c);
         }
+        free(rows);
         if (n < 200)
             return 0;
     }

@@ -54,7 +54,6 @@ void sv_get_case(ym_request *r, void *ud);
 void sv_board(ym_request *r, void *ud);
 void sv_league(ym_request *r, void *ud);
 json_t *sv_league_json(ym_plugin *self, const char *from, const char *to);
-int64_t sv_rfc3339_ms(const char *s);
 void sv_today(char out[11]);
 
 /* notices.c */

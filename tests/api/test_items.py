@@ -225,3 +225,49 @@ def test_stats_exact(t):
     assert abs(tot["mean_days_to_close"] - (2 + 2 / 24)) < 1e-6
     assert s["units"][0]["unit"]["id"] == U
     error(t.other.api.get("/api/items/stats?from=2026-13-01"), 400, "invalid", "from")
+
+
+def listed(api, **query):
+    """Every item id GET /api/items lists to api (source itemtest), over all pages."""
+    ids, after = [], 0
+    while True:
+        q = "&".join("%s=%s" % kv for kv in dict(source="itemtest", limit=100, **query).items())
+        r = api.get("/api/items?" + q + ("&after=%d" % after if after else ""))
+        assert r.status_code == 200, r.text
+        ids += [x["id"] for x in r.json()["items"]]
+        if r.json()["next"] is None:
+            return ids
+        after = r.json()["next"]
+
+
+def test_restricted_only_for_parties(t):
+    set_day(t, "2026-11-02")
+    secret = create(t, title="限阅：线索核查", deadline="2026-11-20", restricted=True, assign=True)
+    plain = create(t, deadline="2026-11-20", assign=True)
+    assert secret["restricted"] is True and plain["restricted"] is False
+    sid = secret["id"]
+    # a non-party: the same 404 as an unknown item, and not in the list (the plain one is)
+    for path in ("/api/items/%d" % sid, "/api/items/%d/reasons" % sid):
+        unknown = t.other.api.get(path.replace(str(sid), "999999"))
+        r = t.other.api.get(path)
+        error(r, 404, "not_found")
+        assert r.json() == unknown.json()
+    error(t.other.api.post("/api/items/%d/accept" % sid, {}), 404, "not_found")
+    ids = listed(t.other.api)
+    assert sid not in ids and plain["id"] in ids
+    # paging past hidden items still finds the rest
+    page = t.other.api.get("/api/items?source=itemtest&limit=1&after=%d" % (sid - 1)).json()
+    assert [x["id"] for x in page["items"]] == [plain["id"]]
+    # the parties: the supervising side, the lead unit (handle or clerk) and the co-units
+    for who in (t.sup, t.lead, t.clerk_a, t.co1, t.co2):
+        r = who.api.get("/api/items/%d" % sid)
+        assert r.status_code == 200 and r.json()["view"] == "full" and r.json()["restricted"] is True, r.text
+        assert who.api.get("/api/items/%d/reasons" % sid).status_code == 200
+        assert sid in listed(who.api)
+    act(t.lead.api, sid, "accept")
+    # statistics count it as any other item
+    s = t.other.api.get("/api/items/stats?unit=%d&from=2026-11-20&to=2026-11-20" % t.A).json()
+    assert s["totals"]["items"] >= 2
+    error(t.admin.post("/api/test/items", {"source": "itemtest", "source_kind": "other", "title": "x",
+                                           "supervisor_unit": t.OFFICE, "lead_unit": t.A, "deadline": "2026-12-01",
+                                           "restricted": "yes"}), 400, "invalid", "restricted")

@@ -259,6 +259,26 @@ def test_restricted_hidden_and_lag_reasons_public(sv):
     assert secret["id"] in [x["id"] for x in all_board(sv.co)]
     assert sv.lead.get("/api/supervision/cases/%d" % secret["id"]).json()["view"] == "full"
     assert sv.leader.get("/api/supervision/cases/%d" % secret["id"]).status_code == 200
+    # the engine hides the restricted item too: 404 and left out of GET /api/items for others
+    assert secret["item"]["restricted"] is True and late["item"]["restricted"] is False
+    error(sv.staff.get("/api/items/%d" % secret["item_id"]), 404, "not_found")
+    error(sv.staff.get("/api/items/%d/reasons" % secret["item_id"]), 404, "not_found")
+    assert secret["item_id"] not in item_ids(sv.staff)
+    assert late["item_id"] in item_ids(sv.staff)
+    assert sv.lead.get("/api/items/%d" % secret["item_id"]).json()["view"] == "full"
+    assert secret["item_id"] in item_ids(sv.lead)
+
+
+def item_ids(api):
+    """Every item id GET /api/items?source=supervision lists to api, over all pages."""
+    ids, after = [], 0
+    while True:
+        r = api.get("/api/items?source=supervision&limit=100" + ("&after=%d" % after if after else ""))
+        assert r.status_code == 200, r.text
+        ids += [x["id"] for x in r.json()["items"]]
+        if r.json()["next"] is None:
+            return ids
+        after = r.json()["next"]
 
 
 def test_board_filters_and_paging(sv):
