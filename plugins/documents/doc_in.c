@@ -205,25 +205,26 @@ static int set_text(ym_plugin *self, int64_t id, const char *col_sql, const char
     return rc;
 }
 
-static void in_conflict(ym_request *r, const in_rec *in, const char *wanted)
+/* 1 when the record is in state one (or other); else frees body, answers 409, 0. */
+static int in_is(ym_request *r, json_t *body, const in_rec *in, const char *one, const char *other, const char *wanted)
 {
-    char msg[200];
-    if (strcmp(in->state, "archived") == 0)
-        snprintf(msg, sizeof msg, "the incoming document is archived and sealed: it cannot change any more");
-    else
-        snprintf(msg, sizeof msg, "the incoming document is %s; this needs it %s", in->state, wanted);
-    api->resp_error(r, 409, "conflict", msg);
+    return state_is(r, body, "incoming document", in->state, one, other, wanted);
 }
 
-/* Loads :id and checks perm on the receiving unit; 404 (answered) otherwise. */
-static int in_visible(ym_request *r, ym_plugin *self, const char *perm, in_rec *in)
+/* The prologue of a step: loads :id and checks perm on the receiving unit (or, with
+ * handler, on the handling department) — 404 otherwise —, then a body of keys with its
+ * text key (key NULL: none). NULL when answered. */
+static json_t *in_step(ym_request *r, ym_plugin *self, const char *perm, int handler, in_rec *in,
+                       const char *const *keys, const char *key, size_t max_chars, int required, const char **text)
 {
     int64_t id = id_param(r, "id");
-    if (!id || incoming_load(self, id, in) != 1 || api->req_may(r, perm, in->unit_id) != 1) {
+    if (!id || incoming_load(self, id, in) != 1 ||
+        !((handler && in->handler_unit && api->req_may(r, perm, in->handler_unit) == 1) ||
+          api->req_may(r, perm, in->unit_id) == 1)) {
         api->resp_error(r, 404, "not_found", "no such incoming document");
-        return 0;
+        return NULL;
     }
-    return 1;
+    return body_text(r, keys, key, max_chars, required, text);
 }
 
 /* POST /api/documents/incoming {dispatch_id, unit_id}: register (登记) a document the
@@ -336,31 +337,17 @@ static void propose_incoming(ym_request *r, void *ud)
 {
     ym_plugin *self = ud;
     in_rec in;
-    if (!in_visible(r, self, "documents.receive", &in))
-        return;
-    json_t *b = body_object(r, OPINION);
     const char *opinion;
-    if (!b || opt_text(r, b, "opinion", 2000, 1, &opinion) < 0) {
-        json_decref(b);
+    json_t *b = in_step(r, self, "documents.receive", 0, &in, OPINION, "opinion", 2000, 1, &opinion);
+    if (!b || !in_is(r, b, &in, "registered", NULL, "registered"))
         return;
-    }
-    if (strcmp(in.state, "registered") != 0) {
-        json_decref(b);
-        in_conflict(r, &in, "registered");
-        return;
-    }
     api->db_write_begin(self);
     int ok = in_move(self, in.id, "registered", NULL, "proposed") == 1 &&
              set_text(self, in.id, "UPDATE documents_incoming SET proposal = ?1 WHERE id = ?2", opinion) == 0 &&
              flow_add(self, in.doc_id, in.id, api->req_user_id(r), in.unit_id, "propose", opinion) == 0 &&
              in_todo(self, r, in.id, "instruct", 0, in.unit_id, role_leader, "批示", 0) == 0 &&
              audit_in(r, "documents.propose", in.id, NULL) == 0;
-    api->db_write_end(self, ok);
-    json_decref(b);
-    if (ok)
-        answer_incoming(r, self, in.id, 200);
-    else
-        internal_error(r, self, "cannot record the proposal");
+    step_end(r, self, ok, b, answer_incoming, in.id, "cannot record the proposal");
 }
 
 /* POST /api/documents/incoming/:id/instruct {text, units, track}: a leader's 批示;
@@ -370,14 +357,10 @@ static void instruct_incoming(ym_request *r, void *ud)
     ym_plugin *self = ud;
     static const char *const keys[] = {"text", "units", "track", NULL};
     in_rec in;
-    if (!in_visible(r, self, "documents.instruct", &in))
-        return;
-    json_t *b = body_object(r, keys), *units, *track, *v;
     const char *text;
-    if (!b || opt_text(r, b, "text", 2000, 1, &text) < 0) {
-        json_decref(b);
+    json_t *b = in_step(r, self, "documents.instruct", 0, &in, keys, "text", 2000, 1, &text), *units, *track, *v;
+    if (!b)
         return;
-    }
     units = json_object_get(b, "units");
     track = json_object_get(b, "track");
     size_t i;
@@ -394,11 +377,8 @@ static void instruct_incoming(ym_request *r, void *ud)
         api->resp_invalid(r, "track", "track must be an object {lead_unit, co_units, deadline | deadline_workdays}");
         return;
     }
-    if (strcmp(in.state, "registered") != 0 && strcmp(in.state, "proposed") != 0) {
-        json_decref(b);
-        in_conflict(r, &in, "registered or proposed");
+    if (!in_is(r, b, &in, "registered", "proposed", "registered or proposed"))
         return;
-    }
     int64_t uid = api->req_user_id(r);
     char *leader = user_name(self, uid);
     doc d;
@@ -482,14 +462,10 @@ static void assign_incoming(ym_request *r, void *ud)
     ym_plugin *self = ud;
     static const char *const keys[] = {"department", "deadline", "comment", NULL};
     in_rec in;
-    if (!in_visible(r, self, "documents.receive", &in))
-        return;
-    json_t *b = body_object(r, keys);
     const char *comment;
-    if (!b || opt_text(r, b, "comment", 2000, 0, &comment) < 0) {
-        json_decref(b);
+    json_t *b = in_step(r, self, "documents.receive", 0, &in, keys, "comment", 2000, 0, &comment);
+    if (!b)
         return;
-    }
     json_t *dep = json_object_get(b, "department");
     const char *deadline = json_string_value(json_object_get(b, "deadline"));
     if (!json_is_integer(dep) || !unit_exists(self, json_integer_value(dep))) {
@@ -502,11 +478,8 @@ static void assign_incoming(ym_request *r, void *ud)
         api->resp_invalid(r, "deadline", "deadline must be a date YYYY-MM-DD");
         return;
     }
-    if (strcmp(in.state, "proposed") != 0 && strcmp(in.state, "instructed") != 0) {
-        json_decref(b);
-        in_conflict(r, &in, "proposed or instructed");
+    if (!in_is(r, b, &in, "proposed", "instructed", "proposed or instructed"))
         return;
-    }
     int64_t dept = json_integer_value(dep), uid = api->req_user_id(r);
     api->db_write_begin(self);
     ym_stmt *st = api->db_prepare(self, "UPDATE documents_incoming SET handler_unit = ?1, deadline = ?2 WHERE id = ?3");
@@ -522,12 +495,7 @@ static void assign_incoming(ym_request *r, void *ud)
          flow_add(self, in.doc_id, in.id, uid, in.unit_id, "assign", comment) == 0 &&
          in_todo(self, r, in.id, "handle", 0, dept, role_clerk, "承办", api->date_end_ms(deadline)) == 0 &&
          audit_in(r, "documents.assign", in.id, NULL) == 0;
-    api->db_write_end(self, ok);
-    json_decref(b);
-    if (ok)
-        answer_incoming(r, self, in.id, 200);
-    else
-        internal_error(r, self, "cannot assign the document");
+    step_end(r, self, ok, b, answer_incoming, in.id, "cannot assign the document");
 }
 
 /* POST /api/documents/incoming/:id/complete {result}: the handling department → completed. */
@@ -535,25 +503,11 @@ static void complete_incoming(ym_request *r, void *ud)
 {
     ym_plugin *self = ud;
     static const char *const keys[] = {"result", NULL};
-    int64_t id = id_param(r, "id");
     in_rec in;
-    if (!id || incoming_load(self, id, &in) != 1 ||
-        !((in.handler_unit && api->req_may(r, "documents.handle", in.handler_unit) == 1) ||
-          api->req_may(r, "documents.handle", in.unit_id) == 1)) {
-        api->resp_error(r, 404, "not_found", "no such incoming document");
-        return;
-    }
-    json_t *b = body_object(r, keys);
     const char *result;
-    if (!b || opt_text(r, b, "result", 2000, 1, &result) < 0) {
-        json_decref(b);
+    json_t *b = in_step(r, self, "documents.handle", 1, &in, keys, "result", 2000, 1, &result);
+    if (!b || !in_is(r, b, &in, "handling", NULL, "being handled"))
         return;
-    }
-    if (strcmp(in.state, "handling") != 0) {
-        json_decref(b);
-        in_conflict(r, &in, "being handled");
-        return;
-    }
     int64_t uid = api->req_user_id(r);
     api->db_write_begin(self);
     int ok = in_move(self, in.id, "handling", NULL, "completed") == 1 &&
@@ -561,12 +515,7 @@ static void complete_incoming(ym_request *r, void *ud)
              flow_add(self, in.doc_id, in.id, uid, in.handler_unit ? in.handler_unit : in.unit_id, "complete", result) == 0 &&
              in_todo(self, r, in.id, "archive", 0, in.unit_id, role_clerk, "归档", 0) == 0 &&
              audit_in(r, "documents.complete", in.id, NULL) == 0;
-    api->db_write_end(self, ok);
-    json_decref(b);
-    if (ok)
-        answer_incoming(r, self, in.id, 200);
-    else
-        internal_error(r, self, "cannot complete the document");
+    step_end(r, self, ok, b, answer_incoming, in.id, "cannot complete the document");
 }
 
 /* POST /api/documents/incoming/:id/archive: completed → archived (sealed). */
@@ -575,19 +524,10 @@ static void archive_incoming(ym_request *r, void *ud)
     ym_plugin *self = ud;
     static const char *const keys[] = {"comment", NULL};
     in_rec in;
-    if (!in_visible(r, self, "documents.receive", &in))
-        return;
-    json_t *b = body_object(r, keys);
     const char *comment;
-    if (!b || opt_text(r, b, "comment", 2000, 0, &comment) < 0) {
-        json_decref(b);
+    json_t *b = in_step(r, self, "documents.receive", 0, &in, keys, "comment", 2000, 0, &comment);
+    if (!b || !in_is(r, b, &in, "completed", NULL, "completed"))
         return;
-    }
-    if (strcmp(in.state, "completed") != 0) {
-        json_decref(b);
-        in_conflict(r, &in, "completed");
-        return;
-    }
     char payload[160], prefix[40];
     snprintf(payload, sizeof payload, "{\"document\":%lld,\"incoming\":%lld,\"kind\":\"incoming\",\"unit_id\":%lld}",
              (long long)in.doc_id, (long long)in.id, (long long)in.unit_id);
@@ -597,12 +537,7 @@ static void archive_incoming(ym_request *r, void *ud)
              flow_add(self, in.doc_id, in.id, api->req_user_id(r), in.unit_id, "archive", comment) == 0 &&
              api->todo_resolve_prefix(self, prefix, api->req_user_id(r)) >= 0 &&
              api->emit(self, "documents.archived", payload) == 0 && audit_in(r, "documents.archive", in.id, NULL) == 0;
-    api->db_write_end(self, ok);
-    json_decref(b);
-    if (ok)
-        answer_incoming(r, self, in.id, 200);
-    else
-        internal_error(r, self, "cannot archive the document");
+    step_end(r, self, ok, b, answer_incoming, in.id, "cannot archive the document");
 }
 
 static int circ_todo(ym_plugin *self, int64_t in, int64_t user)
@@ -630,9 +565,7 @@ static void circulate_incoming(ym_request *r, void *ud)
     ym_plugin *self = ud;
     static const char *const keys[] = {"user_ids", "mode", NULL};
     in_rec in;
-    if (!in_visible(r, self, "documents.receive", &in))
-        return;
-    json_t *b = body_object(r, keys);
+    json_t *b = in_step(r, self, "documents.receive", 0, &in, keys, NULL, 0, 0, NULL);
     if (!b)
         return;
     json_t *users = json_object_get(b, "user_ids"), *v;
@@ -664,7 +597,7 @@ static void circulate_incoming(ym_request *r, void *ud)
     }
     if (strcmp(in.state, "archived") == 0) {
         json_decref(b);
-        in_conflict(r, &in, "not archived");
+        conflict(r, "incoming document", in.state, "not archived");
         return;
     }
     int64_t uid = api->req_user_id(r), seq = 0;
@@ -702,12 +635,7 @@ static void circulate_incoming(ym_request *r, void *ud)
     snprintf(detail, sizeof detail, "{\"mode\":\"%s\",\"users\":%zu}", seqmode ? "sequence" : "parallel", n);
     ok = ok && flow_add(self, in.doc_id, in.id, uid, in.unit_id, "circulate", NULL) == 0 &&
          audit_in(r, "documents.circulate", in.id, detail) == 0;
-    api->db_write_end(self, ok);
-    json_decref(b);
-    if (ok)
-        answer_incoming(r, self, in.id, 200);
-    else
-        internal_error(r, self, "cannot circulate the document");
+    step_end(r, self, ok, b, answer_incoming, in.id, "cannot circulate the document");
 }
 
 /* POST /api/documents/incoming/:id/read {comment}: the caller has read it (圈阅); in a
@@ -723,12 +651,10 @@ static void read_incoming(ym_request *r, void *ud)
         api->resp_error(r, 404, "not_found", "no such incoming document on your circulation");
         return;
     }
-    json_t *b = body_object(r, keys);
     const char *comment;
-    if (!b || opt_text(r, b, "comment", 2000, 0, &comment) < 0) {
-        json_decref(b);
+    json_t *b = body_text(r, keys, "comment", 2000, 0, &comment);
+    if (!b)
         return;
-    }
     if (strcmp(state, "pending") != 0) {
         json_decref(b);
         api->resp_error(r, 409, "conflict", strcmp(state, "read") == 0 ? "you have read it already"
@@ -776,12 +702,7 @@ static void read_incoming(ym_request *r, void *ud)
     ok = ok && api->todo_resolve(self, key, uid) >= 0 &&
          flow_add(self, in.doc_id, id, uid, api->req_unit_id(r), "read", comment) == 0 &&
          audit_in(r, "documents.read", id, NULL) == 0;
-    api->db_write_end(self, ok);
-    json_decref(b);
-    if (ok)
-        answer_incoming(r, self, id, 200);
-    else
-        internal_error(r, self, "cannot record the reading");
+    step_end(r, self, ok, b, answer_incoming, id, "cannot record the reading");
 }
 
 /* GET /api/documents/incoming/:id */

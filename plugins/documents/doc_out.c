@@ -7,16 +7,6 @@
 #include <string.h>
 #include "documents.h"
 
-static void conflict(ym_request *r, const doc *d, const char *wanted)
-{
-    char msg[200];
-    if (strcmp(d->state, "archived") == 0)
-        snprintf(msg, sizeof msg, "the document is archived and sealed: it cannot change any more");
-    else
-        snprintf(msg, sizeof msg, "the document is %s; this needs it %s", d->state, wanted);
-    api->resp_error(r, 409, "conflict", msg);
-}
-
 /* UPDATE … WHERE state = from: 1 when it moved (0: someone moved it meanwhile). */
 static int move(ym_plugin *self, int64_t id, const char *from, const char *to)
 {
@@ -32,6 +22,12 @@ static int move(ym_plugin *self, int64_t id, const char *from, const char *to)
     return rc;
 }
 
+/* 1 when the document is in state; else frees body, answers 409, 0. */
+static int doc_is(ym_request *r, json_t *body, const doc *d, const char *state, const char *wanted)
+{
+    return state_is(r, body, "document", d->state, state, NULL, wanted);
+}
+
 static int audit_doc(ym_request *r, const char *action, int64_t id, const char *detail)
 {
     char target[40];
@@ -39,21 +35,32 @@ static int audit_doc(ym_request *r, const char *action, int64_t id, const char *
     return api->audit(r, action, target, "ok", detail);
 }
 
-/* Resolves the document's open to-dos, then opens the next one (role in unit, or a
- * person when user > 0). suffix NULL: none. */
-static int todo_next(ym_plugin *self, ym_request *r, const doc *d, const char *suffix, int64_t user, int64_t unit,
-                     const char *role, const char *what, const char *kind)
+/* The to-do a step opens: for role (a setting) in the document's unit, or for the
+ * drafter when role is NULL. */
+typedef struct next_todo {
+    const char *suffix, *what, *kind;
+    const char *const *role;
+} next_todo;
+static const next_todo TODO_REVIEW = {"review", "核稿", "review", &role_reviewer};
+static const next_todo TODO_SIGNOFF = {"signoff", "签发", "signoff", &role_leader};
+static const next_todo TODO_REDO = {"redo", "退回修改", "redo", NULL};
+static const next_todo TODO_DISPATCH = {"dispatch", "分发", "dispatch", NULL};
+
+/* Resolves the document's open to-dos, then opens the next one (t NULL: none). */
+static int todo_next(ym_plugin *self, ym_request *r, const doc *d, const next_todo *t)
 {
     char key[80], title[800], link[48];
     snprintf(key, sizeof key, "doc:%lld:", (long long)d->id);
     if (api->todo_resolve_prefix(self, key, api->req_user_id(r)) < 0)
         return -1;
-    if (!suffix)
+    if (!t)
         return 0;
-    snprintf(key, sizeof key, "doc:%lld:%s", (long long)d->id, suffix);
-    snprintf(title, sizeof title, "%s：%s", what, d->title);
+    int64_t user = t->role ? 0 : d->created_by, unit = t->role ? d->unit_id : 0;
+    const char *role = t->role ? *t->role : NULL;
+    snprintf(key, sizeof key, "doc:%lld:%s", (long long)d->id, t->suffix);
+    snprintf(title, sizeof title, "%s：%s", t->what, d->title);
     snprintf(link, sizeof link, "#/documents/%lld", (long long)d->id);
-    if (api->todo_put(self, key, user, unit, role, title, link, 0, kind) > 0)
+    if (api->todo_put(self, key, user, unit, role, title, link, 0, t->kind) > 0)
         return 0;
     if (user > 0)
         return -1;
@@ -62,6 +69,18 @@ static int todo_next(ym_plugin *self, ym_request *r, const doc *d, const char *s
     snprintf(why, sizeof why, "no to-do for role %s: %s", role ? role : "?", api->error(self));
     api->log(self, YM_WARN, why);
     return 0;
+}
+
+/* A step's move (from → to) in the caller's write: the state, the flow row of the caller
+ * in their unit, the next to-do. */
+static int step_move(ym_plugin *self, ym_request *r, const doc *d, const char *from, const char *to, const char *action,
+                     const char *comment, const next_todo *t)
+{
+    return move(self, d->id, from, to) == 1 &&
+                   flow_add(self, d->id, 0, api->req_user_id(r), api->req_unit_id(r), action, comment) == 0 &&
+                   todo_next(self, r, d, t) == 0
+               ? 0
+               : -1;
 }
 
 /* Writes the elements as the current version and keeps a copy in documents_versions. */
@@ -196,11 +215,8 @@ static void update_doc(ym_request *r, void *ud)
     json_decref(cur);
     if (!el)
         return;
-    if (strcmp(d.state, "draft") != 0) {
-        json_decref(el);
-        conflict(r, &d, "a draft (send it back first)");
+    if (!doc_is(r, el, &d, "draft", "a draft (send it back first)"))
         return;
-    }
     int64_t uid = api->req_user_id(r);
     char detail[40];
     snprintf(detail, sizeof detail, "{\"version\":%lld}", (long long)d.version + 1);
@@ -208,66 +224,10 @@ static void update_doc(ym_request *r, void *ud)
     int ok = move(self, d.id, "draft", "draft") == 1 && store(self, d.id, el, d.version + 1, uid) == 0 &&
              flow_add(self, d.id, 0, uid, api->req_unit_id(r), "save", NULL) == 0 && search_doc(self, d.id) == 0 &&
              audit_doc(r, "documents.update", d.id, detail) == 0;
-    api->db_write_end(self, ok);
-    json_decref(el);
-    if (ok)
-        answer_doc(r, self, d.id, 200);
-    else
-        internal_error(r, self, "cannot save the document");
+    step_end(r, self, ok, el, answer_doc, d.id, "cannot save the document");
 }
 
 static const char *const COMMENT_ONLY[] = {"comment", NULL};
-
-/* POST /api/documents/:id/submit {comment}: draft → reviewing (核稿). */
-static void submit_doc(ym_request *r, void *ud)
-{
-    ym_plugin *self = ud;
-    doc d;
-    if (!doc_visible(r, self, "documents.draft", &d))
-        return;
-    json_t *b = body_object(r, COMMENT_ONLY);
-    const char *comment;
-    if (!b || opt_text(r, b, "comment", 2000, 0, &comment) < 0) {
-        json_decref(b);
-        return;
-    }
-    if (strcmp(d.state, "draft") != 0) {
-        json_decref(b);
-        conflict(r, &d, "a draft");
-        return;
-    }
-    api->db_write_begin(self);
-    int ok = move(self, d.id, "draft", "reviewing") == 1 &&
-             flow_add(self, d.id, 0, api->req_user_id(r), api->req_unit_id(r), "submit", comment) == 0 &&
-             todo_next(self, r, &d, "review", 0, d.unit_id, role_reviewer, "核稿", "review") == 0 &&
-             audit_doc(r, "documents.submit", d.id, NULL) == 0;
-    api->db_write_end(self, ok);
-    json_decref(b);
-    if (ok)
-        answer_doc(r, self, d.id, 200);
-    else
-        internal_error(r, self, "cannot submit the document");
-}
-
-/* Back to the drafter with a comment (退回), from any reviewing step. */
-static int send_back(ym_plugin *self, ym_request *r, const doc *d, const char *from, const char *comment)
-{
-    ym_stmt *st = api->db_prepare(self, "DELETE FROM documents_countersigns WHERE doc_id = ?1");
-    int ok = st != NULL;
-    if (ok) {
-        api->db_bind_int(st, 1, d->id);
-        ok = api->db_step(st) == YM_DONE;
-        api->db_reset(st);
-    }
-    char detail[64];
-    snprintf(detail, sizeof detail, "{\"from\":\"%s\"}", from);
-    return ok && move(self, d->id, from, "draft") == 1 &&
-                   flow_add(self, d->id, 0, api->req_user_id(r), api->req_unit_id(r), "return", comment) == 0 &&
-                   todo_next(self, r, d, "redo", d->created_by, 0, NULL, "退回修改", "redo") == 0 &&
-                   audit_doc(r, "documents.return", d->id, detail) == 0
-               ? 0
-               : -1;
-}
 
 /* "pass"/"agree"/"approve" (1) or "return" (0); -1 answered 400. */
 static int decision(ym_request *r, json_t *b, const char *yes)
@@ -283,6 +243,63 @@ static int decision(ym_request *r, json_t *b, const char *yes)
     return -1;
 }
 
+/* The prologue of a step: the document (404; perm on its unit, NULL: any), a body of
+ * keys (400/415) with its decision when yes is given (*yes_out: yes 1, "return" 0) and its
+ * text key (required, or when sending back). NULL when answered. */
+static json_t *doc_step(ym_request *r, ym_plugin *self, const char *perm, doc *d, const char *const *keys,
+                        const char *yes, int *yes_out, const char *key, size_t max_chars, int required,
+                        const char **text)
+{
+    if (perm ? !doc_visible(r, self, perm, d) : doc_load(self, id_param(r, "id"), d) != 1) {
+        if (!perm)
+            api->resp_error(r, 404, "not_found", "no such document");
+        return NULL;
+    }
+    json_t *b = body_object(r, keys);
+    if (b && yes && (*yes_out = decision(r, b, yes)) < 0) {
+        json_decref(b);
+        return NULL;
+    }
+    if (b && key && opt_text(r, b, key, max_chars, required || (yes && !*yes_out), text) < 0) {
+        json_decref(b);
+        return NULL;
+    }
+    return b;
+}
+
+/* POST /api/documents/:id/submit {comment}: draft → reviewing (核稿). */
+static void submit_doc(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    doc d;
+    const char *comment;
+    json_t *b = doc_step(r, self, "documents.draft", &d, COMMENT_ONLY, NULL, NULL, "comment", 2000, 0, &comment);
+    if (!b || !doc_is(r, b, &d, "draft", "a draft"))
+        return;
+    api->db_write_begin(self);
+    int ok = step_move(self, r, &d, "draft", "reviewing", "submit", comment, &TODO_REVIEW) == 0 &&
+             audit_doc(r, "documents.submit", d.id, NULL) == 0;
+    step_end(r, self, ok, b, answer_doc, d.id, "cannot submit the document");
+}
+
+/* Back to the drafter with a comment (退回), from any reviewing step. */
+static int send_back(ym_plugin *self, ym_request *r, const doc *d, const char *from, const char *comment)
+{
+    ym_stmt *st = api->db_prepare(self, "DELETE FROM documents_countersigns WHERE doc_id = ?1");
+    int ok = st != NULL;
+    if (ok) {
+        api->db_bind_int(st, 1, d->id);
+        ok = api->db_step(st) == YM_DONE;
+        api->db_reset(st);
+    }
+    char detail[64];
+    snprintf(detail, sizeof detail, "{\"from\":\"%s\"}", from);
+    return ok && step_move(self, r, d, from, "draft", "return", comment, &TODO_REDO) == 0 &&
+                   audit_doc(r, "documents.return", d->id, detail) == 0
+               ? 0
+               : -1;
+}
+
 /* POST /api/documents/:id/review {decision, comment, countersign_units}: reviewing →
  * countersigning (when units are named) or signing; or back to the drafter. */
 static void review_doc(ym_request *r, void *ud)
@@ -290,15 +307,11 @@ static void review_doc(ym_request *r, void *ud)
     ym_plugin *self = ud;
     static const char *const keys[] = {"decision", "comment", "countersign_units", NULL};
     doc d;
-    if (!doc_visible(r, self, "documents.review", &d))
-        return;
-    json_t *b = body_object(r, keys), *units, *v;
     const char *comment;
     int yes;
-    if (!b || (yes = decision(r, b, "pass")) < 0 || opt_text(r, b, "comment", 2000, !yes, &comment) < 0) {
-        json_decref(b);
+    json_t *b = doc_step(r, self, "documents.review", &d, keys, "pass", &yes, "comment", 2000, 0, &comment), *units, *v;
+    if (!b)
         return;
-    }
     units = json_object_get(b, "countersign_units");
     size_t i, n = json_array_size(units);
     int badu = units && (!json_is_array(units) || n > 200);
@@ -313,21 +326,15 @@ static void review_doc(ym_request *r, void *ud)
         api->resp_invalid(r, "countersign_units", "countersign_units must be a list of other, active units, each once");
         return;
     }
-    if (strcmp(d.state, "reviewing") != 0) {
-        json_decref(b);
-        conflict(r, &d, "under review");
+    if (!doc_is(r, b, &d, "reviewing", "under review"))
         return;
-    }
-    int64_t uid = api->req_user_id(r);
     api->db_write_begin(self);
     int ok;
     if (!yes)
         ok = send_back(self, r, &d, "reviewing", comment) == 0;
     else {
         const char *to = n ? "countersigning" : "signing";
-        ok = move(self, d.id, "reviewing", to) == 1 && flow_add(self, d.id, 0, uid, api->req_unit_id(r), "review",
-                                                                comment) == 0 &&
-             todo_next(self, r, &d, n ? NULL : "signoff", 0, d.unit_id, role_leader, "签发", "signoff") == 0 &&
+        ok = step_move(self, r, &d, "reviewing", to, "review", comment, n ? NULL : &TODO_SIGNOFF) == 0 &&
              audit_doc(r, "documents.review", d.id, NULL) == 0;
         ym_stmt *st = api->db_prepare(self, "INSERT INTO documents_countersigns (doc_id, unit_id, state) "
                                             "VALUES (?1, ?2, 'pending')");
@@ -347,12 +354,7 @@ static void review_doc(ym_request *r, void *ud)
                 api->log(self, YM_WARN, api->error(self));   /* no such role here: no to-do */
         }
     }
-    api->db_write_end(self, ok);
-    json_decref(b);
-    if (ok)
-        answer_doc(r, self, d.id, 200);
-    else
-        internal_error(r, self, "cannot record the review");
+    step_end(r, self, ok, b, answer_doc, d.id, "cannot record the review");
 }
 
 /* POST /api/documents/:id/countersign {decision, comment, unit_id}: a countersigning
@@ -361,19 +363,13 @@ static void countersign_doc(ym_request *r, void *ud)
 {
     ym_plugin *self = ud;
     static const char *const keys[] = {"decision", "comment", "unit_id", NULL};
-    int64_t id = id_param(r, "id");
     doc d;
-    if (!id || doc_load(self, id, &d) != 1) {
-        api->resp_error(r, 404, "not_found", "no such document");
-        return;
-    }
-    json_t *b = body_object(r, keys);
     const char *comment;
     int yes;
-    if (!b || (yes = decision(r, b, "agree")) < 0 || opt_text(r, b, "comment", 2000, !yes, &comment) < 0) {
-        json_decref(b);
+    json_t *b = doc_step(r, self, NULL, &d, keys, "agree", &yes, "comment", 2000, 0, &comment);
+    if (!b)
         return;
-    }
+    int64_t id = d.id;
     json_t *want = json_object_get(b, "unit_id");
     if (want && (!json_is_integer(want) || json_integer_value(want) < 1)) {
         json_decref(b);
@@ -409,7 +405,7 @@ static void countersign_doc(ym_request *r, void *ud)
         if (strcmp(d.state, "countersigning") == 0)
             api->resp_error(r, 409, "conflict", "your unit has countersigned already");
         else
-            conflict(r, &d, "in countersigning");
+            conflict(r, "document", d.state, "in countersigning");
         return;
     }
     int64_t uid = api->req_user_id(r);
@@ -447,15 +443,9 @@ static void countersign_doc(ym_request *r, void *ud)
         }
         ok = ok && left >= 0;
         if (ok && left == 0)
-            ok = move(self, id, "countersigning", "signing") == 1 &&
-                 todo_next(self, r, &d, "signoff", 0, d.unit_id, role_leader, "签发", "signoff") == 0;
+            ok = move(self, id, "countersigning", "signing") == 1 && todo_next(self, r, &d, &TODO_SIGNOFF) == 0;
     }
-    api->db_write_end(self, ok);
-    json_decref(b);
-    if (ok)
-        answer_doc(r, self, id, 200);
-    else
-        internal_error(r, self, "cannot record the countersign");
+    step_end(r, self, ok, b, answer_doc, id, "cannot record the countersign");
 }
 
 /* POST /api/documents/:id/signoff {decision, comment}: a leader signs off (签发) and the
@@ -465,20 +455,11 @@ static void signoff_doc(ym_request *r, void *ud)
     ym_plugin *self = ud;
     static const char *const keys[] = {"decision", "comment", NULL};
     doc d;
-    if (!doc_visible(r, self, "documents.signoff", &d))
-        return;
-    json_t *b = body_object(r, keys);
     const char *comment;
     int yes;
-    if (!b || (yes = decision(r, b, "approve")) < 0 || opt_text(r, b, "comment", 2000, !yes, &comment) < 0) {
-        json_decref(b);
+    json_t *b = doc_step(r, self, "documents.signoff", &d, keys, "approve", &yes, "comment", 2000, 0, &comment);
+    if (!b || !doc_is(r, b, &d, "signing", "awaiting sign-off"))
         return;
-    }
-    if (strcmp(d.state, "signing") != 0) {
-        json_decref(b);
-        conflict(r, &d, "awaiting sign-off");
-        return;
-    }
     int64_t uid = api->req_user_id(r);
     api->db_write_begin(self);
     int ok;
@@ -528,15 +509,10 @@ static void signoff_doc(ym_request *r, void *ud)
         free(dt);
         json_decref(dj);
         ok = ok && flow_add(self, d.id, 0, uid, api->req_unit_id(r), "signoff", comment) == 0 &&
-             todo_next(self, r, &d, "dispatch", d.created_by, 0, NULL, "分发", "dispatch") == 0 &&
-             search_doc(self, d.id) == 0 && audit_doc(r, "documents.signoff", d.id, detail) == 0;
+             todo_next(self, r, &d, &TODO_DISPATCH) == 0 && search_doc(self, d.id) == 0 &&
+             audit_doc(r, "documents.signoff", d.id, detail) == 0;
     }
-    api->db_write_end(self, ok);
-    json_decref(b);
-    if (ok)
-        answer_doc(r, self, d.id, 200);
-    else
-        internal_error(r, self, "cannot record the sign-off");
+    step_end(r, self, ok, b, answer_doc, d.id, "cannot record the sign-off");
 }
 
 /* POST /api/documents/:id/void-number {reason}: the number of a signed, not yet
@@ -547,19 +523,10 @@ static void void_number(ym_request *r, void *ud)
     ym_plugin *self = ud;
     static const char *const keys[] = {"reason", NULL};
     doc d;
-    if (!doc_visible(r, self, "documents.signoff", &d))
-        return;
-    json_t *b = body_object(r, keys);
     const char *reason;
-    if (!b || opt_text(r, b, "reason", 500, 1, &reason) < 0) {
-        json_decref(b);
+    json_t *b = doc_step(r, self, "documents.signoff", &d, keys, NULL, NULL, "reason", 500, 1, &reason);
+    if (!b || !doc_is(r, b, &d, "signed", "signed and not yet dispatched"))
         return;
-    }
-    if (strcmp(d.state, "signed") != 0) {
-        json_decref(b);
-        conflict(r, &d, "signed and not yet dispatched");
-        return;
-    }
     int64_t uid = api->req_user_id(r);
     api->db_write_begin(self);
     ym_stmt *st = api->db_prepare(self, "UPDATE documents_numbers SET state = 'void', voided_by = ?1, voided_at = ?2, "
@@ -581,16 +548,9 @@ static void void_number(ym_request *r, void *ud)
         api->db_reset(st);
     } else
         ok = 0;
-    ok = ok && move(self, d.id, "signed", "signing") == 1 &&
-         flow_add(self, d.id, 0, uid, api->req_unit_id(r), "void_number", reason) == 0 &&
-         todo_next(self, r, &d, "signoff", 0, d.unit_id, role_leader, "签发", "signoff") == 0 &&
+    ok = ok && step_move(self, r, &d, "signed", "signing", "void_number", reason, &TODO_SIGNOFF) == 0 &&
          search_doc(self, d.id) == 0 && audit_doc(r, "documents.void_number", d.id, NULL) == 0;
-    api->db_write_end(self, ok);
-    json_decref(b);
-    if (ok)
-        answer_doc(r, self, d.id, 200);
-    else
-        internal_error(r, self, "cannot void the number");
+    step_end(r, self, ok, b, answer_doc, d.id, "cannot void the number");
 }
 
 /* Reads a list of unit ids into recipients (as kind); 0 ok, -1 answered 400. */
@@ -629,9 +589,7 @@ static void dispatch_doc(ym_request *r, void *ud)
     ym_plugin *self = ud;
     static const char *const keys[] = {"main", "copy", "deadline_in", NULL};
     doc d;
-    if (!doc_visible(r, self, "documents.send", &d))
-        return;
-    json_t *b = body_object(r, keys);
+    json_t *b = doc_step(r, self, "documents.send", &d, keys, NULL, NULL, NULL, 0, 0, NULL);
     if (!b)
         return;
     json_t *recipients = json_array(), *dl = json_object_get(b, "deadline_in");
@@ -649,10 +607,8 @@ static void dispatch_doc(ym_request *r, void *ud)
         json_decref(recipients);
         return;
     }
-    if (strcmp(d.state, "signed") != 0) {
-        json_decref(b);
+    if (!doc_is(r, b, &d, "signed", "signed")) {
         json_decref(recipients);
-        conflict(r, &d, "signed");
         return;
     }
     json_t *full = doc_json(self, d.id, 0);
@@ -705,7 +661,7 @@ static void dispatch_doc(ym_request *r, void *ud)
     json_decref(units);
     snprintf(detail, sizeof detail, "{\"dispatch\":%lld,\"recipients\":%zu}", (long long)did, json_array_size(recipients));
     ok = ok && flow_add(self, d.id, 0, uid, api->req_unit_id(r), "dispatch", NULL) == 0 &&
-         todo_next(self, r, &d, NULL, 0, 0, NULL, NULL, NULL) == 0 && api->emit(self, "documents.dispatched", payload) == 0 &&
+         todo_next(self, r, &d, NULL) == 0 && api->emit(self, "documents.dispatched", payload) == 0 &&
          audit_doc(r, "documents.dispatch", d.id, detail) == 0;
     free(payload);
     api->db_write_end(self, ok);
@@ -725,20 +681,10 @@ static void archive_doc(ym_request *r, void *ud)
 {
     ym_plugin *self = ud;
     doc d;
-    if (!doc_visible(r, self, "documents.send", &d))
-        return;
-    json_t *b = body_object(r, COMMENT_ONLY);
     const char *comment;
-    if (!b || opt_text(r, b, "comment", 2000, 0, &comment) < 0) {
-        json_decref(b);
+    json_t *b = doc_step(r, self, "documents.send", &d, COMMENT_ONLY, NULL, NULL, "comment", 2000, 0, &comment);
+    if (!b || !doc_is(r, b, &d, "dispatched", "dispatched"))
         return;
-    }
-    if (strcmp(d.state, "dispatched") != 0) {
-        json_decref(b);
-        conflict(r, &d, "dispatched");
-        return;
-    }
-    int64_t uid = api->req_user_id(r);
     char payload[120];
     snprintf(payload, sizeof payload, "{\"document\":%lld,\"kind\":\"outgoing\",\"unit_id\":%lld}", (long long)d.id,
              (long long)d.unit_id);
@@ -751,16 +697,9 @@ static void archive_doc(ym_request *r, void *ud)
         ok = api->db_step(st) == YM_DONE;
         api->db_reset(st);
     }
-    ok = ok && move(self, d.id, "dispatched", "archived") == 1 &&
-         flow_add(self, d.id, 0, uid, api->req_unit_id(r), "archive", comment) == 0 &&
-         todo_next(self, r, &d, NULL, 0, 0, NULL, NULL, NULL) == 0 && api->emit(self, "documents.archived", payload) == 0 &&
-         audit_doc(r, "documents.archive", d.id, NULL) == 0;
-    api->db_write_end(self, ok);
-    json_decref(b);
-    if (ok)
-        answer_doc(r, self, d.id, 200);
-    else
-        internal_error(r, self, "cannot archive the document");
+    ok = ok && step_move(self, r, &d, "dispatched", "archived", "archive", comment, NULL) == 0 &&
+         api->emit(self, "documents.archived", payload) == 0 && audit_doc(r, "documents.archive", d.id, NULL) == 0;
+    step_end(r, self, ok, b, answer_doc, d.id, "cannot archive the document");
 }
 
 int out_routes(ym_plugin *self)

@@ -374,6 +374,47 @@ int doc_load(ym_plugin *self, int64_t id, doc *d)
     return found;
 }
 
+json_t *body_text(ym_request *r, const char *const *keys, const char *key, size_t max_chars, int required,
+                  const char **out)
+{
+    json_t *b = body_object(r, keys);
+    if (b && key && opt_text(r, b, key, max_chars, required, out) < 0) {
+        json_decref(b);
+        return NULL;
+    }
+    return b;
+}
+
+void conflict(ym_request *r, const char *noun, const char *state, const char *wanted)
+{
+    char msg[200];
+    if (strcmp(state, "archived") == 0)
+        snprintf(msg, sizeof msg, "the %s is archived and sealed: it cannot change any more", noun);
+    else
+        snprintf(msg, sizeof msg, "the %s is %s; this needs it %s", noun, state, wanted);
+    api->resp_error(r, 409, "conflict", msg);
+}
+
+int state_is(ym_request *r, json_t *body, const char *noun, const char *state, const char *one, const char *other,
+             const char *wanted)
+{
+    if (strcmp(state, one) == 0 || (other && strcmp(state, other) == 0))
+        return 1;
+    json_decref(body);
+    conflict(r, noun, state, wanted);
+    return 0;
+}
+
+void step_end(ym_request *r, ym_plugin *self, int ok, json_t *body, answer_fn *answer, int64_t id, const char *fail)
+{
+    api->db_write_end(self, ok);
+    json_decref(body);
+    if (ok)
+        answer(r, self, id, 200);
+    else
+        internal_error(r, self, fail);
+}
+
 int doc_visible(ym_request *r, ym_plugin *self, const char *perm, doc *d)
 {
     int64_t id = id_param(r, "id");

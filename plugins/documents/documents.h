@@ -28,6 +28,18 @@ int this_year(void);
 json_t *body_object(ym_request *r, const char *const *keys);
 /* An optional one-line comment of at most max characters: 0 ok, else answered 400. */
 int opt_text(ym_request *r, json_t *body, const char *key, size_t max_chars, int required, const char **out);
+/* body_object, then opt_text of key (none when key is NULL); NULL when answered. */
+json_t *body_text(ym_request *r, const char *const *keys, const char *key, size_t max_chars, int required,
+                  const char **out);
+/* 409 for a record (noun "document" / "incoming document") in state that a step needs wanted. */
+void conflict(ym_request *r, const char *noun, const char *state, const char *wanted);
+/* 1 when state is one or other (other NULL: only one); else frees body, answers 409, 0. */
+int state_is(ym_request *r, json_t *body, const char *noun, const char *state, const char *one, const char *other,
+             const char *wanted);
+/* The end of a step's write: commits (ok) or rolls back, frees body, answers the record
+ * (answer, 200) or 500 "cannot <what>". */
+typedef void answer_fn(ym_request *r, ym_plugin *self, int64_t id, int status);
+void step_end(ym_request *r, ym_plugin *self, int ok, json_t *body, answer_fn *answer, int64_t id, const char *fail);
 void engine_error(ym_request *r, ym_plugin *self, int64_t rc);
 void internal_error(ym_request *r, ym_plugin *self, const char *what);
 /* Validates merged elements; 0 ok, or -1 with field and message set. */
