@@ -1,0 +1,88 @@
+// One supervision case (#/p/supervision/board?case=<id>, loaded by board.js): particulars with the
+// colour light, the units' progress, the item's timeline (<yi-timeline>) and the lag reasons.
+// GET /api/supervision/cases/:id answers the full view to parties and the public view to every
+// other signed-in user (lag reasons are always public); a restricted case is a 404 for them.
+import { api } from "/kit/api.js";
+import { t, fmtDate, fmtDateTime, fmtNumber } from "/kit/i18n.js";
+import { h } from "/kit/dom.js";
+import { errorText } from "/kit/ui.js";
+import "/kit/timeline.js";
+import { light, stateBadge, kindText, unitName } from "/ui/supervision/common.js";
+
+export default async function renderCase(el, id) {
+  const body = h("div", { "data-testid": "supervision-case-body", "aria-busy": "true" },
+    h("p", { role: "status" }, t("supervision.case.loading")));
+  el.append(h("p", {}, h("a", { href: "#/p/supervision/board", "data-testid": "supervision-back" }, t("supervision.back"))), body);
+  let c;
+  try {
+    c = await api.get(`/api/supervision/cases/${id}`);
+  } catch (e) {
+    body.removeAttribute("aria-busy");
+    body.replaceChildren(h("p", { class: "yi-error", role: "alert", "data-testid": "supervision-case-error" }, errorText(e)));
+    return;
+  }
+  const it = c.item || {};
+  const units = new Map();
+  for (const u of [it.lead_unit, it.supervisor_unit, ...(it.units || [])]) if (u && u.id) units.set(u.id, u.name);
+  for (const r of it.reasons || []) if (r.unit_id && r.unit_name) units.set(r.unit_id, r.unit_name);
+
+  const rows = [
+    ["supervision.col.state", h("span", {}, stateBadge(it.state || "draft"),
+      it.late && it.late !== "none" ? [" ", h("span", { class: "yi-badge danger", "data-testid": "supervision-late" }, t("supervision.late." + it.late))] : null)],
+    ["supervision.case.source", kindText(c.source_kind)],
+    ["supervision.case.origin", t("supervision.origin." + c.origin)],
+    ["supervision.col.deadline", it.deadline ? fmtDate(it.deadline) : ""],
+    ["supervision.col.lead_unit", unitName(it.lead_unit)],
+    ["supervision.col.co_units", (it.units || []).filter((u) => u.role === "co").map((u) => u.name).join("、")],
+    ["supervision.case.supervisor_unit", unitName(it.supervisor_unit)],
+    ["supervision.col.leader", c.leader || ""],
+    ["supervision.case.created_at", c.created_at ? fmtDateTime(c.created_at) : ""],
+    ["supervision.case.escalated_at", c.escalated_at ? fmtDateTime(c.escalated_at) : ""],
+    ["supervision.case.original_text", c.original_text ? h("span", { class: "sv-pre", "data-testid": "supervision-case-text" }, c.original_text) : ""],
+  ].filter(([, v]) => v);
+  const details = h("dl", { class: "yi-dl", "data-testid": "supervision-case-details" },
+    rows.flatMap(([k, v]) => [h("dt", {}, t(k)), h("dd", {}, v)]));
+
+  const progress = (it.units || []).length ? h("section", { class: "sv-section", "aria-labelledby": "sv-units-h" },
+    h("h2", { id: "sv-units-h" }, t("supervision.case.units")),
+    h("ul", { "data-testid": "supervision-case-units" }, it.units.map((u) => h("li", {},
+      `${u.name}（${t("supervision.case.role." + u.role)}）`,
+      u.percent !== null && u.percent !== undefined ? " " + t("supervision.percent", { n: fmtNumber(u.percent) }) : "",
+      u.reports ? " · " + t("supervision.case.reports_n", { n: fmtNumber(u.reports) }) : "")))) : null;
+
+  const nodes = (it.nodes || []).length ? h("section", { class: "sv-section", "aria-labelledby": "sv-nodes-h" },
+    h("h2", { id: "sv-nodes-h" }, t("supervision.case.nodes")),
+    h("ol", {}, it.nodes.map((n) => h("li", {}, `${n.title} · ${fmtDate(n.deadline)}`,
+      n.done_at ? ` · ${t("supervision.case.node_done")}` : n.late ? ` · ${t("supervision.case.node_late")}` : "")))) : null;
+
+  // the timeline: what happened, newest first; who acted is named by the unit
+  const tl = h("yi-timeline", { reverse: true, "data-testid": "supervision-timeline" });
+  tl.items = (it.timeline || []).map((e) => {
+    const d = e.detail || {};
+    const title = e.kind === "colour" ? t("supervision.tl.colour", { colour: t("supervision.colour." + (e.colour || "none")) })
+      : t("supervision.tl." + e.kind);
+    const text = [d.text, d.reason, d.comment, d.message].filter((x) => typeof x === "string" && x).join("\n");
+    return { at: e.at, kind: e.kind, title, by: units.get(e.unit_id) || "",
+             body: [e.state ? t("supervision.tl.state", { state: t("supervision.state." + e.state) }) : "", text].filter(Boolean).join(" · ") };
+  });
+  const timeline = h("section", { class: "sv-section", "aria-labelledby": "sv-tl-h" },
+    h("h2", { id: "sv-tl-h" }, t("supervision.case.timeline")),
+    (it.timeline || []).length ? tl : h("p", {}, t("supervision.case.timeline_empty")));
+
+  const reasons = it.reasons || [];
+  const reasonList = h("section", { class: "sv-section", "aria-labelledby": "sv-reasons-h" },
+    h("h2", { id: "sv-reasons-h" }, t("supervision.case.reasons")),
+    reasons.length ? h("ul", { class: "sv-reasons", "data-testid": "supervision-reasons" }, reasons.map((r) =>
+      h("li", { "data-testid": "supervision-reason", "data-category": r.category },
+        h("strong", {}, t("supervision.reason." + r.category)), "：", h("span", { class: "sv-pre" }, r.text),
+        h("div", { class: "field-hint" }, [r.unit_name || units.get(r.unit_id) || "", fmtDateTime(r.created_at),
+          r.late ? t("supervision.reason.when", { late: t("supervision.late." + r.late) }) : ""].filter(Boolean).join(" · ")))))
+      : h("p", { "data-testid": "supervision-reasons-empty" }, t("supervision.case.reasons_empty")));
+
+  body.removeAttribute("aria-busy");
+  body.replaceChildren(
+    h("h1", { class: "sv-title", "data-testid": "supervision-case-title" }, c.title, " ", light(it.colour || null)),
+    c.restricted ? h("p", {}, h("span", { class: "yi-badge" }, t("supervision.restricted"))) : null,
+    c.view === "public" || it.view === "public" ? h("p", { class: "field-hint", "data-testid": "supervision-public-view" }, t("supervision.case.public_view")) : null,
+    details, progress, nodes, reasonList, timeline);
+}
