@@ -27,4 +27,13 @@ bool ym__item_category_ok(const char *category);
 const char *ym__item_late_name(int late_kind);
 /* Is the lag reason missing: late and no reason since it became late? 1 yes, 0 no, -1 error. */
 int ym__item_reason_missing(ym_db *db, int64_t id);
+/* An item's summary (a list row): the columns, then the row as JSON (items_view.c). */
+#define SUMMARY_COLS                                                                                         \
+    "i.id, i.source, i.source_kind, i.title, i.state, i.colour, i.lead_unit, lu.name, i.supervisor_unit, "  \
+    "su.name, i.deadline, i.late_kind, i.urge_count, i.escalated, i.updated_at, i.parent_id, i.leader, "     \
+    "i.worst_colour, i.created_at, i.assigned_at, i.accepted_at, i.completed_at, i.closed_at, "            \
+    "i.last_report_at, i.late_since, i.report_cycle, i.deadline_workdays, i.content, i.record, "          \
+    "i.restricted, i.supervisor_unit "                                                                    \
+    "FROM core_items i JOIN core_units lu ON lu.id = i.lead_unit JOIN core_units su ON su.id = i.supervisor_unit "
+json_t *ym_items_summary_row(sqlite3_stmt *st);
 #endif
