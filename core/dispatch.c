@@ -1,8 +1,8 @@
 /* dispatch: the engine of 分发/签收: creating a dispatch with its receipts, to-dos,
  * notifications and ladder in the caller's write; the receipt transitions (read, sign,
- * reply, return, forward) and withdrawal with their permission checks; the live
- * "core.dispatch.receipt" events to the sender side. The board, the view and the
- * escalation job are in dispatch_board.c, the routes in dispatch_routes.c. */
+ * reply, return, forward) and withdrawal with their permission checks. The live events,
+ * to-dos and notifications of receipts are in dispatch_signal.c, the board, the view and
+ * the escalation job in dispatch_board.c, the routes in dispatch_routes.c. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,11 +19,7 @@
 #include "search.h"
 #include "todo.h"
 
-#define LIVE_TYPE "core.dispatch.receipt"
-
-static int seterr(ym_dispatch_err *e, int code, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int seterr(ym_dispatch_err *e, int code, const char *field, const char *fmt, ...)
+int ym_dsp_seterr(ym_dispatch_err *e, int code, const char *field, const char *fmt, ...)
 {
     if (e) {
         snprintf(e->field, sizeof e->field, "%s", field ? field : "");
@@ -37,7 +33,7 @@ static int seterr(ym_dispatch_err *e, int code, const char *field, const char *f
 
 static int dberr(ym_db *db, ym_dispatch_err *e)
 {
-    return seterr(e, YM_DISPATCH_ERROR, NULL, "database error: %s", ym_db_errmsg(db));
+    return ym_dsp_seterr(e, YM_DISPATCH_ERROR, NULL, "database error: %s", ym_db_errmsg(db));
 }
 
 static bool link_ok(const char *s)
@@ -117,12 +113,6 @@ int ym_dsp_load(ym_db *db, int64_t id, disp *d)
     sqlite3_reset(st);
     return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
-
-typedef struct rcpt {
-    int64_t id, unit_id, user_id;
-    char state[16], kind[8];
-    bool reply_owed;
-} rcpt;
 
 #define RCPT_COLS "id, coalesce(unit_id, 0), coalesce(user_id, 0), state, kind, reply_owed"
 
@@ -210,201 +200,6 @@ int ym_dispatch_may_view(ym_db *db, ym_principal *who, int64_t id)
     return rc != 0 ? rc : ym_dispatch_sender_side(db, who, id);
 }
 
-/* ---------- the live board events ---------- */
-
-static bool push_add(int64_t *v, size_t *n, size_t cap, int64_t uid)
-{
-    for (size_t i = 0; i < *n; i++)
-        if (v[i] == uid)
-            return false;
-    if (*n < cap)
-        v[(*n)++] = uid;
-    return true;
-}
-
-json_t *ym_dsp_counts(ym_db *db, int64_t id)
-{
-    json_t *c = json_pack("{s:i,s:i,s:i,s:i,s:i,s:i,s:i}", "total", 0, "delivered", 0, "read", 0, "signed", 0,
-                          "replied", 0, "returned", 0, "withdrawn", 0);
-    sqlite3_stmt *st = ym_db_prepare(db, "core",
-        "SELECT state, count(*) FROM core_dispatch_receipts WHERE dispatch_id = ?1 GROUP BY state");
-    if (!st) {
-        json_decref(c);
-        return NULL;
-    }
-    sqlite3_bind_int64(st, 1, id);
-    json_int_t total = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_int_t n = sqlite3_column_int64(st, 1);
-        json_object_set_new(c, (const char *)sqlite3_column_text(st, 0), json_integer(n));
-        total += n;
-    }
-    sqlite3_reset(st);
-    json_object_set_new(c, "total", json_integer(total));
-    if (rc != SQLITE_DONE) {
-        json_decref(c);
-        return NULL;
-    }
-    return c;
-}
-
-json_t *ym_dispatch_counts(ym_db *db, int64_t id)
-{
-    return ym_dsp_counts(db, id);
-}
-
-/* A "core.dispatch.receipt" live event about receipt rid of d to the sender side of d and
- * of each ancestor: the sender user, and the holders of a grant on exactly the sender unit
- * of a role naming <source>.send or <source>.* (at most YM_DISPATCH_LIVE_MAX per level). */
-static int push_receipt(ym_db *db, const disp *d, int64_t rid, const char *action, int64_t by, int64_t child)
-{
-    sqlite3_stmt *st = ym_db_prepare(db, "core",
-        "SELECT coalesce(unit_id, 0), coalesce(user_id, 0), state FROM core_dispatch_receipts WHERE id = ?1");
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 1, rid);
-    if (sqlite3_step(st) != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return -1;
-    }
-    json_t *data = json_pack("{s:I,s:I,s:I,s:I,s:I,s:s,s:s,s:o,s:o}", "dispatch_id", (json_int_t)d->id, "root_id",
-                             (json_int_t)d->root_id, "receipt_id", (json_int_t)rid, "unit_id",
-                             (json_int_t)sqlite3_column_int64(st, 0), "user_id", (json_int_t)sqlite3_column_int64(st, 1),
-                             "state", (const char *)sqlite3_column_text(st, 2), "action", action, "by",
-                             by ? json_integer(by) : json_null(), "at", ym_api_time(ym_now()));
-    sqlite3_reset(st);
-    if (child)
-        json_object_set_new(data, "child_id", json_integer(child));
-    json_t *counts = ym_dsp_counts(db, d->id);
-    if (counts)
-        json_object_set_new(data, "counts", counts);
-    char *text = json_dumps(data, JSON_COMPACT);
-    json_decref(data);
-    int64_t users[16 * (YM_DISPATCH_LIVE_MAX + 1)];
-    size_t n = 0;
-    int64_t cur = d->id;
-    for (int depth = 0; cur > 0 && depth < 16; depth++) {
-        disp x;
-        if (ym_dsp_load(db, cur, &x) <= 0)
-            break;
-        ym_dsp_free(&x);
-        if (x.sender_user)
-            push_add(users, &n, sizeof users / sizeof *users, x.sender_user);
-        char send[96], all[96];
-        snprintf(send, sizeof send, "%s.send", x.source);
-        snprintf(all, sizeof all, "%s.*", x.source);
-        st = ym_db_prepare(db, "core",
-            "SELECT DISTINCT g.user_id FROM core_grants g JOIN core_role_permissions p ON p.role_id = g.role_id "
-            "JOIN core_users u ON u.id = g.user_id WHERE g.unit_id = ?1 AND u.status = 'active' "
-            "AND p.permission IN (?2, ?3) ORDER BY g.user_id LIMIT ?4");
-        if (st) {
-            sqlite3_bind_int64(st, 1, x.sender_unit);
-            sqlite3_bind_text(st, 2, send, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 3, all, -1, SQLITE_STATIC);
-            sqlite3_bind_int(st, 4, YM_DISPATCH_LIVE_MAX);
-            while (sqlite3_step(st) == SQLITE_ROW)
-                push_add(users, &n, sizeof users / sizeof *users, sqlite3_column_int64(st, 0));
-            sqlite3_reset(st);
-        }
-        cur = x.parent_id;
-    }
-    int rc = 0;
-    char err[256];
-    for (size_t i = 0; i < n && text; i++)
-        if (ym_notify_push(db, "core", users[i], LIVE_TYPE, text, err, sizeof err) < 0) {
-            ym_log(YM_LOG_WARN, "dispatch live event not written", "user=%lld error=%s", (long long)users[i], err);
-            rc = -1;
-        }
-    free(text);
-    return rc;
-}
-
-/* ---------- to-dos and notifications of receipts ---------- */
-
-static void todo_key(char *out, size_t len, int64_t did, int64_t rid)
-{
-    snprintf(out, len, "dispatch:%lld:r:%lld", (long long)did, (long long)rid);
-}
-
-void ym_dsp_call_key(char *out, size_t len, int64_t did, int64_t rid)
-{
-    snprintf(out, len, "dispatch:%lld:call:%lld", (long long)did, (long long)rid);
-}
-
-const char *ym_dsp_link_of(const disp *d, char *buf, size_t len)
-{
-    if (d->has_link)
-        return d->link;
-    snprintf(buf, len, "#/dispatches/%lld", (long long)d->id);
-    return buf;
-}
-
-/* The to-do of a receipt: to sign, or (signed, reply owed) to reply. */
-static int receipt_todo(ym_db *db, const disp *d, const rcpt *r, bool reply, ym_dispatch_err *e)
-{
-    char key[96], title[1200], lbuf[64];
-    todo_key(key, sizeof key, d->id, r->id);
-    snprintf(title, sizeof title, "%s：%s", reply ? "回执" : "签收", d->title);
-    if (ym_search_utf8_len(title) > YM_TODO_TITLE_MAX) /* cut at a character boundary */
-        snprintf(title, sizeof title, "%s", reply ? "回执" : "签收");
-    ym_todo t = {.user_id = r->user_id, .unit_id = r->user_id ? 0 : r->unit_id, .role_key = r->user_id ? NULL : "clerk",
-                 .title = title, .link = ym_dsp_link_of(d, lbuf, sizeof lbuf), .due_ms = d->deadline,
-                 .kind = reply ? "reply" : "sign"};
-    char err[256];
-    if (ym_todo_put(db, "core", key, &t, err, sizeof err) < 0)
-        return seterr(e, YM_DISPATCH_ERROR, NULL, "to-do: %s", err);
-    return 0;
-}
-
-/* Resolves the receipt's to-do and its duty officer's call. */
-static int receipt_done(ym_db *db, const disp *d, int64_t rid, int64_t by)
-{
-    char key[96];
-    todo_key(key, sizeof key, d->id, rid);
-    if (ym_todo_resolve(db, "core", key, by) < 0)
-        return -1;
-    ym_dsp_call_key(key, sizeof key, d->id, rid);
-    return ym_todo_resolve(db, "core", key, by) < 0 ? -1 : 0;
-}
-
-/* The users told about a unit receipt: clerks on exactly the unit, and holders of a grant
- * on exactly it of a role that names <source>.receive. */
-#define CLERKS_OF_UNIT                                                                              \
-    "SELECT DISTINCT g.user_id FROM core_grants g JOIN core_users u ON u.id = g.user_id "          \
-    "WHERE g.unit_id = ?1 AND u.status = 'active' AND (g.role_id = ?2 OR g.role_id IN "             \
-    "(SELECT role_id FROM core_role_permissions WHERE permission = ?3)) ORDER BY g.user_id"
-
-/* Notifies the clerks of unit (or the person): how many, -1 error. */
-int ym_dsp_notify_receipt(ym_db *db, const disp *d, int64_t unit, int64_t user, const ym_notice *n, int64_t role)
-{
-    char err[256];
-    if (user)
-        return ym_notify_user(db, "core", user, n, err, sizeof err) < 0 ? -1 : 1;
-    char recv[96];
-    snprintf(recv, sizeof recv, "%s.receive", d->source);
-    sqlite3_stmt *st = ym_db_prepare(db, "core", CLERKS_OF_UNIT);
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 1, unit);
-    sqlite3_bind_int64(st, 2, role > 0 ? role : ym_dsp_clerk_role(db));
-    sqlite3_bind_text(st, 3, recv, -1, SQLITE_TRANSIENT);
-    int64_t ids[256];
-    size_t k = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && k < 256)
-        ids[k++] = sqlite3_column_int64(st, 0);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-        return -1;
-    for (size_t i = 0; i < k; i++)
-        if (ym_notify_user(db, "core", ids[i], n, err, sizeof err) < 0) {
-            ym_log(YM_LOG_WARN, "dispatch notification not written", "user=%lld error=%s", (long long)ids[i], err);
-            return -1;
-        }
-    return (int)k;
-}
-
 /* ---------- create ---------- */
 
 static json_t *ladder_json(const ym_escalation_step *l, size_t n)
@@ -421,36 +216,36 @@ static int64_t create_in(ym_db *db, const ym_dispatch_spec *s, int64_t parent, i
                          ym_dispatch_err *e)
 {
     if (!ym_db_in_write(db))
-        return seterr(e, YM_DISPATCH_ERROR, NULL, "ym_dispatch_create must run inside a write");
+        return ym_dsp_seterr(e, YM_DISPATCH_ERROR, NULL, "ym_dispatch_create must run inside a write");
     if (!s)
-        return seterr(e, YM_DISPATCH_INVALID, "", "no dispatch given");
+        return ym_dsp_seterr(e, YM_DISPATCH_INVALID, "", "no dispatch given");
     if (!ym_dsp_name_ok(s->source, 48))
-        return seterr(e, YM_DISPATCH_INVALID, "source", "source must be a plugin name ([a-z][a-z0-9_]*)");
+        return ym_dsp_seterr(e, YM_DISPATCH_INVALID, "source", "source must be a plugin name ([a-z][a-z0-9_]*)");
     if (s->record && *s->record && !ym_dsp_text_ok(s->record, 200))
-        return seterr(e, YM_DISPATCH_INVALID, "record", "record must be at most 200 characters on one line");
+        return ym_dsp_seterr(e, YM_DISPATCH_INVALID, "record", "record must be at most 200 characters on one line");
     if (!ym_dsp_text_ok(s->title, YM_DISPATCH_TITLE_MAX))
-        return seterr(e, YM_DISPATCH_INVALID, "title", "title must be 1 to %d characters on one line",
+        return ym_dsp_seterr(e, YM_DISPATCH_INVALID, "title", "title must be 1 to %d characters on one line",
                       YM_DISPATCH_TITLE_MAX);
     if (urgency_rank(s->urgency) < 0)
-        return seterr(e, YM_DISPATCH_INVALID, "urgency", "urgency must be normal, urgent or very_urgent");
+        return ym_dsp_seterr(e, YM_DISPATCH_INVALID, "urgency", "urgency must be normal, urgent or very_urgent");
     if (s->link && *s->link && !link_ok(s->link))
-        return seterr(e, YM_DISPATCH_INVALID, "link", "link must start with \"#/\" or \"/\" (at most 500 bytes)");
+        return ym_dsp_seterr(e, YM_DISPATCH_INVALID, "link", "link must start with \"#/\" or \"/\" (at most 500 bytes)");
     if (s->deadline_ms < 0)
-        return seterr(e, YM_DISPATCH_INVALID, "deadline", "deadline must be a time, or 0 for none");
+        return ym_dsp_seterr(e, YM_DISPATCH_INVALID, "deadline", "deadline must be a time, or 0 for none");
     if (s->nrecipients < 1 || s->nrecipients > YM_DISPATCH_MAX_RECIPIENTS || !s->recipients)
-        return seterr(e, YM_DISPATCH_INVALID, "recipients", "a dispatch has 1 to %d recipients",
+        return ym_dsp_seterr(e, YM_DISPATCH_INVALID, "recipients", "a dispatch has 1 to %d recipients",
                       YM_DISPATCH_MAX_RECIPIENTS);
     if (s->nladder > YM_DISPATCH_MAX_STEPS || (s->nladder && !s->ladder))
-        return seterr(e, YM_DISPATCH_INVALID, "ladder", "at most %d escalation steps", YM_DISPATCH_MAX_STEPS);
+        return ym_dsp_seterr(e, YM_DISPATCH_INVALID, "ladder", "at most %d escalation steps", YM_DISPATCH_MAX_STEPS);
     json_t *form = NULL;
     if (s->reply_form_json) {
         char why[200];
         if (strlen(s->reply_form_json) > YM_DISPATCH_FORM_MAX || !(form = json_loads(s->reply_form_json, JSON_REJECT_DUPLICATES, NULL)))
-            return seterr(e, YM_DISPATCH_INVALID, "reply_form", "reply_form must be JSON of at most %d bytes",
+            return ym_dsp_seterr(e, YM_DISPATCH_INVALID, "reply_form", "reply_form must be JSON of at most %d bytes",
                           YM_DISPATCH_FORM_MAX);
         if (ym_dsp_form_check(form, why, sizeof why)) {
             json_decref(form);
-            return seterr(e, YM_DISPATCH_INVALID, "reply_form", "%s", why);
+            return ym_dsp_seterr(e, YM_DISPATCH_INVALID, "reply_form", "%s", why);
         }
     }
     int64_t now = ym_now(), prev_due = INT64_MIN;
@@ -471,14 +266,14 @@ static int64_t create_in(ym_db *db, const ym_dispatch_spec *s, int64_t parent, i
             why = "steps must be in the order of their due times";
         if (why) {
             json_decref(form);
-            return seterr(e, YM_DISPATCH_INVALID, "ladder", "step %zu: %s", i, why);
+            return ym_dsp_seterr(e, YM_DISPATCH_INVALID, "ladder", "step %zu: %s", i, why);
         }
         prev_due = due;
     }
     if (ym_dsp_step_sql(db, "SELECT 1 FROM core_units WHERE id = ?1 AND ?2 = 0", s->sender_unit, 0) != 1 ||
         (s->sender_user && ym_dsp_step_sql(db, "SELECT 1 FROM core_users WHERE id = ?1 AND ?2 = 0", s->sender_user, 0) != 1)) {
         json_decref(form);
-        return seterr(e, YM_DISPATCH_INVALID, s->sender_user ? "sender" : "sender_unit",
+        return ym_dsp_seterr(e, YM_DISPATCH_INVALID, s->sender_user ? "sender" : "sender_unit",
                       "no such sender unit or user");
     }
 
@@ -548,11 +343,11 @@ static int64_t create_in(ym_db *db, const ym_dispatch_spec *s, int64_t parent, i
         const ym_dispatch_recipient *rp = &s->recipients[i];
         const char *kind = rp->kind ? rp->kind : "main";
         if ((rp->unit_id > 0) == (rp->user_id > 0) || rp->unit_id < 0 || rp->user_id < 0) {
-            result = seterr(e, YM_DISPATCH_INVALID, "recipients", "recipient %zu: a unit_id or a user_id", i);
+            result = ym_dsp_seterr(e, YM_DISPATCH_INVALID, "recipients", "recipient %zu: a unit_id or a user_id", i);
             break;
         }
         if (strcmp(kind, "main") && strcmp(kind, "copy")) {
-            result = seterr(e, YM_DISPATCH_INVALID, "recipients", "recipient %zu: kind must be main or copy", i);
+            result = ym_dsp_seterr(e, YM_DISPATCH_INVALID, "recipients", "recipient %zu: kind must be main or copy", i);
             break;
         }
         if (!ins) {
@@ -585,13 +380,13 @@ static int64_t create_in(ym_db *db, const ym_dispatch_spec *s, int64_t parent, i
             int dup = ym_dsp_step_sql(db, rp->unit_id ? "SELECT 1 FROM core_dispatch_receipts WHERE dispatch_id = ?1 AND unit_id = ?2"
                                                : "SELECT 1 FROM core_dispatch_receipts WHERE dispatch_id = ?1 AND user_id = ?2",
                                id, rp->unit_id ? rp->unit_id : rp->user_id);
-            result = seterr(e, YM_DISPATCH_INVALID, "recipients", "recipient %zu: %s %s %lld", i,
+            result = ym_dsp_seterr(e, YM_DISPATCH_INVALID, "recipients", "recipient %zu: %s %s %lld", i,
                             dup == 1 ? "duplicate" : "no active", rp->unit_id ? "unit" : "user",
                             (long long)(rp->unit_id ? rp->unit_id : rp->user_id));
             break;
         }
         rcpt r = {.id = rid, .unit_id = rp->unit_id, .user_id = rp->user_id, .reply_owed = owed};
-        if (receipt_todo(db, &d, &r, false, e) < 0 || ym_dsp_notify_receipt(db, &d, rp->unit_id, rp->user_id, &notice, role) < 0) {
+        if (ym_dsp_receipt_todo(db, &d, &r, false, e) < 0 || ym_dsp_notify_receipt(db, &d, rp->unit_id, rp->user_id, &notice, role) < 0) {
             if (!e || !e->msg[0])
                 dberr(db, e);
             result = YM_DISPATCH_ERROR;
@@ -652,7 +447,7 @@ static int acting_receipt(ym_db *db, ym_principal *who, int64_t id, int64_t unit
     if (rc < 0)
         return dberr(db, e);
     if (rc == 0)
-        return seterr(e, YM_DISPATCH_NOT_FOUND, NULL, "no such dispatch");
+        return ym_dsp_seterr(e, YM_DISPATCH_NOT_FOUND, NULL, "no such dispatch");
     if (unit_id > 0) {
         rc = rcpt_by(db, "SELECT " RCPT_COLS " FROM core_dispatch_receipts WHERE dispatch_id = ?1 AND unit_id = ?2",
                      id, unit_id, r);
@@ -691,18 +486,18 @@ static int acting_receipt(ym_db *db, ym_principal *who, int64_t id, int64_t unit
         if (found == 1)
             return 0;
         if (found > 1)
-            return seterr(e, YM_DISPATCH_INVALID, "unit_id", "you act for several recipient units: give unit_id");
+            return ym_dsp_seterr(e, YM_DISPATCH_INVALID, "unit_id", "you act for several recipient units: give unit_id");
     }
     rc = ym_dispatch_may_view(db, who, id);
     if (rc < 0)
         return dberr(db, e);
-    return rc == 1 ? seterr(e, YM_DISPATCH_FORBIDDEN, NULL, "you may not act for this recipient")
-                   : seterr(e, YM_DISPATCH_NOT_FOUND, NULL, "no such dispatch");
+    return rc == 1 ? ym_dsp_seterr(e, YM_DISPATCH_FORBIDDEN, NULL, "you may not act for this recipient")
+                   : ym_dsp_seterr(e, YM_DISPATCH_NOT_FOUND, NULL, "no such dispatch");
 }
 
 static int conflict(ym_dispatch_err *e, const rcpt *r, const char *what)
 {
-    return seterr(e, YM_DISPATCH_CONFLICT, NULL, "cannot %s: the receipt is %s", what, r->state);
+    return ym_dsp_seterr(e, YM_DISPATCH_CONFLICT, NULL, "cannot %s: the receipt is %s", what, r->state);
 }
 
 /* UPDATE ... RETURNING id with ?1 receipt, ?2 now, ?3 user (and ?4 text): 1 changed, 0 not, -1. */
@@ -736,8 +531,8 @@ int ym_dispatch_sign(ym_db *db, ym_principal *who, int64_t id, int64_t unit_id, 
             rc = dberr(db, e);
         else if (ch == 0)
             rc = conflict(e, &r, "sign");
-        else if ((r.reply_owed ? receipt_todo(db, &d, &r, true, e) : receipt_done(db, &d, r.id, who->user_id)) < 0 ||
-                 push_receipt(db, &d, r.id, "sign", who->user_id, 0) < 0)
+        else if ((r.reply_owed ? ym_dsp_receipt_todo(db, &d, &r, true, e) : ym_dsp_receipt_done(db, &d, r.id, who->user_id)) < 0 ||
+                 ym_dsp_push_receipt(db, &d, r.id, "sign", who->user_id, 0) < 0)
             rc = dberr(db, e);
     }
     ym_dsp_free(&d);
@@ -750,13 +545,13 @@ int ym_dispatch_reply(ym_db *db, ym_principal *who, int64_t id, int64_t unit_id,
     rcpt r;
     int rc = acting_receipt(db, who, id, unit_id, &d, &r, e);
     if (rc == 0 && !r.reply_owed)
-        rc = seterr(e, YM_DISPATCH_CONFLICT, NULL, "no reply is owed on this receipt");
+        rc = ym_dsp_seterr(e, YM_DISPATCH_CONFLICT, NULL, "no reply is owed on this receipt");
     char why[200];
     if (rc == 0 && ym_dsp_answers_check(d.form, answers, why, sizeof why))
-        rc = seterr(e, YM_DISPATCH_INVALID, "answers", "%s", why);
+        rc = ym_dsp_seterr(e, YM_DISPATCH_INVALID, "answers", "%s", why);
     char *text = rc == 0 ? json_dumps(answers, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     if (rc == 0 && (!text || strlen(text) > YM_DISPATCH_REPLY_MAX))
-        rc = seterr(e, YM_DISPATCH_INVALID, "answers", "answers are at most %d bytes of JSON", YM_DISPATCH_REPLY_MAX);
+        rc = ym_dsp_seterr(e, YM_DISPATCH_INVALID, "answers", "answers are at most %d bytes of JSON", YM_DISPATCH_REPLY_MAX);
     if (rc == 0) {
         int ch = transition(db, "UPDATE core_dispatch_receipts SET state = 'replied', replied_at = ?2, replied_by = ?3, "
                                 "reply = ?4, signed_at = coalesce(signed_at, ?2), signed_by = coalesce(signed_by, ?3), "
@@ -767,7 +562,7 @@ int ym_dispatch_reply(ym_db *db, ym_principal *who, int64_t id, int64_t unit_id,
             rc = dberr(db, e);
         else if (ch == 0)
             rc = conflict(e, &r, "reply");
-        else if (receipt_done(db, &d, r.id, who->user_id) < 0 || push_receipt(db, &d, r.id, "reply", who->user_id, 0) < 0)
+        else if (ym_dsp_receipt_done(db, &d, r.id, who->user_id) < 0 || ym_dsp_push_receipt(db, &d, r.id, "reply", who->user_id, 0) < 0)
             rc = dberr(db, e);
     }
     free(text);
@@ -781,7 +576,7 @@ int ym_dispatch_return(ym_db *db, ym_principal *who, int64_t id, int64_t unit_id
     disp d;
     rcpt r;
     if (!reason || !ym_dsp_text_ok(reason, YM_DISPATCH_REASON_MAX))
-        return seterr(e, YM_DISPATCH_INVALID, "reason", "reason must be 1 to %d characters on one line",
+        return ym_dsp_seterr(e, YM_DISPATCH_INVALID, "reason", "reason must be 1 to %d characters on one line",
                       YM_DISPATCH_REASON_MAX);
     int rc = acting_receipt(db, who, id, unit_id, &d, &r, e);
     if (rc == 0) {
@@ -793,7 +588,7 @@ int ym_dispatch_return(ym_db *db, ym_principal *who, int64_t id, int64_t unit_id
             rc = dberr(db, e);
         else if (ch == 0)
             rc = conflict(e, &r, "return");
-        else if (receipt_done(db, &d, r.id, who->user_id) < 0 || push_receipt(db, &d, r.id, "return", who->user_id, 0) < 0)
+        else if (ym_dsp_receipt_done(db, &d, r.id, who->user_id) < 0 || ym_dsp_push_receipt(db, &d, r.id, "return", who->user_id, 0) < 0)
             rc = dberr(db, e);
         if (rc == 0 && d.sender_user) { /* the sender hears of it in the inbox */
             char title[1200], body[2200], lbuf[64], err[256];
@@ -833,17 +628,17 @@ int64_t ym_dispatch_forward(ym_db *db, ym_principal *who, int64_t id, int64_t un
     disp d;
     rcpt r;
     if (n < 1 || n > YM_DISPATCH_MAX_RECIPIENTS || !unit_ids)
-        return seterr(e, YM_DISPATCH_INVALID, "unit_ids", "unit_ids: 1 to %d units", YM_DISPATCH_MAX_RECIPIENTS);
+        return ym_dsp_seterr(e, YM_DISPATCH_INVALID, "unit_ids", "unit_ids: 1 to %d units", YM_DISPATCH_MAX_RECIPIENTS);
     if (title && !ym_dsp_text_ok(title, YM_DISPATCH_TITLE_MAX))
-        return seterr(e, YM_DISPATCH_INVALID, "title", "title must be 1 to %d characters on one line",
+        return ym_dsp_seterr(e, YM_DISPATCH_INVALID, "title", "title must be 1 to %d characters on one line",
                       YM_DISPATCH_TITLE_MAX);
     int64_t rc = acting_receipt(db, who, id, unit_id, &d, &r, e);
     if (rc == 0 && !r.unit_id)
-        rc = seterr(e, YM_DISPATCH_CONFLICT, NULL, "only a unit forwards down its subtree");
+        rc = ym_dsp_seterr(e, YM_DISPATCH_CONFLICT, NULL, "only a unit forwards down its subtree");
     else if (rc == 0 && strcmp(d.state, "open"))
-        rc = seterr(e, YM_DISPATCH_CONFLICT, NULL, "the dispatch is withdrawn");
+        rc = ym_dsp_seterr(e, YM_DISPATCH_CONFLICT, NULL, "the dispatch is withdrawn");
     else if (rc == 0 && strcmp(r.state, "signed") && strcmp(r.state, "replied"))
-        rc = seterr(e, YM_DISPATCH_CONFLICT, NULL, "sign for it before forwarding (the receipt is %s)", r.state);
+        rc = ym_dsp_seterr(e, YM_DISPATCH_CONFLICT, NULL, "sign for it before forwarding (the receipt is %s)", r.state);
     for (size_t i = 0; rc == 0 && i < n; i++) {
         /* strictly inside the subtree, by the materialised path */
         int in = ym_dsp_step_sql(db, "SELECT 1 FROM core_units x JOIN core_units top ON top.id = ?2 WHERE x.id = ?1 "
@@ -852,7 +647,7 @@ int64_t ym_dispatch_forward(ym_db *db, ym_principal *who, int64_t id, int64_t un
         if (in < 0)
             rc = dberr(db, e);
         else if (in == 0)
-            rc = seterr(e, YM_DISPATCH_INVALID, "unit_ids", "unit %lld is not an active unit below yours",
+            rc = ym_dsp_seterr(e, YM_DISPATCH_INVALID, "unit_ids", "unit %lld is not an active unit below yours",
                         (long long)unit_ids[i]);
     }
     if (rc == 0) {
@@ -905,7 +700,7 @@ int64_t ym_dispatch_forward(ym_db *db, ym_principal *who, int64_t id, int64_t un
                 ok = sqlite3_step(st) == SQLITE_DONE;
                 sqlite3_reset(st);
             }
-            if (!ok || push_receipt(db, &d, r.id, "forward", who->user_id, child) < 0)
+            if (!ok || ym_dsp_push_receipt(db, &d, r.id, "forward", who->user_id, child) < 0)
                 rc = dberr(db, e);
         }
     }
@@ -955,18 +750,18 @@ int ym_dispatch_withdraw(ym_db *db, ym_principal *who, int64_t id, ym_dispatch_e
     disp d;
     int rc = ym_dsp_load(db, id, &d);
     if (rc <= 0)
-        return rc < 0 ? dberr(db, e) : seterr(e, YM_DISPATCH_NOT_FOUND, NULL, "no such dispatch");
+        return rc < 0 ? dberr(db, e) : ym_dsp_seterr(e, YM_DISPATCH_NOT_FOUND, NULL, "no such dispatch");
     ym_dsp_free(&d);
     int side = ym_dispatch_sender_side(db, who, id);
     if (side < 0)
         return dberr(db, e);
     if (side == 0) {
         int view = ym_dispatch_may_view(db, who, id);
-        return view < 0 ? dberr(db, e) : view ? seterr(e, YM_DISPATCH_FORBIDDEN, NULL, "only the sender withdraws")
-                                              : seterr(e, YM_DISPATCH_NOT_FOUND, NULL, "no such dispatch");
+        return view < 0 ? dberr(db, e) : view ? ym_dsp_seterr(e, YM_DISPATCH_FORBIDDEN, NULL, "only the sender withdraws")
+                                              : ym_dsp_seterr(e, YM_DISPATCH_NOT_FOUND, NULL, "no such dispatch");
     }
     if (strcmp(d.state, "open"))
-        return seterr(e, YM_DISPATCH_CONFLICT, NULL, "the dispatch is already withdrawn");
+        return ym_dsp_seterr(e, YM_DISPATCH_CONFLICT, NULL, "the dispatch is already withdrawn");
     return withdraw_tree(db, id, who->user_id, 0) < 0 ? dberr(db, e) : YM_DISPATCH_OK;
 }
 
@@ -992,7 +787,7 @@ int ym_dispatch_mark_read(ym_db *db, ym_principal *who, int64_t id)
         disp d;
         if (ym_dsp_load(db, id, &d) == 1)
             for (int i = 0; i < n; i++)
-                push_receipt(db, &d, ids[i], "read", who->user_id, 0);
+                ym_dsp_push_receipt(db, &d, ids[i], "read", who->user_id, 0);
         ym_dsp_free(&d);
     }
     return n;

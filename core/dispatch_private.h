@@ -21,6 +21,13 @@ typedef struct disp {
     char *ladder;                        /* JSON, or NULL */
 } disp;
 
+/* One receipt: a recipient unit's (or person's) state. */
+typedef struct rcpt {
+    int64_t id, unit_id, user_id;
+    char state[16], kind[8];
+    bool reply_owed;
+} rcpt;
+
 /* 1 found, 0 not, -1 error; ym_dsp_free releases what it loaded. */
 int ym_dsp_load(ym_db *db, int64_t id, disp *d);
 void ym_dsp_free(disp *d);
@@ -42,4 +49,12 @@ const char *ym_dsp_answers_check(json_t *form, json_t *answers, char *why, size_
 /* UTF-8 of 1..max characters without control characters; a name [a-z][a-z0-9_]{0,max-1}. */
 bool ym_dsp_text_ok(const char *s, long max);
 bool ym_dsp_name_ok(const char *s, size_t max);
+/* dispatch_signal.c: a receipt's live event to the sender side; its to-do (sign, or reply
+ * when one is owed); its to-do resolved. 0, or -1 (with e filled for the to-do). */
+int ym_dsp_push_receipt(ym_db *db, const disp *d, int64_t rid, const char *action, int64_t by, int64_t child);
+int ym_dsp_receipt_todo(ym_db *db, const disp *d, const rcpt *r, bool reply, ym_dispatch_err *e);
+int ym_dsp_receipt_done(ym_db *db, const disp *d, int64_t rid, int64_t by);
+/* Fills e (when not NULL) with the field and the message; returns code. */
+int ym_dsp_seterr(ym_dispatch_err *e, int code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 #endif
