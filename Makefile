@@ -143,6 +143,8 @@ bench:
 	tests/bench/sse.sh
 	tests/bench/search.sh
 	tests/bench/dispatch.sh
+	tests/bench/tasks.sh
+	tests/bench/supervision.sh
 
 fuzz:
 	@$(MAKE) --no-print-directory deps EXTRA_PKGS="$(FUZZ_PKGS)"

@@ -240,9 +240,13 @@ void sv_board(ym_request *r, void *ud)
     bool more = true;
     while (more && (int64_t)json_array_size(items) < limit && scanned < BOARD_SCAN_MAX) {
         ym_stmt *st = api->db_prepare(self,
-            "SELECT c.id FROM supervision_cases c WHERE c.item_id IS NOT NULL AND (?1 = 0 OR c.id < ?1) "
+            /* filters in SQL, so that only cases that will show cost an item_get: the colour
+             * through the engine's view, the unit as one set built from its index */
+            "SELECT c.id FROM supervision_cases c JOIN core_v_items i ON i.id = c.item_id "
+            "WHERE (?1 = 0 OR c.id < ?1) "
             "AND (?2 = '' OR c.source_kind = ?2 OR c.origin = ?2) AND (?3 = '' OR c.leader = ?3) "
-            "AND (?4 = 0 OR EXISTS (SELECT 1 FROM supervision_case_units u WHERE u.case_id = c.id AND u.unit_id = ?4)) "
+            "AND (?4 = 0 OR c.id IN (SELECT case_id FROM supervision_case_units WHERE unit_id = ?4)) "
+            "AND (?5 = '' OR i.colour = ?5) "
             "ORDER BY c.id DESC LIMIT 200");
         if (!st) {
             json_decref(items);
@@ -253,6 +257,7 @@ void sv_board(ym_request *r, void *ud)
         api->db_bind_text(st, 2, source ? source : "");
         api->db_bind_text(st, 3, leader ? leader : "");
         api->db_bind_int(st, 4, unit);
+        api->db_bind_text(st, 5, colour ? colour : "");
         int64_t ids[200];
         size_t n = 0;
         while (n < 200 && api->db_step(st) == YM_ROW)
