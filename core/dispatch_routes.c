@@ -81,27 +81,43 @@ static bool unit_of(ym_request *r, json_t *body, int64_t *unit)
     return ym_api_int(r, body, "unit_id", 1, INT64_MAX, unit) >= 0;
 }
 
+/* The start every transition shares: the :id (404), the body (an empty one too when
+ * empty_ok), only allowed keys, and unit_id when unit is not NULL. NULL when answered. */
+static json_t *transition_body(ym_request *r, bool empty_ok, const char *const *allowed, int64_t *id,
+                               int64_t *unit)
+{
+    if (!ym_api_path_id(r, "id", id))
+        return NULL;
+    json_t *body = empty_ok ? body_or_empty(r) : ym_api_body(r);
+    if (body && (!ym_api_keys(r, body, allowed) || (unit && !unit_of(r, body, unit)))) {
+        json_decref(body);
+        return NULL;
+    }
+    return body;
+}
+
+/* The transition's write; 503 when it cannot begin. */
+static bool write_open(ym_request *r, ym_db *db)
+{
+    if (ym_db_write_begin(db) == 0)
+        return true;
+    ym_api_busy(r);
+    return false;
+}
+
 /* ---------- transitions ---------- */
 
 static void sign(ym_request *r, void *ud)
 {
     int64_t id, unit;
-    if (!ym_api_path_id(r, "id", &id))
-        return;
-    json_t *body = body_or_empty(r);
     static const char *const allowed[] = {"unit_id", NULL};
+    json_t *body = transition_body(r, true, allowed, &id, &unit);
     if (!body)
         return;
-    if (!ym_api_keys(r, body, allowed) || !unit_of(r, body, &unit)) {
-        json_decref(body);
-        return;
-    }
     json_decref(body);
     ym_db *db = ym_api_db(r);
-    if (ym_db_write_begin(db) < 0) {
-        ym_api_busy(r);
+    if (!write_open(r, db))
         return;
-    }
     ym_dispatch_err e = {{0}, {0}};
     int rc = ym_dispatch_sign(db, r->who, id, unit, &e);
     if (finish(r, db, rc, &e, "dispatches.sign", id, json_pack("{s:I}", "unit_id", (json_int_t)unit)))
@@ -111,26 +127,19 @@ static void sign(ym_request *r, void *ud)
 static void reply(ym_request *r, void *ud)
 {
     int64_t id, unit;
-    if (!ym_api_path_id(r, "id", &id))
-        return;
-    json_t *body = ym_api_body(r);
     static const char *const allowed[] = {"unit_id", "answers", NULL};
+    json_t *body = transition_body(r, false, allowed, &id, &unit);
     if (!body)
         return;
     json_t *answers = json_object_get(body, "answers");
-    if (!ym_api_keys(r, body, allowed) || !unit_of(r, body, &unit)) {
-        json_decref(body);
-        return;
-    }
     if (!json_is_object(answers)) {
         json_decref(body);
         ym_resp_invalid(r, "answers", "answers must be an object of the reply form's fields");
         return;
     }
     ym_db *db = ym_api_db(r);
-    if (ym_db_write_begin(db) < 0) {
+    if (!write_open(r, db)) {
         json_decref(body);
-        ym_api_busy(r);
         return;
     }
     ym_dispatch_err e = {{0}, {0}};
@@ -143,22 +152,18 @@ static void reply(ym_request *r, void *ud)
 static void ret(ym_request *r, void *ud)
 {
     int64_t id, unit;
-    if (!ym_api_path_id(r, "id", &id))
-        return;
-    json_t *body = ym_api_body(r);
     static const char *const allowed[] = {"unit_id", "reason", NULL};
     const char *reason = NULL;
+    json_t *body = transition_body(r, false, allowed, &id, &unit);
     if (!body)
         return;
-    if (!ym_api_keys(r, body, allowed) || !unit_of(r, body, &unit) ||
-        ym_api_str(r, body, "reason", 4 * YM_DISPATCH_REASON_MAX, false, &reason) < 0) {
+    if (ym_api_str(r, body, "reason", 4 * YM_DISPATCH_REASON_MAX, false, &reason) < 0) {
         json_decref(body);
         return;
     }
     ym_db *db = ym_api_db(r);
-    if (ym_db_write_begin(db) < 0) {
+    if (!write_open(r, db)) {
         json_decref(body);
-        ym_api_busy(r);
         return;
     }
     ym_dispatch_err e = {{0}, {0}};
@@ -172,16 +177,13 @@ static void ret(ym_request *r, void *ud)
 static void forward(ym_request *r, void *ud)
 {
     int64_t id, unit;
-    if (!ym_api_path_id(r, "id", &id))
-        return;
-    json_t *body = ym_api_body(r);
     static const char *const allowed[] = {"unit_id", "unit_ids", "title", NULL};
     const char *title = NULL;
     json_t *ids = NULL;
+    json_t *body = transition_body(r, false, allowed, &id, &unit);
     if (!body)
         return;
-    if (!ym_api_keys(r, body, allowed) || !unit_of(r, body, &unit) ||
-        ym_api_str(r, body, "title", 4 * YM_DISPATCH_TITLE_MAX, true, &title) < 0 ||
+    if (ym_api_str(r, body, "title", 4 * YM_DISPATCH_TITLE_MAX, true, &title) < 0 ||
         ym_api_ids(r, body, "unit_ids", YM_DISPATCH_MAX_RECIPIENTS, &ids) < 0) {
         json_decref(body);
         return;
@@ -199,11 +201,10 @@ static void forward(ym_request *r, void *ud)
     for (size_t i = 0; i < n; i++)
         v[i] = json_integer_value(json_array_get(ids, i));
     ym_db *db = ym_api_db(r);
-    if (ym_db_write_begin(db) < 0) {
+    if (!write_open(r, db)) {
         free(v);
         json_decref(ids);
         json_decref(body);
-        ym_api_busy(r);
         return;
     }
     ym_dispatch_err e = {{0}, {0}};
@@ -219,22 +220,14 @@ static void forward(ym_request *r, void *ud)
 static void withdraw(ym_request *r, void *ud)
 {
     int64_t id;
-    if (!ym_api_path_id(r, "id", &id))
-        return;
-    json_t *body = body_or_empty(r);
     static const char *const allowed[] = {NULL};
+    json_t *body = transition_body(r, true, allowed, &id, NULL);
     if (!body)
         return;
-    if (!ym_api_keys(r, body, allowed)) {
-        json_decref(body);
-        return;
-    }
     json_decref(body);
     ym_db *db = ym_api_db(r);
-    if (ym_db_write_begin(db) < 0) {
-        ym_api_busy(r);
+    if (!write_open(r, db))
         return;
-    }
     ym_dispatch_err e = {{0}, {0}};
     int rc = ym_dispatch_withdraw(db, r->who, id, &e);
     if (finish(r, db, rc, &e, "dispatches.withdraw", id, json_object()))
@@ -249,10 +242,8 @@ static void get_one(ym_request *r, void *ud)
     if (!ym_api_path_id(r, "id", &id))
         return;
     ym_db *db = ym_api_db(r);
-    if (ym_db_write_begin(db) < 0) {
-        ym_api_busy(r);
+    if (!write_open(r, db))
         return;
-    }
     int marked = ym_dispatch_mark_read(db, r->who, id), status = YM_DISPATCH_ERROR;
     json_t *o = marked >= 0 ? ym_dispatch_view(db, r->who, id, &status) : NULL;
     bool ok = marked >= 0 && status != YM_DISPATCH_ERROR;
@@ -443,11 +434,10 @@ static void test_create(ym_request *r, void *ud)
         return;
     }
     ym_db *db = ym_api_db(r);
-    if (ym_db_write_begin(db) < 0) {
+    if (!write_open(r, db)) {
         free(rs);
         free(form);
         json_decref(body);
-        ym_api_busy(r);
         return;
     }
     ym_dispatch_err e = {{0}, {0}};
