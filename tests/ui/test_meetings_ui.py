@@ -97,7 +97,10 @@ def test_notice_board_reply_and_checkin(ms, browser):
     org.wait_until(lambda: count(org, "read") == 1, 10, "read on the organiser's board, live")
 
     phone.click("button[data-testid=invited-sign]")
-    phone.wait_until(lambda: phone.find("[data-testid=invited-state]").get_attribute("data-state") == "signed", 10, "signed")
+    # the notice is drawn again after signing: the state element may be briefly absent
+    phone.wait_until(lambda: (phone.find("[data-testid=invited-state]") is not None and
+                              phone.find("[data-testid=invited-state]").get_attribute("data-state") == "signed"),
+                     10, "signed")
     org.wait_until(lambda: count(org, "signed") == 1, 10, "signed on the board, live")
 
     # the reply: attending, one attendee
@@ -108,7 +111,9 @@ def test_notice_board_reply_and_checkin(ms, browser):
     assert no_overflow(phone), "the reply form is wider than the phone"
     phone.click("button[data-testid=reply-submit]")
     phone.wait("[data-testid=invited-replied]")
-    assert phone.find("[data-testid=invited-state]").get_attribute("data-state") == "replied"
+    phone.wait_until(lambda: (phone.find("[data-testid=invited-state]") is not None and
+                              phone.find("[data-testid=invited-state]").get_attribute("data-state") == "replied"),
+                     10, "replied")
 
     org.wait_until(lambda: count(org, "replied") == 1 and count(org, "attending") == 1 and count(org, "attendees") == 1,
                    10, "the reply on the board, live")
