@@ -76,18 +76,62 @@ void mt_checkin_code(ym_request *r, void *ud)
     mt_reply(r, 200, out);
 }
 
+/* The live event "meetings.checkin" of a fresh check-in, inside the write, to the organising
+ * side: the convener, the author and whoever sent the notice (the board's viewers; the
+ * dispatch engine's "core.dispatch.receipt" reaches the same people). 0 ok, -1 error. */
+static int push_checkin(ym_plugin *self, mt_meeting *m, int64_t uid, int64_t unit, int64_t at, bool late)
+{
+    int64_t total = 0, n_late = 0, users[64];
+    size_t n = 0;
+    ym_stmt *st = api->db_prepare(self, "SELECT count(*), coalesce(sum(late), 0) FROM meetings_checkins "
+                                        "WHERE meeting_id = ?1");
+    if (!st)
+        return -1;
+    api->db_bind_int(st, 1, m->id);
+    if (api->db_step(st) == YM_ROW) {
+        total = api->db_column_int(st, 0);
+        n_late = api->db_column_int(st, 1);
+    }
+    api->db_reset(st);
+    st = api->db_prepare(self, "SELECT convener_user FROM meetings_meetings WHERE id = ?1 UNION SELECT created_by "
+                               "FROM meetings_meetings WHERE id = ?1 UNION SELECT sent_by FROM meetings_dispatches "
+                               "WHERE meeting_id = ?1 AND sent_by > 0");
+    if (!st)
+        return -1;
+    api->db_bind_int(st, 1, m->id);
+    while (n < sizeof users / sizeof *users && api->db_step(st) == YM_ROW)
+        users[n++] = api->db_column_int(st, 0);
+    api->db_reset(st);
+    json_t *data = json_pack("{s:I,s:I,s:I,s:I,s:o,s:b,s:{s:I,s:I}}", "meeting_id", (json_int_t)m->id, "dispatch_id",
+                             (json_int_t)m->dispatch_id, "user_id", (json_int_t)uid, "unit_id", (json_int_t)unit, "at",
+                             mt_time_json(at), "late", late, "checkins", "total", (json_int_t)total, "late",
+                             (json_int_t)n_late);
+    char *text = json_dumps(data, JSON_COMPACT);
+    json_decref(data);
+    int rc = text ? 0 : -1;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        if (api->push(self, users[i], "meetings.checkin", text) < 0)
+            rc = -1;
+    free(text);
+    return rc;
+}
+
 /* POST /api/meetings/:id/checkin {"code"}: an invited attendee, signed in. */
 void mt_checkin(ym_request *r, void *ud)
 {
     ym_plugin *self = ud;
-    int64_t id = mt_id_param(r), uid = api->req_user_id(r), unit = api->req_unit_id(r);
+    int64_t id = mt_id_param(r), uid = api->req_user_id(r), unit = 0;
     mt_meeting m;
     int found = id ? mt_load(self, id, &m) : 0;
-    if (found < 0) {
+    if (found > 0 && strcmp(m.state, "draft"))
+        unit = mt_invited_unit(r, self, id);   /* the unit the check-in counts for */
+    if (found < 0 || unit < 0) {
+        if (found > 0)
+            mt_free(&m);
         api->resp_error(r, 503, "storage_busy", "cannot read the meeting");
         return;
     }
-    if (!found || !strcmp(m.state, "draft") || !mt_invited(self, id, uid, unit)) {
+    if (!found || !strcmp(m.state, "draft") || !unit) {
         if (found)
             mt_free(&m);
         api->resp_error(r, 404, "not_found", "no such meeting among yours");
@@ -140,7 +184,8 @@ void mt_checkin(ym_request *r, void *ud)
     if (st)
         api->db_reset(st);
     int fresh = ok && api->db_changes(self) == 1;
-    ok = ok && (!fresh || api->audit(r, "meetings.checkin", target, "ok", detail) == 0);
+    ok = ok && (!fresh || (api->audit(r, "meetings.checkin", target, "ok", detail) == 0 &&
+                           push_checkin(self, &m, uid, unit, now, late) == 0));
     api->db_write_end(self, ok);
     if (!ok)
         api->resp_error(r, 500, "internal", "cannot save the check-in");

@@ -1,7 +1,7 @@
 /* meetings (会议通知): meeting notices sent through the dispatch engine. This file: the
- * notice record (CRUD, validation, scope), shared helpers, settings and init. send.c: send,
- * change, cancel, start, finish, the board and the deadline job; checkin.c: check-in,
- * minutes, rooms and statistics. See docs/api/meetings.md. */
+ * notice record (CRUD, scope), shared helpers, settings and init. fields.c: validation of
+ * the fields; send.c: send, change, cancel, start, finish, the board and the deadline job;
+ * checkin.c: check-in, minutes, rooms and statistics. See docs/api/meetings.md. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -100,7 +100,7 @@ json_t *mt_body(ym_request *r)
     return body;
 }
 
-static bool in_list(const char *k, const char *const *l)
+bool mt_in_list(const char *k, const char *const *l)
 {
     for (; l && *l; l++)
         if (strcmp(k, *l) == 0)
@@ -113,7 +113,7 @@ bool mt_only_fields(ym_request *r, json_t *body, const char *const *allowed)
     const char *k;
     json_t *v;
     json_object_foreach(body, k, v) {
-        if (!in_list(k, allowed)) {
+        if (!mt_in_list(k, allowed)) {
             api->resp_invalid(r, k, "unknown field");
             return false;
         }
@@ -248,18 +248,91 @@ void mt_free(mt_meeting *m)
     m->j = NULL;
 }
 
-bool mt_invited(ym_plugin *self, int64_t meeting_id, int64_t user_id, int64_t unit_id)
+/* The recipient units (of meeting id, or of every meeting when id is 0), other than the
+ * caller's own, on which the caller holds meetings.receive: ",3,5," (malloc'ed; "," for
+ * none), or NULL on error. A contact acts for a unit through such a grant. */
+char *mt_receive_units(ym_request *r, ym_plugin *self, int64_t id)
 {
+    size_t cap = 256, len = 1, n = 0, ncap = 64;
+    char *out = malloc(cap);
+    int64_t *units = malloc(ncap * sizeof *units);
+    if (!out || !units) {
+        free(out);
+        free(units);
+        return NULL;
+    }
+    strcpy(out, ",");
+    if (api->req_may(r, "meetings.receive", 0) != 1) {   /* none anywhere: the common case */
+        free(units);
+        return out;
+    }
+    ym_stmt *st = api->db_prepare(self, "SELECT DISTINCT unit_id FROM meetings_recipients WHERE unit_id > 0 AND "
+                                        "unit_id <> ?2 AND (?1 = 0 OR meeting_id = ?1) ORDER BY unit_id");
+    if (!st) {
+        free(out);
+        free(units);
+        return NULL;
+    }
+    api->db_bind_int(st, 1, id);
+    api->db_bind_int(st, 2, api->req_unit_id(r));
+    while (api->db_step(st) == YM_ROW) {
+        if (n == ncap) {
+            int64_t *more = realloc(units, (ncap *= 2) * sizeof *units);
+            if (!more)
+                break;
+            units = more;
+        }
+        units[n++] = api->db_column_int(st, 0);
+    }
+    api->db_reset(st);
+    for (size_t i = 0; i < n; i++) {
+        if (api->req_may(r, "meetings.receive", units[i]) != 1)
+            continue;
+        if (len + 24 > cap) {
+            char *more = realloc(out, cap *= 2);
+            if (!more)
+                break;
+            out = more;
+        }
+        len += (size_t)snprintf(out + len, cap - len, "%lld,", (long long)units[i]);
+    }
+    free(units);
+    return out;
+}
+
+int64_t mt_invited_unit(ym_request *r, ym_plugin *self, int64_t meeting_id)
+{
+    int64_t me = api->req_unit_id(r), uid = api->req_user_id(r);
     ym_stmt *st = api->db_prepare(self, "SELECT 1 FROM meetings_recipients WHERE meeting_id = ?1 AND "
                                         "((unit_id = ?2 AND ?2 > 0) OR (user_id = ?3 AND ?3 > 0)) LIMIT 1");
     if (!st)
-        return false;
+        return -1;
     api->db_bind_int(st, 1, meeting_id);
-    api->db_bind_int(st, 2, unit_id);
-    api->db_bind_int(st, 3, user_id);
+    api->db_bind_int(st, 2, me);
+    api->db_bind_int(st, 3, uid);
     bool yes = api->db_step(st) == YM_ROW;
     api->db_reset(st);
-    return yes;
+    if (yes)
+        return me;
+    char *units = mt_receive_units(r, self, meeting_id);
+    if (!units)
+        return -1;
+    int64_t via = 0;
+    if (units[1]) {
+        st = api->db_prepare(self, "SELECT unit_id FROM meetings_recipients WHERE meeting_id = ?1 AND unit_id > 0 "
+                                   "AND instr(?2, ',' || unit_id || ',') > 0 ORDER BY unit_id LIMIT 1");
+        if (!st)
+            via = -1;
+        else {
+            api->db_bind_int(st, 1, meeting_id);
+            api->db_bind_text(st, 2, units);
+            if (api->db_step(st) == YM_ROW)
+                via = api->db_column_int(st, 0);
+            api->db_reset(st);
+        }
+    }
+    free(units);
+    return via;
 }
 
 int mt_visible(ym_request *r, ym_plugin *self, mt_meeting *m)
@@ -272,8 +345,7 @@ int mt_visible(ym_request *r, ym_plugin *self, mt_meeting *m)
     }
     if (found && (api->req_may(r, "meetings.read", m->organiser_unit) == 1 ||
                   api->req_may(r, "meetings.send", m->organiser_unit) == 1 ||
-                  (strcmp(m->state, "draft") != 0 &&
-                   mt_invited(self, id, api->req_user_id(r), api->req_unit_id(r)))))
+                  (strcmp(m->state, "draft") != 0 && mt_invited_unit(r, self, id) > 0)))
         return 1;
     if (found)
         mt_free(m);
@@ -346,234 +418,6 @@ int mt_room_clash(ym_request *r, ym_plugin *self, int64_t id, int64_t room, int6
     return 0;
 }
 
-/* ---------------------------------------------------------------- validation */
-
-static const char *const FIELDS[] = {"title", "type", "organiser_unit", "convener_user", "start_at", "duration_min",
-                                     "place", "room_id", "content", "attendance", "materials", "reply_deadline",
-                                     "sms", "sms_text", NULL};
-
-static size_t utf8_len(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xc0) != 0x80;
-    return n;
-}
-
-/* A string of min..max characters; multi-line allows \n, \r and \t. */
-static bool text_ok(json_t *v, size_t min, size_t max, bool multiline)
-{
-    if (!json_is_string(v))
-        return false;
-    const char *s = json_string_value(v);
-    if (strlen(s) != json_string_length(v))
-        return false;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if ((*p < 0x20 && !(multiline && (*p == '\n' || *p == '\r' || *p == '\t'))) || *p == 0x7f)
-            return false;
-    size_t n = utf8_len(s);
-    return n >= min && n <= max;
-}
-
-static bool id_ok(json_t *v)
-{
-    return json_is_integer(v) && json_integer_value(v) > 0;
-}
-
-static bool exists(ym_plugin *self, const char *sql, int64_t id)
-{
-    ym_stmt *st = api->db_prepare(self, sql);
-    if (!st)
-        return false;
-    api->db_bind_int(st, 1, id);
-    bool yes = api->db_step(st) == YM_ROW;
-    api->db_reset(st);
-    return yes;
-}
-
-/* The SMS text: "12月1日 09:00在县政府三楼会议室开会，议题：…" (or 【预警】title for a warning). */
-int mt_sms_text(json_t *vals)
-{
-    char when[40], text[1800];
-    const char *title = json_string_value(json_object_get(vals, "title"));
-    if (strcmp(json_string_value(json_object_get(vals, "type")), "warning") == 0) {
-        snprintf(text, sizeof text, "【预警】%s", title);
-    } else {
-        api->time_format(json_integer_value(json_object_get(vals, "start_at")), when, sizeof when);
-        snprintf(text, sizeof text, "%d月%d日 %.5s在%s开会，议题：%s", atoi(when + 5), atoi(when + 8), when + 11,
-                 json_string_value(json_object_get(vals, "place")), title);
-    }
-    json_object_set_new(vals, "sms_text", json_string(text));
-    return 0;
-}
-
-/* Validates body's fields over cur (the stored values, or the defaults) and returns the
- * merged values (times in ms), or NULL after answering 400 / 403. */
-json_t *mt_fields(ym_request *r, ym_plugin *self, json_t *body, json_t *cur, const char *const *extra)
-{
-    const char *k;
-    json_t *v;
-    json_object_foreach(body, k, v) {
-        if (!in_list(k, FIELDS) && !in_list(k, extra)) {
-            api->resp_invalid(r, k, "unknown field");
-            return NULL;
-        }
-    }
-    json_t *vals = json_deep_copy(cur);
-    const char *bad = NULL, *why = NULL;
-    json_object_foreach(body, k, v) {
-        if (in_list(k, extra))
-            continue;
-        int64_t ms;
-        if (!strcmp(k, "title") && !text_ok(v, 1, 200, false))
-            bad = k, why = "title must be 1 to 200 characters on one line";
-        else if (!strcmp(k, "type") && !(json_is_string(v) && (!strcmp(json_string_value(v), "meeting") ||
-                                                               !strcmp(json_string_value(v), "warning"))))
-            bad = k, why = "type must be \"meeting\" or \"warning\"";
-        else if ((!strcmp(k, "organiser_unit") || !strcmp(k, "convener_user")) && !id_ok(v))
-            bad = k, why = "must be an id";
-        else if ((!strcmp(k, "start_at") || !strcmp(k, "reply_deadline")) && !(json_is_null(v) && !strcmp(k, "reply_deadline")) &&
-                 (!json_is_string(v) || mt_parse_time(json_string_value(v), &ms) < 0))
-            bad = k, why = "must be a time in RFC 3339 with an offset (2026-12-01T09:00:00+08:00)";
-        else if (!strcmp(k, "duration_min") && !(json_is_integer(v) && json_integer_value(v) >= 1 &&
-                                                 json_integer_value(v) <= 1440))
-            bad = k, why = "duration_min must be a whole number of minutes from 1 to 1440";
-        else if (!strcmp(k, "place") && !(json_is_string(v) && (!json_string_length(v) || text_ok(v, 0, 200, false))))
-            bad = k, why = "place must be at most 200 characters on one line";
-        else if (!strcmp(k, "room_id") && !json_is_null(v) && !id_ok(v))
-            bad = k, why = "room_id must be a room id or null";
-        else if (!strcmp(k, "content") && !text_ok(v, 0, 20000, true))
-            bad = k, why = "content must be a string of at most 20000 characters";
-        else if (!strcmp(k, "attendance") && !text_ok(v, 0, 500, true))
-            bad = k, why = "attendance must be a string of at most 500 characters";
-        else if (!strcmp(k, "materials") && !text_ok(v, 0, 2000, true))
-            bad = k, why = "materials must be a string of at most 2000 characters";
-        else if (!strcmp(k, "sms") && !json_is_boolean(v))
-            bad = k, why = "sms must be true or false";
-        else if (!strcmp(k, "sms_text") && !json_is_null(v) && !text_ok(v, 1, 500, false))
-            bad = k, why = "sms_text must be 1 to 500 characters on one line, or null (generated)";
-        if (bad)
-            break;
-        if ((!strcmp(k, "start_at") || !strcmp(k, "reply_deadline")) && json_is_string(v))
-            json_object_set_new(vals, k, json_integer(ms));
-        else
-            json_object_set(vals, k, v);
-    }
-    if (!bad) {
-        json_t *title = json_object_get(vals, "title");
-        bool warning = !strcmp(json_string_value(json_object_get(vals, "type")), "warning");
-        int64_t start = json_integer_value(json_object_get(vals, "start_at"));
-        json_t *dl = json_object_get(vals, "reply_deadline"), *room = json_object_get(vals, "room_id");
-        if (!json_is_string(title))
-            bad = "title", why = "title is required";
-        else if (!start && !warning)
-            bad = "start_at", why = "start_at is required";
-        else if (json_is_integer(dl) && !warning && json_integer_value(dl) > start)
-            bad = "reply_deadline", why = "reply_deadline must not be after start_at";
-        else if (!exists(self, "SELECT 1 FROM core_v_units WHERE id = ?1 AND active = 1",
-                         json_integer_value(json_object_get(vals, "organiser_unit"))))
-            bad = "organiser_unit", why = "no such active unit";
-        else if (!exists(self, "SELECT 1 FROM core_v_users WHERE id = ?1",
-                         json_integer_value(json_object_get(vals, "convener_user"))))
-            bad = "convener_user", why = "no such user";
-        else if (json_is_integer(room) &&
-                 !exists(self, "SELECT 1 FROM meetings_rooms WHERE id = ?1 AND active = 1", json_integer_value(room)))
-            bad = "room_id", why = "no such room";
-        else if (!json_string_length(json_object_get(vals, "place")) && !json_is_integer(room) && !warning)
-            bad = "place", why = "a place or a room is required";
-        if (!bad && !start)
-            json_object_set_new(vals, "start_at", json_integer(api->now()));
-    }
-    if (bad) {
-        api->resp_invalid(r, bad, why);
-        json_decref(vals);
-        return NULL;
-    }
-    json_t *room = json_object_get(vals, "room_id");
-    if (json_is_integer(room) && !json_string_length(json_object_get(vals, "place"))) {
-        char name[700] = "";
-        ym_stmt *st = api->db_prepare(self, "SELECT name FROM meetings_rooms WHERE id = ?1");
-        if (st) {
-            api->db_bind_int(st, 1, json_integer_value(room));
-            if (api->db_step(st) == YM_ROW)
-                snprintf(name, sizeof name, "%s", api->db_column_text(st, 0));
-            api->db_reset(st);
-        }
-        json_object_set_new(vals, "place", json_string(name));
-    }
-    if (!json_is_string(json_object_get(body, "sms_text")))
-        mt_sms_text(vals);
-    if (api->req_may(r, "meetings.send", json_integer_value(json_object_get(vals, "organiser_unit"))) != 1) {
-        api->resp_error(r, 403, "forbidden", "you may not organise meetings for that unit (meetings.send)");
-        json_decref(vals);
-        return NULL;
-    }
-    return vals;
-}
-
-/* Binds the values of vals to ?2.. of a statement in FIELDS order (?1 is left to the caller). */
-static int bind_vals(ym_stmt *st, json_t *vals)
-{
-    int rc = 0;
-    for (int i = 0; FIELDS[i]; i++) {
-        json_t *v = json_object_get(vals, FIELDS[i]);
-        if (json_is_integer(v))
-            rc |= api->db_bind_int(st, i + 2, json_integer_value(v));
-        else if (json_is_boolean(v))
-            rc |= api->db_bind_int(st, i + 2, json_is_true(v));
-        else if (json_is_string(v))
-            rc |= api->db_bind_text(st, i + 2, json_string_value(v));
-        else
-            rc |= api->db_bind_null(st, i + 2);
-    }
-    return rc;
-}
-
-/* The stored values of a meeting in the form mt_fields works on. */
-static json_t *stored_vals(ym_plugin *self, int64_t id)
-{
-    ym_stmt *st = api->db_prepare(self, "SELECT title, type, organiser_unit, convener_user, start_at, duration_min, "
-                                        "place, room_id, content, attendance, materials, reply_deadline, sms, sms_text "
-                                        "FROM meetings_meetings WHERE id = ?1");
-    if (!st)
-        return NULL;
-    api->db_bind_int(st, 1, id);
-    json_t *vals = NULL;
-    if (api->db_step(st) == YM_ROW) {
-        vals = json_object();
-        for (int i = 0; FIELDS[i]; i++) {
-            int t = api->db_column_type(st, i);
-            json_t *v = t == YM_NULL ? json_null() : t == YM_INTEGER ? json_integer(api->db_column_int(st, i))
-                      : json_string(api->db_column_text(st, i));
-            if (!strcmp(FIELDS[i], "sms"))
-                v = (json_decref(v), json_boolean(api->db_column_int(st, i)));
-            json_object_set_new(vals, FIELDS[i], v);
-        }
-    }
-    api->db_reset(st);
-    return vals;
-}
-
-/* Used by send.c's change: the update of a meeting's fields. */
-int mt_store_vals(ym_plugin *self, int64_t id, json_t *vals);
-int mt_store_vals(ym_plugin *self, int64_t id, json_t *vals)
-{
-    ym_stmt *st = api->db_prepare(self, "UPDATE meetings_meetings SET title = ?2, type = ?3, organiser_unit = ?4, "
-                                        "convener_user = ?5, start_at = ?6, duration_min = ?7, place = ?8, room_id = ?9, "
-                                        "content = ?10, attendance = ?11, materials = ?12, reply_deadline = ?13, "
-                                        "sms = ?14, sms_text = ?15, updated_at = ?16 WHERE id = ?1");
-    int ok = st && api->db_bind_int(st, 1, id) == 0 && bind_vals(st, vals) == 0 &&
-             api->db_bind_int(st, 16, api->now()) == 0 && api->db_step(st) == YM_DONE;
-    if (st)
-        api->db_reset(st);
-    return ok ? 0 : -1;
-}
-json_t *mt_stored_vals(ym_plugin *self, int64_t id);
-json_t *mt_stored_vals(ym_plugin *self, int64_t id)
-{
-    return stored_vals(self, id);
-}
-
 /* ---------------------------------------------------------------- CRUD */
 
 static long long query_int(ym_request *r, const char *name, long long def, long long lo, long long hi)
@@ -599,7 +443,7 @@ static void list_meetings(ym_request *r, void *ud)
         api->resp_invalid(r, "box", "box is organised or invited");
         return;
     }
-    if (limit < 0 || after < 0 || unit < 0 || (state && !in_list(state, states))) {
+    if (limit < 0 || after < 0 || unit < 0 || (state && !mt_in_list(state, states))) {
         api->resp_invalid(r, limit < 0 ? "limit" : after < 0 ? "after" : unit < 0 ? "unit" : "state",
                           "limit 1-200, after an id, unit an id, state a meeting state");
         return;
@@ -608,16 +452,23 @@ static void list_meetings(ym_request *r, void *ud)
         api->resp_error(r, 403, "forbidden", "you may not read the meetings of that unit");
         return;
     }
-    ym_stmt *st = api->db_prepare(self, invited
+    /* invited: to the caller, to their unit, or to a unit they receive for (a contact) */
+    char *via = invited ? mt_receive_units(r, self, 0) : NULL;
+    ym_stmt *st = invited && !via ? NULL : api->db_prepare(self, invited
         ? "SELECT " COLS FROM " WHERE m.id IN (SELECT meeting_id FROM meetings_recipients WHERE (unit_id = ?1 AND ?1 > 0) "
-          "OR (user_id = ?4 AND ?4 > 0)) AND m.state <> 'draft' AND (?2 = 0 OR m.id < ?2) AND (?5 IS NULL OR m.state = ?5) "
-          "ORDER BY m.id DESC LIMIT ?3"
+          "OR (user_id = ?4 AND ?4 > 0) OR (unit_id > 0 AND instr(?6, ',' || unit_id || ',') > 0)) AND m.state <> 'draft' "
+          "AND (?2 = 0 OR m.id < ?2) AND (?5 IS NULL OR m.state = ?5) ORDER BY m.id DESC LIMIT ?3"
         : "SELECT " COLS FROM " WHERE m.organiser_unit = ?1 AND (?2 = 0 OR m.id < ?2) AND (?4 = ?4) "
-          "AND (?5 IS NULL OR m.state = ?5) ORDER BY m.id DESC LIMIT ?3");
+          "AND (?5 IS NULL OR m.state = ?5) AND (?6 IS NULL) ORDER BY m.id DESC LIMIT ?3");
     if (!st) {
+        free(via);
         api->resp_error(r, 503, "storage_busy", "cannot read the meetings");
         return;
     }
+    if (via)
+        api->db_bind_text(st, 6, via);
+    else
+        api->db_bind_null(st, 6);
     api->db_bind_int(st, 1, invited ? api->req_unit_id(r) : unit);
     api->db_bind_int(st, 2, after);
     api->db_bind_int(st, 3, limit);
@@ -630,6 +481,7 @@ static void list_meetings(ym_request *r, void *ud)
     while (api->db_step(st) == YM_ROW)
         json_array_append_new(items, row_json(st));
     api->db_reset(st);
+    free(via);
     size_t n = json_array_size(items);
     json_t *last = n == (size_t)limit ? json_object_get(json_array_get(items, n - 1), "id") : NULL;
     mt_reply(r, 200, json_pack("{s:o,s:O}", "items", items, "next", last ? last : json_null()));
@@ -668,7 +520,7 @@ static bool file_ids_ok(ym_request *r, json_t *body)
     if (!f)
         return true;
     bool ok = json_is_array(f) && json_array_size(f) <= 20;
-    json_array_foreach(f, i, v) ok = ok && id_ok(v);
+    json_array_foreach(f, i, v) ok = ok && mt_id_ok(v);
     if (!ok)
         api->resp_invalid(r, "file_ids", "file_ids must be a list of at most 20 file ids");
     return ok;
@@ -703,7 +555,7 @@ static void create_meeting(ym_request *r, void *ud)
                                         "materials, reply_deadline, sms, sms_text, state, created_by, created_at, "
                                         "updated_at) VALUES ('', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
                                         "?14, ?15, 'draft', ?16, ?17, ?17)");
-    int ok = st && api->db_bind_int(st, 1, 0) == 0 && bind_vals(st, vals) == 0 &&
+    int ok = st && api->db_bind_int(st, 1, 0) == 0 && mt_bind_vals(st, vals) == 0 &&
              api->db_bind_int(st, 16, api->req_user_id(r)) == 0 && api->db_bind_int(st, 17, now) == 0 &&
              api->db_step(st) == YM_DONE;
     if (st)
@@ -758,7 +610,7 @@ static void update_meeting(ym_request *r, void *ud)
         api->resp_error(r, 409, "conflict", "only a draft is edited; change a sent notice with POST .../change");
         goto out;
     }
-    json_t *cur = stored_vals(self, m.id);
+    json_t *cur = mt_stored_vals(self, m.id);
     json_t *vals = cur ? mt_fields(r, self, body, cur, NULL) : NULL;
     json_decref(cur);
     if (!vals)
@@ -831,7 +683,7 @@ static int check_settings(ym_plugin *self)
     static const char *const keys[] = {"remind_after_min", "channel_after_min", "call_before_deadline_min",
                                        "remind_before_start_min", "channel", NULL};
     for (size_t i = 0; api->setting_key(self, i); i++) {
-        if (!in_list(api->setting_key(self, i), keys)) {
+        if (!mt_in_list(api->setting_key(self, i), keys)) {
             char why[128];
             snprintf(why, sizeof why, "meetings.%s: unknown setting", api->setting_key(self, i));
             api->fail(self, why);
@@ -876,7 +728,7 @@ static int init(ym_plugin *self, const ym_api *a)
         api->permission(self, "meetings.handle", "办理会议决定", "handle decisions of minutes as tracked items") < 0)
         return -1;
     static const route_def routes[] = {
-        {"GET", "/api/meetings", "meetings.read", list_meetings},
+        {"GET", "/api/meetings", "user", list_meetings},   /* organised: meetings.read; invited: anyone */
         {"POST", "/api/meetings", "meetings.send", create_meeting},
         {"GET", "/api/meetings/stats", "meetings.read", mt_unit_stats},
         {"GET", "/api/meetings/rooms", "user", mt_rooms_list},

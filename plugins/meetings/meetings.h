@@ -27,11 +27,18 @@ int64_t mt_id_param(ym_request *r);
 json_t *mt_time_json(int64_t ms);
 int mt_parse_time(const char *s, int64_t *ms);
 json_t *mt_body(ym_request *r);   /* a JSON object body, or NULL after a 400 */
+bool mt_in_list(const char *k, const char *const *l);
 bool mt_only_fields(ym_request *r, json_t *body, const char *const *allowed);
 void mt_engine_error(ym_request *r, ym_plugin *self, int64_t rc);
 int mt_load(ym_plugin *self, int64_t id, mt_meeting *m);    /* 1 found, 0 not, -1 error */
 void mt_free(mt_meeting *m);
-bool mt_invited(ym_plugin *self, int64_t meeting_id, int64_t user_id, int64_t unit_id);
+/* Is the caller invited to meeting_id: a person recipient, staff of a recipient unit (their
+ * unit), or a contact holding meetings.receive on one? The unit they are invited through
+ * (their own unless only a contact), 0 when not invited, -1 on error. */
+int64_t mt_invited_unit(ym_request *r, ym_plugin *self, int64_t meeting_id);
+/* ",3,5,": the recipient units (of meeting id; 0 every meeting) the caller holds
+ * meetings.receive on, besides their own (malloc'ed; NULL on error). */
+char *mt_receive_units(ym_request *r, ym_plugin *self, int64_t id);
 /* The meeting of :id when the caller may see it (perm on the organiser unit, or
  * invited); answers 404 and returns 0 otherwise. */
 int mt_visible(ym_request *r, ym_plugin *self, mt_meeting *m);
@@ -52,9 +59,14 @@ void mt_finish(ym_request *r, void *ud);
 void mt_board(ym_request *r, void *ud);
 json_t *mt_attendance(json_t *board);
 int mt_deadline_job(ym_plugin *self, const char *name, void *ud);
-/* validation of the notice's fields, shared by create, PATCH and change (meetings.c) */
+
+/* fields.c: validation of the notice's fields, shared by create, PATCH and change */
 json_t *mt_fields(ym_request *r, ym_plugin *self, json_t *body, json_t *cur, const char *const *extra);
 int mt_sms_text(json_t *vals);
+bool mt_id_ok(json_t *v);
+int mt_bind_vals(ym_stmt *st, json_t *vals);          /* ?2.. in the order of the fields */
+json_t *mt_stored_vals(ym_plugin *self, int64_t id);  /* the stored values, as mt_fields takes them */
+int mt_store_vals(ym_plugin *self, int64_t id, json_t *vals);
 
 /* checkin.c */
 void mt_checkin_code(ym_request *r, void *ud);

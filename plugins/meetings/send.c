@@ -6,9 +6,6 @@
 #include <string.h>
 #include "meetings.h"
 
-int mt_store_vals(ym_plugin *self, int64_t id, json_t *vals);
-json_t *mt_stored_vals(ym_plugin *self, int64_t id);
-
 #define MIN_MS 60000LL
 #define REPLY_FORM "{\"fields\":[" \
     "{\"name\":\"attending\",\"label\":\"能否参会\",\"type\":\"boolean\",\"required\":true}," \
@@ -91,10 +88,11 @@ static int64_t send_dispatch(ym_request *r, ym_plugin *self, int64_t id, const c
     int64_t did = api->dispatch_create(self, text);
     free(text);
     if (did > 0) {
-        st = api->db_prepare(self, "INSERT INTO meetings_dispatches (meeting_id, dispatch_id, kind, sent_at) "
-                                   "VALUES (?1, ?2, ?3, ?4)");
+        st = api->db_prepare(self, "INSERT INTO meetings_dispatches (meeting_id, dispatch_id, kind, sent_at, sent_by) "
+                                   "VALUES (?1, ?2, ?3, ?4, ?5)");
         bool ok = st && api->db_bind_int(st, 1, id) == 0 && api->db_bind_int(st, 2, did) == 0 &&
-                  api->db_bind_text(st, 3, kind) == 0 && api->db_bind_int(st, 4, now) == 0 && api->db_step(st) == YM_DONE;
+                  api->db_bind_text(st, 3, kind) == 0 && api->db_bind_int(st, 4, now) == 0 &&
+                  api->db_bind_int(st, 5, api->req_user_id(r)) == 0 && api->db_step(st) == YM_DONE;
         if (st)
             api->db_reset(st);
         st = ok ? api->db_prepare(self, "UPDATE meetings_meetings SET dispatch_id = ?2, sent_at = ?3, updated_at = ?3 "

@@ -7,6 +7,7 @@ rotating check-in code (an expired code refused, an uninvited unit refused), min
 decisions become tracked items, room clashes, statistics, and bad input writing nothing."""
 import json
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from types import SimpleNamespace
@@ -15,6 +16,7 @@ import pytest
 
 import test_plugins as tp
 from directory_helpers import error
+from sse_helpers import Sse
 
 # long sessions: the test clock moves days ahead
 CONF = ('plugin_paths = { "%s" }\nplugins = { "meetings" }\n' % tp.BUILT
@@ -42,6 +44,10 @@ def m():
             t.staff = tp.person(s, admin, t.towns[0])                  # a plain user of an invited unit
             t.outsider = tp.person(s, admin, t.X, [("mt_recv", t.X, False)])
             t.person = tp.person(s, admin, t.X)                        # invited as a person
+            t.xstaff = tp.person(s, admin, t.X)                        # a plain user of an uninvited unit
+            # a township's contact whose own unit is elsewhere: meetings.receive on the township only
+            tp.make_role(admin, "mt_contact", ["meetings.receive"])
+            t.contact = tp.person(s, admin, t.X, [("mt_contact", t.towns[17], False)])
             yield t
         finally:
             tp.stop_clean(s)
@@ -181,6 +187,8 @@ def test_send_sign_reply_board(m):
     assert m.clerks[a].get("/api/meetings/%d" % mt["id"]).status_code == 200
     error(m.outsider.get("/api/meetings/%d" % mt["id"]), 404)
     error(m.outsider.get("/api/dispatches/%d" % did), 404)
+    error(m.outsider.post("/api/dispatches/%d/sign" % did), 404)
+    error(m.outsider.post("/api/dispatches/%d/reply" % did, {"answers": {"attending": True}}), 404)
     # a signs then replies with two attendees; b replies (signing too) that it cannot come; c nothing
     assert m.clerks[a].post("/api/dispatches/%d/sign" % did).status_code == 200
     r = m.clerks[a].post("/api/dispatches/%d/reply" % did, {"answers": {"attending": True, "attendees": [
@@ -520,3 +528,95 @@ def test_reminder_before_the_start(m):
     assert body == m.org.get("/api/meetings/%d" % mt["id"]).json()["sms_text"]
     clock(m, 10 * 60)
     assert told() == 1
+
+
+def live_event(stream, etype, timeout=5):
+    """The data of the next frame of type etype on stream, or None within timeout."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for f in stream.frames(timeout=max(0.01, deadline - time.time()), count=1):
+            if f.get("event") == etype:
+                return f["data"]["data"]
+    return None
+
+
+def test_checkin_pushes_live_event_to_the_organiser(m):
+    a = m.towns[19]
+    mt = create(m, title="签到推送测试", start_at=iso(server_now(m) + timedelta(hours=1)))
+    send(m, mt["id"], [a])
+    code = m.org.get("/api/meetings/%d/checkin-code" % mt["id"]).json()["code"]
+    org, clerk = Sse(m.s, m.org.token), Sse(m.s, m.clerks[a].token)
+    try:
+        assert org.status == 200 and clerk.status == 200
+        org.frames(timeout=0.3)
+        clerk.frames(timeout=0.3)
+        # a refused check-in pushes nothing
+        wrong = "000000" if code != "000000" else "111111"
+        error(m.clerks[a].post("/api/meetings/%d/checkin" % mt["id"], {"code": wrong}), 400, "invalid", "code")
+        t0 = time.time()
+        r = m.clerks[a].post("/api/meetings/%d/checkin" % mt["id"], {"code": code})
+        assert r.status_code == 201, r.text
+        d = live_event(org, "meetings.checkin")
+        assert d is not None, "no live event for the check-in"
+        assert time.time() - t0 < 2
+        assert d["meeting_id"] == mt["id"] and d["user_id"] == m.clerks[a].id and d["unit_id"] == a
+        assert d["late"] is False and d["checkins"] == {"total": 1, "late": 0}
+        assert d["dispatch_id"] == m.org.get("/api/meetings/%d" % mt["id"]).json()["dispatch_id"]
+        assert board(m, mt["id"])["checkins"] == d["checkins"]
+        # a second check-in is refused and pushes nothing; the attendee's own stream gets none
+        error(m.clerks[a].post("/api/meetings/%d/checkin" % mt["id"], {"code": code}), 409, "already_checked_in")
+        assert live_event(org, "meetings.checkin", timeout=0.5) is None
+        assert live_event(clerk, "meetings.checkin", timeout=0.2) is None
+    finally:
+        org.close()
+        clerk.close()
+
+
+def test_my_meetings_need_no_permission(m):
+    a, b = m.towns[17], m.towns[18]
+    mt = create(m, title="我的会议测试")
+    draft = create(m, title="我的会议草稿")
+    did = send(m, mt["id"], [a], [m.person.id])["dispatch_id"]
+    other = create(m, title="发给别的镇的会")
+    send(m, other["id"], [b])
+    staff_a = tp.person(m.s, m.admin, a)              # no role at all
+
+    def mine(api):
+        r = api.get("/api/meetings?box=invited")
+        assert r.status_code == 200, r.text
+        return [x["id"] for x in r.json()["items"]]
+
+    # owed: staff of the unit, its contact (own unit elsewhere, meetings.receive only), the person
+    for who in (staff_a, m.contact, m.person):
+        got = mine(who)
+        assert mt["id"] in got and other["id"] not in got and draft["id"] not in got, got
+        assert who.get("/api/meetings/%d" % mt["id"]).json()["id"] == mt["id"]
+        assert m.org.get("/api/meetings/%d" % mt["id"]).json()["title"] == "我的会议测试"
+        error(who.get("/api/meetings/%d" % other["id"]), 404)
+        error(who.get("/api/meetings/%d" % draft["id"]), 404)
+        error(who.get("/api/meetings/%d/minutes" % other["id"]), 404)
+    sent_to_a = [i for (i,) in tp.db_rows(m.s, "SELECT meeting_id FROM meetings_recipients WHERE unit_id = ? "
+                                               "ORDER BY meeting_id DESC", a)]
+    assert mine(staff_a) == sent_to_a and mine(m.contact) == sent_to_a and len(sent_to_a) >= 2
+    assert mine(m.person) == [i for (i,) in tp.db_rows(m.s, "SELECT meeting_id FROM meetings_recipients WHERE "
+                                                           "user_id = ? ORDER BY meeting_id DESC", m.person.id)]
+    # nothing they are not owed: a plain user of the person's unit; the other town's clerk
+    assert mine(m.xstaff) == []
+    error(m.xstaff.get("/api/meetings/%d" % mt["id"]), 404)
+    assert mt["id"] not in mine(m.clerks[b])
+    # the organised box still needs meetings.read on the unit; bad paging is refused
+    error(staff_a.get("/api/meetings"), 403, "forbidden")
+    error(m.contact.get("/api/meetings?unit=%d" % a), 403, "forbidden")
+    error(staff_a.get("/api/meetings?box=invited&limit=0"), 400, "invalid", "limit")
+    error(staff_a.get("/api/meetings?box=invited&state=open"), 400, "invalid", "state")
+    assert mt["id"] in [x["id"] for x in staff_a.get("/api/meetings?box=invited&state=sent").json()["items"]]
+    assert mt["id"] not in [x["id"] for x in staff_a.get("/api/meetings?box=invited&state=finished").json()["items"]]
+    # the contact signs for the unit and checks in for it; plain staff check in too
+    assert m.contact.post("/api/dispatches/%d/sign" % did).status_code == 200
+    code = m.org.get("/api/meetings/%d/checkin-code" % mt["id"]).json()["code"]
+    r = m.contact.post("/api/meetings/%d/checkin" % mt["id"], {"code": code})
+    assert r.status_code == 201 and r.json()["unit_id"] == a, r.text
+    r = staff_a.post("/api/meetings/%d/checkin" % mt["id"], {"code": code})
+    assert r.status_code == 201 and r.json()["unit_id"] == a, r.text
+    error(m.xstaff.post("/api/meetings/%d/checkin" % mt["id"], {"code": code}), 404)
+    assert count(m, "SELECT count(*) FROM meetings_checkins WHERE meeting_id = ? AND unit_id = ?", mt["id"], a) == 2

@@ -1,8 +1,8 @@
 // The organiser's page (#/p/meetings/meetings): the meetings of my unit and a new notice; with
 // ?id=<meeting> one meeting: its particulars, the recipient units and Send (a draft), the live
 // board (read / signed / replied / attending, the names, the units still owing — updated from the
-// live event "core.dispatch.receipt" of the meeting's dispatch) and the rotating check-in QR
-// (GET /api/meetings/:id/checkin-code every 30 s).
+// live events "core.dispatch.receipt" of the meeting's dispatch and "meetings.checkin" of the
+// meeting) and the rotating check-in QR (GET /api/meetings/:id/checkin-code every 30 s).
 import { api } from "/kit/api.js";
 import { t, fmtDateTime, fmtNumber } from "/kit/i18n.js";
 import { h } from "/kit/dom.js";
@@ -204,9 +204,21 @@ function boardSection(m, cleanups) {
     clearTimeout(timer);
     timer = setTimeout(refresh, 300);
   };
+  // a check-in: "meetings.checkin" of this meeting carries the new check-in counts
+  const onCheckin = (ev) => {
+    const d = ev && ev.data;
+    if (!d || d.meeting_id !== m.id) return;
+    if (last && d.checkins) { last.checkins = d.checkins; drawCounts(last.counts || {}, last); }
+    clearTimeout(timer);
+    timer = setTimeout(refresh, 300);
+  };
   live.on("core.dispatch.receipt", onReceipt);
+  live.on("meetings.checkin", onCheckin);
   live.on("resync", refresh);
-  cleanups.push(() => { live.off("core.dispatch.receipt", onReceipt); live.off("resync", refresh); clearTimeout(timer); });
+  cleanups.push(() => {
+    live.off("core.dispatch.receipt", onReceipt); live.off("meetings.checkin", onCheckin);
+    live.off("resync", refresh); clearTimeout(timer);
+  });
   refresh();
 
   const section = h("section", { class: "card", "data-testid": "meetings-board", "aria-labelledby": "meetings-board-h" },
@@ -237,8 +249,6 @@ function qrSection(m, cleanups) {
       img.hidden = false;
       code.textContent = c.code;
       until.textContent = t("meetings.qr_until", { at: fmtDateTime(c.accepted_until) });
-      const board = document.querySelector("[data-testid=meetings-board]");
-      if (board && board.refresh) board.refresh(); // check-ins have no live event: count them with each code
     } catch (e) {
       if (!stopped) { showErrorText(error, e); img.hidden = true; }
     }
