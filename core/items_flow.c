@@ -1,5 +1,6 @@
 /* items_flow: creating a tracked item and every transition of its flow (assign, accept,
- * return, report, complete, review, close, extensions, lag reasons, urge, escalate, link),
+ * return, report, complete, review, close, extensions, lag reasons, urge, escalate; links,
+ * changes and withdrawal are in items_edit.c),
  * each with its timeline row, notices, to-dos (owner "core", key "item:<id>:<what>", for
  * the clerk role of the unit that must act) and a fresh colour. */
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <string.h>
 #include "items.h"
 #include "items_int.h"
+#include "items_edit.h"
 #include "calendar.h"
 #include "events.h"
 #include "files.h"
@@ -38,11 +40,7 @@ const char *ym_item_err_field(const char *err, char *field, size_t flen)
 
 /* ---------- lookups ---------- */
 
-typedef struct item_row {
-    char state[16], source[40], deadline[16];
-    int64_t supervisor, lead;
-    int deadline_workdays;
-} item_row;
+typedef ym__item_row item_row;
 
 static int load(ym_db *db, int64_t id, item_row *it)
 {
@@ -209,6 +207,25 @@ static int common(ym_db *db, int64_t id, item_row *it, const char *const *states
 static const char *const OPEN[] = {"assigned", "accepted", "in_progress", NULL};
 static const char *const WORKING[] = {"accepted", "in_progress", NULL};
 
+/* The steps above for items_edit.c (items_edit.h). */
+int ym__item_common(ym_db *db, int64_t id, ym__item_row *it, const char *const *states, char *err, size_t errlen)
+{
+    return common(db, id, it, states, err, errlen);
+}
+
+int ym__item_move(ym_db *db, int64_t id, const ym__item_row *it, const char *to, const char *kind, int64_t user,
+                  int64_t unit, json_t *detail)
+{
+    return move(db, id, it, to, kind, user, unit, detail);
+}
+
+int ym__item_todo_put(ym_db *db, int64_t id, const char *what, int64_t unit, const char *prefix, const char *kind,
+                      const char *deadline)
+{
+    char title[800];
+    return todo_put(db, id, what, unit, todo_title(db, id, prefix, title, sizeof title), kind, deadline);
+}
+
 /* ---------- create ---------- */
 
 static bool name_ok(const char *s)
@@ -222,7 +239,7 @@ static bool name_ok(const char *s)
     return true;
 }
 
-static bool record_ok(const char *s)
+bool ym__item_record_ok(const char *s)
 {
     const char *c = strchr(s, ':');
     if (!c || c == s || !c[1] || strlen(s) > YM_ITEM_RECORD_MAX)
@@ -279,7 +296,7 @@ static int check_spec(ym_db *db, const ym_item_spec *s, json_t **nodes, char *er
     if (!s->source_kind || !in_states(s->source_kind, kinds))
         return ret(err, errlen, YM_ITEM_EINVAL,
                    "source_kind: expected instruction, minutes, task_list, proposal, project or other");
-    if (s->record && !record_ok(s->record))
+    if (s->record && !ym__item_record_ok(s->record))
         return ret(err, errlen, YM_ITEM_EINVAL, "record: expected \"<table>:<id>\" of at most %d bytes",
                    YM_ITEM_RECORD_MAX);
     if (!s->title || !ym__item_text_ok(s->title, YM_ITEM_TITLE_MAX, false, false))
@@ -777,8 +794,7 @@ int ym_item_extend_decide(ym_db *db, int64_t id, int64_t ext_id, int64_t by_user
     sqlite3_reset(st);
     if (rc != SQLITE_DONE)
         return DBERR(db);
-    char what[32], key_title[8];
-    (void)key_title;
+    char what[32];
     snprintf(what, sizeof what, "extension:%lld", (long long)ext_id);
     json_t *d = json_pack("{s:I,s:b,s:s,s:s}", "extension_id", (json_int_t)ext_id, "approve", approve, "until", until,
                           "comment", comment ? comment : "");
@@ -856,38 +872,6 @@ int ym_item_escalate(ym_db *db, int64_t id, int64_t by_user, bool on, const char
     bool ok = exec4(db, "UPDATE core_items SET escalated = ?4, updated_at = ?2 WHERE id = ?1", id, NULL, on) == 0 &&
               ym__item_timeline(db, id, on ? "escalated" : "deescalated", by_user, it.supervisor, it.state, NULL, d) == 0 &&
               ym_item_recolour(db, id, ym_now()) >= 0;
-    json_decref(d);
-    return ok ? 0 : DBERR(db);
-}
-
-int ym_item_link(ym_db *db, int64_t id, int64_t by_user, const char *record, char *err, size_t errlen)
-{
-    item_row it;
-    int rc = common(db, id, &it, NULL, err, errlen);
-    if (rc < 0)
-        return rc;
-    if (!record || !record_ok(record))
-        return ret(err, errlen, YM_ITEM_EINVAL, "record: expected \"<table>:<id>\" of at most %d bytes",
-                   YM_ITEM_RECORD_MAX);
-    sqlite3_stmt *st = ym_db_prepare(db, "core",
-        "INSERT INTO core_item_links (item_id, record, created_by, created_at) VALUES (?1, ?2, ?3, ?4) "
-        "ON CONFLICT DO NOTHING RETURNING 1");
-    if (!st)
-        return DBERR(db);
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_text(st, 2, record, -1, SQLITE_STATIC);
-    if (by_user > 0)
-        sqlite3_bind_int64(st, 3, by_user);
-    sqlite3_bind_int64(st, 4, ym_now());
-    rc = sqlite3_step(st);
-    bool added = rc == SQLITE_ROW;
-    if (added)
-        rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE)
-        return DBERR(db);
-    json_t *d = json_pack("{s:s}", "record", record);
-    bool ok = !added || ym__item_timeline(db, id, "link", by_user, 0, it.state, NULL, d) == 0;
     json_decref(d);
     return ok ? 0 : DBERR(db);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "items.h"
 #include "items_int.h"
+#include "items_edit.h"
 #include "api.h"
 #include "auth.h"
 #include "http.h"
@@ -371,7 +372,21 @@ static int64_t do_link(ctx *c)
     return ym_item_link(c->db, c->id, c->r->who->user_id, record, c->err, sizeof c->err);
 }
 
+static int64_t do_update(ctx *c)
+{
+    return ym_item_update(c->db, c->id, c->r->who->user_id, c->body, c->err, sizeof c->err);
+}
+
+static int64_t do_withdraw(ctx *c)
+{
+    const char *reason = NULL;
+    STR("reason", 100000, false, &reason);
+    return ym_item_withdraw(c->db, c->id, c->r->who->user_id, reason, c->err, sizeof c->err);
+}
+
 static const char *const K_NONE[] = {NULL};
+static const char *const K_UPDATE[] = YM_ITEM_EDIT_KEYS;
+static const char *const K_WITHDRAW[] = {"reason", NULL};
 static const char *const K_RETURN[] = {"reason", "unit_id", NULL};
 static const char *const K_REPORT[] = {"text", "file_ids", "node_id", "percent", "unit_id", NULL};
 static const char *const K_COMPLETE[] = {"text", "file_ids", "unit_id", NULL};
@@ -397,6 +412,8 @@ static const action A_REASON = {"reason", HANDLE, K_REASON, do_reason, 201};
 static const action A_URGE = {"urge", MANAGE, K_URGE, do_urge, 200};
 static const action A_ESCALATE = {"escalate", MANAGE, K_ESCALATE, do_escalate, 200};
 static const action A_LINK = {"link", MANAGE, K_LINK, do_link, 200};
+static const action A_UPDATE = {"update", MANAGE, K_UPDATE, do_update, 200};
+static const action A_WITHDRAW = {"withdraw", MANAGE, K_WITHDRAW, do_withdraw, 200};
 
 /* ---------- the reads ---------- */
 
@@ -512,7 +529,7 @@ static void list_get(ym_request *r, void *ud)
         goto out;
     static const char *const colours[] = {"green", "blue", "yellow", "orange", "red", NULL};
     static const char *const states[] = {"draft", "assigned", "returned", "accepted", "in_progress", "completed",
-                                         "reviewed", "closed", NULL};
+                                         "reviewed", "closed", "withdrawn", NULL};
     bool ok = true;
     for (const char *const *v = colours; colour && ok; v++)
         if (!*v) {
@@ -716,6 +733,8 @@ int ym_items_routes(ym_router *rt, char *err, size_t errlen)
         {"POST", "/api/items/:id/urge", YM_PERM_USER, run_action, &A_URGE},
         {"POST", "/api/items/:id/escalate", YM_PERM_USER, run_action, &A_ESCALATE},
         {"POST", "/api/items/:id/links", YM_PERM_USER, run_action, &A_LINK},
+        {"PATCH", "/api/items/:id", YM_PERM_USER, run_action, &A_UPDATE},
+        {"POST", "/api/items/:id/withdraw", YM_PERM_USER, run_action, &A_WITHDRAW},
     };
     if (ym_api_routes(rt, routes, sizeof routes / sizeof routes[0], err, errlen) < 0)
         return -1;

@@ -245,9 +245,13 @@ static int l_array(lua_State *L)
     return 1;
 }
 
+/* yimen.is_array(v): an array decoded from JSON or made by yimen.array (empty too), or a
+ * plain Lua sequence {a, b, c} (keys exactly 1..n, n > 0): what yimen.json.encode writes
+ * as a JSON array. An empty plain table is not one (it encodes as {}). */
 static int l_is_array(lua_State *L)
 {
-    lua_pushboolean(L, lua_type(L, 1) == LUA_TTABLE && ym_lua_has_mt(L, 1, ym_lua_key_array));
+    lua_pushboolean(L, lua_type(L, 1) == LUA_TTABLE &&
+                           (ym_lua_has_mt(L, 1, ym_lua_key_array) || ym_lua_is_sequence(L, 1)));
     return 1;
 }
 

@@ -85,6 +85,8 @@ void ym_lua_push_json(lua_State *L, json_t *j);
 bool ym_lua_has_mt(lua_State *L, int idx, const void *key);
 /* Marks the table at the top as a JSON array (yimen.array). */
 void ym_lua_set_array_mt(lua_State *L);
+/* Is the value at idx a table whose keys are exactly 1..n, n > 0 (a plain Lua sequence)? */
+bool ym_lua_is_sequence(lua_State *L, int idx);
 
 void ym_lbuf_put(ym_lbuf *b, const char *s, size_t n);
 void ym_lbuf_free(ym_lbuf *b);

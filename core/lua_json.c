@@ -169,6 +169,12 @@ static bool is_sequence(lua_State *L, int idx, lua_Integer *n)
     return count > 0 && count == max;
 }
 
+bool ym_lua_is_sequence(lua_State *L, int idx)
+{
+    lua_Integer n;
+    return lua_type(L, idx) == LUA_TTABLE && is_sequence(L, lua_absindex(L, idx), &n);
+}
+
 static int enc_value(enc *e, int idx);
 
 static int enc_key(enc *e, int idx)

@@ -1,13 +1,19 @@
 /* lua_services: the shared services in the `yimen` Lua module, over the same functions
  * as the C API (plugin_services.c): yimen.job, yimen.subscribe, yimen.emit,
  * yimen.notify, yimen.notify_unit, yimen.push, yimen.todo.*, yimen.search.*,
- * yimen.files.*, yimen.sheets.*, and the engines yimen.items.* and yimen.dispatch.*.
+ * yimen.files.*, yimen.sheets.*, and the engines yimen.items.* and yimen.dispatch.*;
+ * and the functions yimen.text.* (UTF-8 aware: Chinese text counted in characters) and
+ * yimen.date.* ("YYYY-MM-DD" dates, day numbers, working days of the core calendar).
  * A misuse raises a Lua error naming the function. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <lauxlib.h>
 #include "lua_api.h"
+#include "calendar.h"
+#include "clock.h"
+#include "files.h"
 #include "lua_host.h"
 #include "plugin_services.h"
 #include "jobs.h"
@@ -331,18 +337,25 @@ static int l_sheets_rows(lua_State *L)
 
 /* An engine's refusal is an answer, not a bug: nil, the reason, and the code a route
  * answers with ("invalid", "not_found", "wrong_state", "lag_reason_required",
- * "storage_busy", "forbidden"; HTTP 400, 404, 409, 409, 503, 403). */
+ * "storage_busy", "forbidden"; HTTP 400, 404, 409, 409, 503, 403), and for "invalid"
+ * the field the reason names ("deadline: expected YYYY-MM-DD" gives "deadline"). */
 static int engine_fail(lua_State *L, int64_t rc)
 {
     static const char *const codes[] = {"invalid", "not_found", "wrong_state", "lag_reason_required", "storage_busy",
                                         "forbidden"};
+    const char *why = ym_lua_of(L)->p->error;
     lua_pushnil(L);
-    lua_pushstring(L, ym_lua_of(L)->p->error);
+    lua_pushstring(L, why);
     lua_pushstring(L, rc <= -1 && rc >= -6 ? codes[-rc - 1] : "invalid");
+    size_t n = strspn(why, "abcdefghijklmnopqrstuvwxyz_");
+    if ((rc == YM_E_INVALID || rc < -6 || rc > -1) && n > 0 && n <= 64 && why[n] == ':' && why[n + 1] == ' ') {
+        lua_pushlstring(L, why, n);
+        return 4;
+    }
     return 3;
 }
 
-/* yimen.items.create(by_user, spec) -> id, or nil, reason, code */
+/* yimen.items.create(by_user, spec) -> id, or nil, reason, code [, field] */
 static int l_items_create(lua_State *L)
 {
     ym_lua *lp = ym_lua_of(L);
@@ -355,7 +368,8 @@ static int l_items_create(lua_State *L)
     return 1;
 }
 
-/* yimen.items.act(id, action, by_user [, args]) -> the id it made or 0; or nil, reason, code */
+/* yimen.items.act(id, action, by_user [, args]) -> the id it made or 0; or nil, reason, code [, field].
+ * action as for item_act in yimen.h, "update" and "withdraw" included. */
 static int l_items_act(lua_State *L)
 {
     ym_lua *lp = ym_lua_of(L);
@@ -427,6 +441,312 @@ static int l_qr_svg(lua_State *L)
     return 1;
 }
 
+/* ---------- yimen.text: UTF-8 text counted in characters ---------- */
+
+/* The string at i, which must be valid UTF-8. */
+static const char *check_utf8(lua_State *L, int i, size_t *n, const char *fn)
+{
+    const char *s = luaL_checklstring(L, i, n);
+    if (!ym_files_utf8_ok(s, *n))
+        luaL_error(L, "%s: argument %d is not valid UTF-8", fn, i);
+    return s;
+}
+
+static size_t char_len(unsigned char c) { return c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4; }
+
+/* yimen.text.len(s) -> characters, or nil when s is not a string of valid UTF-8 */
+static int l_text_len(lua_State *L)
+{
+    size_t n, chars = 0;
+    const char *s = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, &n) : NULL;
+    if (!s || !ym_files_utf8_ok(s, n)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    for (size_t i = 0; i < n; i++)
+        chars += ((unsigned char)s[i] & 0xc0) != 0x80;
+    lua_pushinteger(L, (lua_Integer)chars);
+    return 1;
+}
+
+/* yimen.text.truncate(s, n [, mark = "…"]) -> s when it has at most n characters, else
+ * its first characters and mark, n characters in all (a character is never cut). */
+static int l_text_truncate(lua_State *L)
+{
+    size_t n, mlen;
+    const char *s = check_utf8(L, 1, &n, "yimen.text.truncate");
+    lua_Integer max = luaL_checkinteger(L, 2);
+    const char *mark = luaL_optlstring(L, 3, "\u2026", &mlen);
+    luaL_argcheck(L, max >= 0, 2, "a number of characters");
+    size_t mchars = 0, i = 0, chars = 0;
+    for (size_t k = 0; k < mlen; k++)
+        mchars += ((unsigned char)mark[k] & 0xc0) != 0x80;
+    while (i < n && chars < (size_t)max) {
+        i += char_len((unsigned char)s[i]);
+        chars++;
+    }
+    if (i >= n) { /* it fits */
+        lua_settop(L, 1);
+        return 1;
+    }
+    size_t keep = (size_t)max > mchars ? (size_t)max - mchars : 0;
+    for (i = 0, chars = 0; chars < keep; chars++)
+        i += char_len((unsigned char)s[i]);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addlstring(&b, s, i);
+    if ((size_t)max >= mchars)
+        luaL_addlstring(&b, mark, mlen);
+    luaL_pushresult(&b);
+    return 1;
+}
+
+/* Is the character at s (len bytes) one of seps (whole UTF-8 characters)? */
+static bool is_sep(const char *s, size_t len, const char *seps, size_t nseps)
+{
+    for (size_t i = 0; i < nseps; i += char_len((unsigned char)seps[i]))
+        if (char_len((unsigned char)seps[i]) == len && memcmp(seps + i, s, len) == 0)
+            return true;
+    return false;
+}
+
+#define TEXT_SPACES " \t\r\n\v\f\u3000"   /* ASCII white space and the ideographic space */
+
+static void trimmed(const char *s, size_t n, size_t *from, size_t *to)
+{
+    static const char sp[] = TEXT_SPACES;
+    size_t a = 0, b = n;
+    while (a < b && is_sep(s + a, char_len((unsigned char)s[a]), sp, sizeof sp - 1))
+        a += char_len((unsigned char)s[a]);
+    while (b > a) {
+        size_t k = b - 1;
+        while (k > a && ((unsigned char)s[k] & 0xc0) == 0x80)
+            k--;
+        if (!is_sep(s + k, b - k, sp, sizeof sp - 1))
+            break;
+        b = k;
+    }
+    *from = a;
+    *to = b;
+}
+
+/* yimen.text.trim(s) -> s without white space (also U+3000 全角空格) at either end */
+static int l_text_trim(lua_State *L)
+{
+    size_t n, a, b;
+    const char *s = check_utf8(L, 1, &n, "yimen.text.trim");
+    trimmed(s, n, &a, &b);
+    lua_pushlstring(L, s + a, b - a);
+    return 1;
+}
+
+/* yimen.text.split(s [, seps = "、，,；;"]) -> a yimen.array of the trimmed, non-empty
+ * pieces between any of the characters of seps */
+static int l_text_split(lua_State *L)
+{
+    size_t n, nseps;
+    const char *s = check_utf8(L, 1, &n, "yimen.text.split");
+    const char *seps = lua_isnoneornil(L, 2) ? "\u3001\uff0c,\uff1b;" : check_utf8(L, 2, &nseps, "yimen.text.split");
+    if (lua_isnoneornil(L, 2))
+        nseps = strlen(seps);
+    lua_newtable(L);
+    lua_Integer k = 0;
+    size_t start = 0;
+    for (size_t i = 0; i <= n;) {
+        size_t len = i < n ? char_len((unsigned char)s[i]) : 0;
+        if (i == n || is_sep(s + i, len, seps, nseps)) {
+            size_t a, b;
+            trimmed(s + start, i - start, &a, &b);
+            if (b > a) {
+                lua_pushlstring(L, s + start + a, b - a);
+                lua_rawseti(L, -2, ++k);
+            }
+            if (i == n)
+                break;
+            start = i + len;
+        }
+        i += len;
+    }
+    ym_lua_set_array_mt(L);
+    return 1;
+}
+
+/* ---------- yimen.date: "YYYY-MM-DD" dates and day numbers (days since 1970-01-01) ---------- */
+
+static int32_t check_day(lua_State *L, int i, const char *fn)
+{
+    int32_t d;
+    if (ym_date_parse(luaL_checkstring(L, i), &d) < 0)
+        luaL_error(L, "%s: argument %d must be a date YYYY-MM-DD", fn, i);
+    return d;
+}
+
+static int push_day(lua_State *L, int64_t d, const char *fn)
+{
+    char out[11];
+    int32_t lo, hi;
+    ym_date_parse("1970-01-01", &lo);
+    ym_date_parse("2169-12-31", &hi);
+    if (d < lo || d > hi)
+        return luaL_error(L, "%s: the date falls outside 1970 to 2169", fn);
+    ym_date_format((int32_t)d, out);
+    lua_pushstring(L, out);
+    return 1;
+}
+
+/* yimen.date.parse(s) -> the day number of a real date "YYYY-MM-DD" (1970..2169), else nil */
+static int l_date_parse(lua_State *L)
+{
+    int32_t d;
+    if (lua_type(L, 1) == LUA_TSTRING && ym_date_parse(lua_tostring(L, 1), &d) == 0)
+        lua_pushinteger(L, d);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+/* yimen.date.valid(s) -> s when it is a real date "YYYY-MM-DD", else nil */
+static int l_date_valid(lua_State *L)
+{
+    int32_t d;
+    if (lua_type(L, 1) == LUA_TSTRING && ym_date_parse(lua_tostring(L, 1), &d) == 0)
+        lua_settop(L, 1);
+    else
+        lua_pushnil(L);
+    return 1;
+}
+
+/* Digits at *p (1..max of them) as a number, or -1. */
+static int digits(const char **p, int max)
+{
+    int v = 0, n = 0;
+    while (n < max && **p >= '0' && **p <= '9')
+        v = v * 10 + (*(*p)++ - '0'), n++;
+    return n ? v : -1;
+}
+
+/* Skips one of the separators at *p (whole UTF-8 characters): true when one was there. */
+static bool skip_sep(const char **p, const char *const *seps)
+{
+    for (; *seps; seps++)
+        if (strncmp(*p, *seps, strlen(*seps)) == 0) {
+            *p += strlen(*seps);
+            return true;
+        }
+    return false;
+}
+
+/* yimen.date.read(s) -> "YYYY-MM-DD" from the usual written forms "2026-12-31",
+ * "2026/1/5", "2026.1.5", "2026年1月5日" (white space around ignored), or nil */
+static int l_date_read(lua_State *L)
+{
+    static const char *const ysep[] = {"-", "/", ".", "\u5e74", NULL}, *const msep[] = {"-", "/", ".", "\u6708", NULL};
+    size_t n, a, b;
+    const char *s = lua_type(L, 1) == LUA_TSTRING ? lua_tolstring(L, 1, &n) : NULL;
+    if (!s || n > 64 || !ym_files_utf8_ok(s, n)) {
+        lua_pushnil(L);
+        return 1;
+    }
+    trimmed(s, n, &a, &b);
+    char buf[72], out[16];
+    snprintf(buf, sizeof buf, "%.*s", (int)(b - a), s + a);
+    const char *p = buf;
+    int y = digits(&p, 4), m = -1, d = -1;
+    if (y >= 0 && p - buf == 4 && skip_sep(&p, ysep) && (m = digits(&p, 2)) >= 0 && skip_sep(&p, msep))
+        d = digits(&p, 2);
+    skip_sep(&p, (const char *const[]){"\u65e5", NULL});
+    int32_t day;
+    if (d < 0 || *p || snprintf(out, sizeof out, "%04d-%02d-%02d", y, m, d) != 10 || ym_date_parse(out, &day) < 0)
+        lua_pushnil(L);
+    else
+        lua_pushstring(L, out);
+    return 1;
+}
+
+/* yimen.date.format(day) -> "YYYY-MM-DD" */
+static int l_date_format(lua_State *L) { return push_day(L, luaL_checkinteger(L, 1), "yimen.date.format"); }
+
+/* yimen.date.today() -> today in the server's time zone (the test clock moves it) */
+static int l_date_today(lua_State *L)
+{
+    time_t t = (time_t)(ym_now() / 1000);
+    struct tm tm;
+    char out[16];
+    localtime_r(&t, &tm);
+    snprintf(out, sizeof out, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+    lua_pushstring(L, out);
+    return 1;
+}
+
+/* yimen.date.add_days(date, n) -> the date n days later (n < 0: earlier) */
+static int l_date_add_days(lua_State *L)
+{
+    int32_t d = check_day(L, 1, "yimen.date.add_days");
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, n > -100000 && n < 100000, 2, "too many days");
+    return push_day(L, (int64_t)d + n, "yimen.date.add_days");
+}
+
+static int month_days(int y, int m)
+{
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    return m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0) ? 29 : days[m - 1];
+}
+
+/* yimen.date.add_months(date, n) -> the same day n months later, the month's last day
+ * when it has fewer days (01-31 + 1 month = 02-28 or 02-29) */
+static int l_date_add_months(lua_State *L)
+{
+    const char *s = luaL_checkstring(L, 1);
+    check_day(L, 1, "yimen.date.add_months");
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, n > -10000 && n < 10000, 2, "too many months");
+    int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
+    int64_t months = (int64_t)y * 12 + (m - 1) + n;
+    y = (int)(months / 12);
+    m = (int)(months % 12) + 1;
+    if (y < 1970 || y > 2169)
+        return luaL_error(L, "yimen.date.add_months: the date falls outside 1970 to 2169");
+    char out[11];
+    snprintf(out, sizeof out, "%04d-%02d-%02d", y, m, d < month_days(y, m) ? d : month_days(y, m));
+    lua_pushstring(L, out);
+    return 1;
+}
+
+/* yimen.date.days_in_month(year, month) -> 28..31 */
+static int l_date_days_in_month(lua_State *L)
+{
+    lua_Integer y = luaL_checkinteger(L, 1), m = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, y >= 1970 && y <= 2169, 1, "a year from 1970 to 2169");
+    luaL_argcheck(L, m >= 1 && m <= 12, 2, "a month from 1 to 12");
+    lua_pushinteger(L, month_days((int)y, (int)m));
+    return 1;
+}
+
+/* yimen.date.diff(a, b) -> days from date a to date b (negative when b is earlier) */
+static int l_date_diff(lua_State *L)
+{
+    int32_t a = check_day(L, 1, "yimen.date.diff"), b = check_day(L, 2, "yimen.date.diff");
+    lua_pushinteger(L, (lua_Integer)b - a);
+    return 1;
+}
+
+/* yimen.date.is_working_day and yimen.date.add_working_days are those of yimen.calendar
+ * (the core calendar: holidays and 调休), copied from the module table at -1. */
+static void date_working_days(lua_State *L)
+{
+    if (lua_getfield(L, -1, "calendar") == LUA_TTABLE) {
+        lua_getfield(L, -2, "date");
+        static const char *const names[] = {"is_working_day", "add_working_days", NULL};
+        for (const char *const *k = names; *k; k++) {
+            lua_getfield(L, -2, *k);
+            lua_setfield(L, -2, *k);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+}
+
 static void sub(lua_State *L, const char *name, const luaL_Reg *fns)
 {
     lua_newtable(L);
@@ -455,4 +775,14 @@ void ym_lua_open_services(lua_State *L)
     static const luaL_Reg dispatch[] = {{"create", l_dispatch_create}, {"act", l_dispatch_act},
                                         {"board", l_dispatch_board}, {NULL, NULL}};
     sub(L, "dispatch", dispatch);
+    static const luaL_Reg text[] = {{"len", l_text_len}, {"truncate", l_text_truncate}, {"trim", l_text_trim},
+                                    {"split", l_text_split}, {NULL, NULL}};
+    static const luaL_Reg date[] = {{"parse", l_date_parse}, {"valid", l_date_valid}, {"read", l_date_read},
+                                    {"format", l_date_format},
+                                    {"today", l_date_today}, {"add_days", l_date_add_days},
+                                    {"add_months", l_date_add_months}, {"days_in_month", l_date_days_in_month},
+                                    {"diff", l_date_diff}, {NULL, NULL}};
+    sub(L, "text", text);
+    sub(L, "date", date);
+    date_working_days(L);
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 #include "plugin_services.h"
 #include "items.h"
+#include "items_edit.h"
 #include "dispatch.h"
 #include "yimen.h"
 #include "log.h"
@@ -191,6 +192,10 @@ static int64_t item_do(ym_plugin *p, ym_db *db, int64_t id, const char *action, 
         return ym_item_escalate(db, id, by, bool_of(a, "on", bad), str_of(a, "reason", bad), err, errlen);
     if (!strcmp(action, "link"))
         return ym_item_link(db, id, by, str_of(a, "record", bad), err, errlen);
+    if (!strcmp(action, "update"))
+        return ym_item_update(db, id, by, a, err, errlen);
+    if (!strcmp(action, "withdraw"))
+        return ym_item_withdraw(db, id, by, str_of(a, "reason", bad), err, errlen);
     snprintf(err, errlen, "unknown action \"%.40s\"", action);
     return YM_ITEM_EINVAL;
 }

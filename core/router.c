@@ -1,5 +1,7 @@
 /* router: a flat table of routes matched segment by segment; a route table is
- * small (hundreds) and matching is a few string compares per route. */
+ * small (hundreds) and matching is a few string compares per route. A :param may
+ * carry a fixed suffix ("/lists/:id.xlsx"): the segment must end with it, and the
+ * param is what comes before. */
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
@@ -94,15 +96,21 @@ static int method_known(const char *m)
     return 0;
 }
 
-/* "/a/:id" and "/a/:uid" match the same paths: the second could never be reached. */
+static bool name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* "/a/:id" and "/a/:uid" match the same paths: the second could never be reached.
+ * "/a/:id.xlsx" (a param with a fixed suffix) is another shape. */
 static bool same_shape(const char *a, const char *b)
 {
     while (*a && *b) {
         if (*a == ':' && *b == ':') {
-            while (*a && *a != '/')
-                a++;
-            while (*b && *b != '/')
-                b++;
+            for (a++; name_char(*a); a++)
+                ;
+            for (b++; name_char(*b); b++)
+                ;
             continue;
         }
         if (*a++ != *b++)
@@ -140,12 +148,29 @@ int ym_router_add(ym_router *r, const char *method, const char *pattern, const c
     memset(rt, 0, sizeof *rt);
     split(pattern, &rt->segs, &rt->nsegs);
     size_t params = 0;
-    for (size_t i = 0; i < rt->nsegs; i++)
-        if (rt->segs[i][0] == ':' && (++params > YM_MAX_PARAMS || !rt->segs[i][1])) {
-            snprintf(err, errlen, "bad route %s %s: empty or too many :params", method, pattern);
+    for (size_t i = 0; i < rt->nsegs; i++) {
+        char *sg = rt->segs[i];
+        if (sg[0] != ':')
+            continue;
+        size_t name = 1;
+        while (name_char(sg[name]))
+            name++;
+        if (++params > YM_MAX_PARAMS || name == 1 || strchr(sg + name, ':')) {
+            snprintf(err, errlen, "bad route %s %s: empty, bad or too many :params", method, pattern);
             route_free(rt);
             return -1;
         }
+        /* kept as ":name\0suffix\0": the suffix ("" or ".xlsx") follows the name */
+        size_t len = strlen(sg);
+        char *v = malloc(len + 2);
+        if (!v)
+            abort();
+        memcpy(v, sg, name);
+        v[name] = '\0';
+        memcpy(v + name + 1, sg + name, len - name + 1);
+        free(sg);
+        rt->segs[i] = v;
+    }
     rt->method = xstrdup(method);
     rt->pattern = xstrdup(pattern);
     rt->permission = xstrdup(permission);
@@ -191,19 +216,29 @@ static size_t split_view(const char *path, seg *v)
     return n;
 }
 
+/* The fixed suffix of a :param segment ("" when none). */
+static const char *suffix_of(const char *want) { return want + strlen(want) + 1; }
+
 /* Score: one bit per segment, set where the route has a static segment, first
- * segment highest; the larger score is the more specific route. -1 = no match. */
-static long long match_route(const ym_route *rt, const seg *segs, size_t n)
+ * segment highest; the larger score is the more specific route. -1 = no match.
+ * *sfx gets the same bits for the :params with a suffix, which break a tie: for
+ * ".../5.xlsx", "/:id.xlsx" (id "5") beats "/:id" (id "5.xlsx"). */
+static long long match_route(const ym_route *rt, const seg *segs, size_t n, long long *sfx)
 {
     if (rt->nsegs != n || n > MAX_SEGS)
         return -1;
     long long score = 0;
+    *sfx = 0;
     for (size_t i = 0; i < n; i++) {
         const char *want = rt->segs[i];
+        *sfx <<= 1;
         if (want[0] == ':') {
-            if (!segs[i].len)
+            const char *suffix = suffix_of(want);
+            size_t sl = strlen(suffix);
+            if (segs[i].len <= sl || (sl && memcmp(segs[i].p + segs[i].len - sl, suffix, sl) != 0))
                 return -1;
             score <<= 1;
+            *sfx |= sl > 0;
         } else if (strncmp(want, segs[i].p, segs[i].len) == 0 && want[segs[i].len] == 0) {
             score = (score << 1) | 1;
         } else {
@@ -227,7 +262,7 @@ ym_route_rc ym_router_match(ym_router *r, ym_request *req, const ym_route **out,
     seg segs[MAX_SEGS];
     size_t n = split_view(req->path, segs);
     const ym_route *best = NULL;
-    long long best_score = -1;
+    long long best_score = -1, best_sfx = -1;
     bool head = strcmp(req->method_name, "HEAD") == 0;
     if (allow && allowlen)
         allow[0] = 0;
@@ -237,7 +272,7 @@ ym_route_rc ym_router_match(ym_router *r, ym_request *req, const ym_route **out,
             break;
         for (size_t i = 0; i < r->n; i++) {
             const ym_route *rt = &r->routes[i];
-            long long s = match_route(rt, segs, n);
+            long long sfx, s = match_route(rt, segs, n, &sfx);
             if (s < 0)
                 continue;
             if (strcmp(rt->method, want) != 0) {
@@ -248,9 +283,10 @@ ym_route_rc ym_router_match(ym_router *r, ym_request *req, const ym_route **out,
                 }
                 continue;
             }
-            if (s > best_score) {
+            if (s > best_score || (s == best_score && sfx > best_sfx)) {
                 best = rt;
                 best_score = s;
+                best_sfx = sfx;
             }
         }
     }
@@ -260,7 +296,7 @@ ym_route_rc ym_router_match(ym_router *r, ym_request *req, const ym_route **out,
         for (size_t i = 0; i < n; i++)
             if (best->segs[i][0] == ':') {
                 req->params[req->nparams].name = best->segs[i] + 1;
-                req->params[req->nparams].value = strndup(segs[i].p, segs[i].len);
+                req->params[req->nparams].value = strndup(segs[i].p, segs[i].len - strlen(suffix_of(best->segs[i])));
                 if (!req->params[req->nparams].value)
                     abort();
                 req->nparams++;

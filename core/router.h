@@ -1,5 +1,7 @@
 /* router: method + path pattern -> handler. Patterns have static segments and
- * ":param" segments; the most specific match wins (static beats param, left first). */
+ * ":param" segments, which may end in a fixed suffix (":id.xlsx": the segment must end
+ * with ".xlsx", the param is the rest, at least one character); the most specific
+ * match wins (static beats param, left first; then a suffixed param beats a plain one). */
 #ifndef YM_ROUTER_H
 #define YM_ROUTER_H
 #include <stddef.h>

@@ -31,12 +31,8 @@ local function owner(id) return "hello_lua_greetings:" .. id end
 local function link(id) return "#/hello_lua/greetings/" .. id end
 
 -- s cut to at most n bytes on a character boundary (titles are limited in bytes).
-local function clip(s, n)
-  if #s <= n then return s end
-  local cut = n - 3                       -- room for "…" (3 bytes)
-  while cut > 0 and (s:byte(cut + 1) & 0xC0) == 0x80 do cut = cut - 1 end
-  return s:sub(1, cut) .. "…"
-end
+-- At most n characters (to-do and item titles count characters, not bytes).
+local clip = yimen.text.truncate
 
 -- A row as the API shows it: times in RFC 3339, like every core object.
 local function shape(row)
@@ -250,8 +246,8 @@ end
 -- the HTTP answer.
 local STATUS = { invalid = 400, not_found = 404, wrong_state = 409, lag_reason_required = 409,
                  storage_busy = 503, forbidden = 403 }
-local function engine_refused(reason, code)
-  if code == "invalid" then yimen.invalid("", reason) end
+local function engine_refused(reason, code, field)
+  if code == "invalid" then yimen.invalid(field or "", reason) end
   yimen.error(STATUS[code] or 400, code or "invalid", reason)
 end
 
@@ -273,25 +269,70 @@ local function track(req)
                  supervisor_unit = req.unit_id, lead_unit = body.lead_unit, co_units = body.co_units,
                  deadline = body.deadline, deadline_workdays = body.deadline_workdays, assign = true }
   local item = yimen.db.write(function()
-    local id, reason, code = yimen.items.create(req.user_id, spec)
-    if not id then engine_refused(reason, code) end
+    local id, reason, code, field = yimen.items.create(req.user_id, spec)
+    if not id then engine_refused(reason, code, field) end
     yimen.audit(req, "hello_lua.track", "item:" .. id, "ok")
     return yimen.items.get(id)
   end)
   return 201, item
 end
 
--- POST /api/hello_lua/tracked/:id/urge {message}: 催办 through the plugin API.
-local function urge(req)
-  if not req:may("hello_lua.manage", req.unit_id) then
-    yimen.error(403, "forbidden", "you may not urge from your unit")
+-- POST /api/hello_lua/tracked/:id/urge {message}: 催办 through the plugin API; likewise
+-- .../update {title, content, deadline, co_units, leader} and .../withdraw {reason} (撤销).
+local function tracked_action(action)
+  return function(req)
+    if not req:may("hello_lua.manage", req.unit_id) then
+      yimen.error(403, "forbidden", "you may not " .. action .. " from your unit")
+    end
+    local id = check.id(req:param("id"))
+    if not id then yimen.error(404, "not_found", "no such tracked item") end
+    local body = req:json()
+    if type(body) ~= "table" then yimen.invalid("", "the body must be a JSON object") end
+    local item = yimen.db.write(function()
+      local ok, reason, code, field = yimen.items.act(id, action, req.user_id, body)
+      if not ok then engine_refused(reason, code, field) end
+      yimen.audit(req, "hello_lua." .. action, "item:" .. id, "ok")
+      return yimen.items.get(id)
+    end)
+    return 200, item
   end
-  local id = check.id(req:param("id"))
-  if not id then yimen.error(404, "not_found", "no such tracked item") end
-  local body = req:json()
-  local ok, reason, code = yimen.items.act(id, "urge", req.user_id, body)
-  if not ok then engine_refused(reason, code) end
-  return 200, yimen.items.get(id)
+end
+local urge = tracked_action("urge")
+
+-- POST /api/hello_lua/text_and_dates {text, max, seps, date, days, months, list}: what the
+-- functions yimen.text.*, yimen.date.* and yimen.is_array make of the values given.
+local function text_and_dates(req)
+  local b = req:json()
+  if type(b) ~= "table" or yimen.is_array(b) then yimen.invalid("", "the body must be a JSON object") end
+  local out = { is_array = { sequence = yimen.is_array({ "a", "b" }), empty = yimen.is_array({}),
+                             map = yimen.is_array({ a = 1 }), holes = yimen.is_array({ [1] = 1, [3] = 3 }),
+                             marked_empty = yimen.is_array(yimen.array()), body_list = yimen.null } }
+  if b.list ~= nil then out.is_array.body_list = yimen.is_array(b.list) end
+  if type(b.text) == "string" then
+    out.len = yimen.text.len(b.text) or yimen.null
+    if yimen.text.len(b.text) then
+      out.trim = yimen.text.trim(b.text)
+      out.split = b.seps and yimen.text.split(b.text, b.seps) or yimen.text.split(b.text)
+      if math.type(b.max) == "integer" and b.max >= 0 then out.truncate = yimen.text.truncate(b.text, b.max) end
+    end
+  end
+  if b.date ~= nil then
+    out.read = yimen.date.read(b.date) or yimen.null
+    local d = yimen.date.valid(b.date)
+    out.valid = d or yimen.null
+    out.parse = yimen.date.parse(b.date) or yimen.null
+    if d then
+      out.format = yimen.date.format(yimen.date.parse(d))
+      out.add_days = yimen.date.add_days(d, math.tointeger(b.days) or 0)
+      out.add_months = yimen.date.add_months(d, math.tointeger(b.months) or 0)
+      out.add_working_days = yimen.date.add_working_days(d, math.tointeger(b.days) or 0)
+      out.is_working_day = yimen.date.is_working_day(d)
+      out.days_in_month = yimen.date.days_in_month(tonumber(d:sub(1, 4)), tonumber(d:sub(6, 7)))
+      out.diff_from_today = yimen.date.diff(yimen.date.today(), d)
+    end
+  end
+  out.today = yimen.date.today()
+  return 200, out
 end
 
 -- POST /api/hello_lua/greetings/:id/dispatch {unit_ids, deadline_in}: send the greeting to
@@ -365,6 +406,9 @@ function M.init()
   yimen.route("POST", "/api/hello_lua/greetings/:id/files", "hello_lua.write", attach)
   yimen.route("POST", "/api/hello_lua/greetings/:id/track", "hello_lua.manage", track)
   yimen.route("POST", "/api/hello_lua/tracked/:id/urge", "hello_lua.manage", urge)
+  yimen.route("POST", "/api/hello_lua/tracked/:id/update", "hello_lua.manage", tracked_action("update"))
+  yimen.route("POST", "/api/hello_lua/tracked/:id/withdraw", "hello_lua.manage", tracked_action("withdraw"))
+  yimen.route("POST", "/api/hello_lua/text_and_dates", "hello_lua.read", text_and_dates)
   yimen.route("POST", "/api/hello_lua/greetings/:id/dispatch", "hello_lua.send", dispatch)
   yimen.route("POST", "/api/hello_lua/dispatches/:id/sign", "hello_lua.receive", sign)
   -- subscriptions and jobs are made only here, in init

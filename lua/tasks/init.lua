@@ -86,8 +86,9 @@ local function list_create(req)
   return 201, model.shape_list(model.load_list(id), true)
 end
 
-local function list_export(req, id)
-  local l = visible_list(req, id)
+-- GET /api/tasks/lists/:id.xlsx: the list as an .xlsx in the import's columns.
+local function list_export(req)
+  local l = visible_list(req, check.id(req:param("id")))
   local tasks = {}
   for _, t in ipairs(yimen.db.query("SELECT " .. model.TASK_COLS .. " FROM tasks_tasks WHERE list_id = ? " ..
       "ORDER BY id", l.id)) do
@@ -96,13 +97,8 @@ local function list_export(req, id)
   sheet.export(req, l, tasks)
 end
 
--- GET /api/tasks/lists/:id, and GET /api/tasks/lists/:id.xlsx (the router has no suffix
--- parameters, so the export shares the route).
 local function list_get(req)
-  local raw = req:param("id") or ""
-  local xid = raw:match("^([1-9]%d*)%.xlsx$")
-  if xid then return list_export(req, check.id(xid)) end
-  return 200, model.shape_list(visible_list(req, check.id(raw)), true)
+  return 200, model.shape_list(visible_list(req, check.id(req:param("id"))), true)
 end
 
 local function list_update(req)
@@ -182,15 +178,43 @@ local function task_get(req)
   return 200, o
 end
 
--- PATCH /api/tasks/tasks/:id: what the task's record owns (clause, content, target, leader).
--- Deadlines and units are the engine's: extensions go through /api/items/:id/extend.
-local PATCH_KEYS = { clause = 1, content = 1, target_value = 1, target_unit = 1, milestone = 1, leader = 1 }
+-- The task's title and content as the engine's item shows them.
+local function item_title(clause, content)
+  return yimen.text.truncate(clause .. " " .. content:match("^[^\r\n]*"), 200)
+end
+
+local function supervising(req, t, what)
+  if not req:may("tasks.manage", model.supervisor(t)) then
+    yimen.error(403, "forbidden", "only the supervising office " .. what .. " this task")
+  end
+  if t.withdrawn_at ~= yimen.null then yimen.error(409, "wrong_state", "the task is withdrawn") end
+end
+
+-- PATCH /api/tasks/tasks/:id: clause, content, target, leader, deadline and co-units; the
+-- tracked item follows (yimen.items.act "update"): its title, content, deadline, co-units
+-- and leader. A child's deadline stays within its parent's; a parent's deadline is never
+-- earlier than a child's. The lead unit is fixed: withdraw the task and add another.
+local PATCH_KEYS = { clause = 1, content = 1, target_value = 1, target_unit = 1, milestone = 1, leader = 1,
+                     deadline = 1, co_units = 1 }
+
+local function deadline_rules(t, deadline)
+  if t.parent_id ~= yimen.null then
+    local p = model.load(t.parent_id)
+    if deadline > p.deadline then
+      yimen.invalid("deadline", ("a child task may tighten the deadline, never loosen it: the parent is due %s")
+        :format(p.deadline))
+    end
+  end
+  local late = yimen.db.query("SELECT max(deadline) AS d FROM tasks_tasks WHERE parent_id = ? AND " ..
+    "withdrawn_at IS NULL", t.id)[1].d
+  if late ~= yimen.null and late > deadline then
+    yimen.invalid("deadline", ("a child task is due %s, after that deadline"):format(late))
+  end
+end
 
 local function task_update(req)
   local t = model.visible(req, check.id(req:param("id")))
-  if not req:may("tasks.manage", model.supervisor(t)) then
-    yimen.error(403, "forbidden", "only the supervising office edits this task")
-  end
+  supervising(req, t, "edits")
   local b = task_body(req, PATCH_KEYS)
   if (b.target_value ~= nil or b.target_unit ~= nil) and b.milestone == nil and t.target_kind == "milestone" then
     b.milestone = yimen.null
@@ -201,18 +225,62 @@ local function task_update(req)
   end
   local v, field, msg = model.validate(b, true, t)
   if not v then yimen.invalid(field, msg) end
+  if b.leader == yimen.null then v.leader = yimen.null end
+  if v.deadline and v.deadline ~= t.deadline then deadline_rules(t, v.deadline) end
   yimen.db.write(function()
     local sets, args = {}, {}
-    for _, k in ipairs({ "clause", "content", "target_kind", "target_value", "target_unit", "milestone", "leader" }) do
+    for _, k in ipairs({ "clause", "content", "target_kind", "target_value", "target_unit", "milestone", "leader",
+                         "deadline" }) do
       if v[k] ~= nil then sets[#sets + 1] = k .. " = ?"; args[#args + 1] = v[k] end
+    end
+    if v.co_units then sets[#sets + 1] = "co_units = ?"; args[#args + 1] = U.ids_json(v.co_units) end
+    if v.deadline and v.deadline ~= t.deadline then    -- the nodes on the deadline move with it
+      local nodes = yimen.json.decode(t.nodes) or yimen.array()
+      for _, n in ipairs(nodes) do
+        if n.deadline == t.deadline then n.deadline = v.deadline end
+      end
+      sets[#sets + 1] = "nodes = ?"; args[#args + 1] = yimen.json.encode(nodes)
     end
     sets[#sets + 1] = "updated_at = ?"; args[#args + 1] = yimen.now()
     args[#args + 1] = t.id
     yimen.db.exec("UPDATE tasks_tasks SET " .. table.concat(sets, ", ") .. " WHERE id = ?", table.unpack(args))
-    yimen.audit(req, "tasks.task_update", "tasks_task:" .. t.id, "ok", b)
     local n = model.load(t.id)
-    yimen.search.put{ kind = "tasks", ref = "task:" .. t.id, title = U.clip(n.clause .. " " ..
-      n.content:match("^[^\r\n]*"), 200), body = n.content, unit_id = n.lead_unit, permission = "tasks.read" }
+    local change = {}
+    if v.clause or v.content then change.title = item_title(n.clause, n.content) end
+    if v.content or v.target_kind then change.content = n.content .. "\n" .. model.target_text(n) end
+    if v.deadline then change.deadline = v.deadline end
+    if v.co_units then change.co_units = yimen.array(U.ids_of(n.co_units)) end
+    if v.leader then change.leader = v.leader end
+    if next(change) then
+      local ok, reason, code, efield = yimen.items.act(t.item_id, "update", req.user_id, change)
+      if not ok then model.engine_refused(reason, code, efield) end
+    end
+    yimen.audit(req, "tasks.task_update", "tasks_task:" .. t.id, "ok", b)
+    yimen.search.put{ kind = "tasks", ref = "task:" .. t.id, title = item_title(n.clause, n.content),
+                      body = n.content, unit_id = n.lead_unit, permission = "tasks.read" }
+  end)
+  return 200, model.shape(model.load(t.id))
+end
+
+-- POST /api/tasks/tasks/:id/withdraw {reason}: the supervising office withdraws (撤销) a
+-- task and its tracked item (yimen.items.act "withdraw"): the item's to-dos go, the task
+-- leaves the lists, ranking and lagging check; its ledger and history stay. A task with
+-- child tasks in force is withdrawn after them.
+local function task_withdraw(req)
+  local t = model.visible(req, check.id(req:param("id")))
+  supervising(req, t, "withdraws")
+  local b = check.body(req:json(), { reason = { type = "string", required = true, min = 1, max = 2000 } })
+  if yimen.db.query("SELECT 1 AS x FROM tasks_tasks WHERE parent_id = ? AND withdrawn_at IS NULL LIMIT 1",
+      t.id)[1] then
+    yimen.error(409, "conflict", "the task has child tasks in force: withdraw them first")
+  end
+  yimen.db.write(function()
+    local ok, reason, code, field = yimen.items.act(t.item_id, "withdraw", req.user_id, { reason = b.reason })
+    if not ok then model.engine_refused(reason, code, field) end
+    local now = yimen.now()
+    yimen.db.exec("UPDATE tasks_tasks SET withdrawn_at = ?, withdrawn_reason = ?, updated_at = ? WHERE id = ?",
+      now, b.reason, now, t.id)
+    yimen.audit(req, "tasks.task_withdraw", "tasks_task:" .. t.id, "ok", { reason = b.reason, item_id = t.item_id })
   end)
   return 200, model.shape(model.load(t.id))
 end
@@ -225,11 +293,12 @@ local function task_split(req)
   if not req:may("tasks.handle", p.lead_unit) then
     yimen.error(403, "forbidden", "only the lead unit decomposes its task")
   end
+  if p.withdrawn_at ~= yimen.null then yimen.error(409, "wrong_state", "the task is withdrawn") end
   local b = task_body(req, TASK_KEYS)
   if b.lead_unit ~= nil and math.type(b.lead_unit) == "integer" and not model.below(b.lead_unit, p.lead_unit) then
     yimen.invalid("lead_unit", "a child task goes to a department or township of the lead unit")
   end
-  if b.deadline ~= nil and U.date(b.deadline) and b.deadline > p.deadline then
+  if b.deadline ~= nil and model.real_date(b.deadline) and b.deadline > p.deadline then
     yimen.invalid("deadline", ("a child task may tighten the deadline, never loosen it: the parent is due %s")
       :format(p.deadline))
   end
@@ -294,6 +363,7 @@ function M.init()
   yimen.route("GET", "/api/tasks/lists", "tasks.read", lists_index)
   yimen.route("POST", "/api/tasks/lists", "tasks.manage", list_create)
   yimen.route("GET", "/api/tasks/lists/:id", "tasks.read", list_get)
+  yimen.route("GET", "/api/tasks/lists/:id.xlsx", "tasks.read", list_export)
   yimen.route("PATCH", "/api/tasks/lists/:id", "tasks.manage", list_update)
   yimen.route("DELETE", "/api/tasks/lists/:id", "tasks.manage", list_delete)
   yimen.route("POST", "/api/tasks/lists/:id/import", "tasks.manage", list_import)
@@ -301,6 +371,7 @@ function M.init()
   yimen.route("GET", "/api/tasks/tasks", "tasks.read", views.tasks)
   yimen.route("GET", "/api/tasks/tasks/:id", "tasks.read", task_get)
   yimen.route("PATCH", "/api/tasks/tasks/:id", "tasks.manage", task_update)
+  yimen.route("POST", "/api/tasks/tasks/:id/withdraw", "tasks.manage", task_withdraw)
   yimen.route("POST", "/api/tasks/tasks/:id/children", "tasks.handle", task_split)
   yimen.route("POST", "/api/tasks/tasks/:id/reports", "tasks.handle", ledger.report)
   yimen.route("GET", "/api/tasks/tasks/:id/reports", "tasks.read", ledger.list)

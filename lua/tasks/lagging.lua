@@ -26,6 +26,7 @@ function G.check(red_days)
   local cutoff = yimen.now() - red_days * DAY
   local due = yimen.db.query("SELECT t.id, t.list_id, t.clause, t.content, t.lead_unit, t.deadline, t.item_id, " ..
     "t.red_since FROM tasks_tasks t WHERE t.colour = 'red' AND t.lagging_at IS NULL AND t.red_since <= ? " ..
+    "AND t.withdrawn_at IS NULL " ..
     "ORDER BY t.id LIMIT 500", cutoff)
   for _, t in ipairs(due) do
     yimen.db.write(function()

@@ -52,6 +52,7 @@ end
 -- POST /api/tasks/tasks/:id/reports
 function L.report(req)
   local t = model.visible(req, check.id(req:param("id")))
+  if t.withdrawn_at ~= yimen.null then yimen.error(409, "wrong_state", "the task is withdrawn") end
   local b = check.body(req:json(), REPORT)
   local unit = acting_unit(req, t, b.unit_id)
   if t.target_kind == "number" and b.value == nil then
@@ -74,14 +75,14 @@ function L.report(req)
     local item = yimen.items.get(t.item_id)
     if item and item.state == "assigned" and unit == t.lead_unit then
       -- reporting is receipt: the lead unit signs for the task first (签收)
-      local ok, reason, code = yimen.items.act(t.item_id, "accept", req.user_id, { unit_id = unit })
-      if not ok then model.engine_refused(reason, code) end
+      local ok, reason, code, field = yimen.items.act(t.item_id, "accept", req.user_id, { unit_id = unit })
+      if not ok then model.engine_refused(reason, code, field) end
     end
     local text = b.text
     if b.value then text = ("%s（完成值 %s%s）"):format(text, tostring(math.tointeger(b.value) or b.value), t.target_unit) end
-    local rid, reason, code = yimen.items.act(t.item_id, "report", req.user_id,
+    local rid, reason, code, field = yimen.items.act(t.item_id, "report", req.user_id,
       { text = text, file_ids = files, percent = percent, unit_id = unit })
-    if not rid then model.engine_refused(reason, code, "file_ids") end
+    if not rid then model.engine_refused(reason, code, field) end
     local now = yimen.now()
     local _, id = yimen.db.exec("INSERT INTO tasks_reports (task_id, unit_id, user_id, value, text, funds, " ..
       "self_assessment, file_ids, item_report_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -124,7 +125,7 @@ function L.review(req)
     yimen.db.exec("UPDATE tasks_reports SET comment = ?, score = ?, reviewed_by = ?, reviewed_at = ? WHERE id = ?",
       b.comment, b.score or yimen.null, req.user_id, yimen.now(), r.id)
     yimen.audit(req, "tasks.review", "tasks_report:" .. r.id, "ok", { score = b.score })
-    yimen.notify(r.user_id, { severity = "info", title = U.clip("任务报告已点评：" .. t.clause, 200),
+    yimen.notify(r.user_id, { severity = "info", title = yimen.text.truncate("任务报告已点评：" .. t.clause, 200),
                               link = "#/tasks/tasks/" .. t.id })
   end)
   return 200, shape(load(r.id))

@@ -7,7 +7,7 @@ local M = {}
 
 M.TASK_COLS = "id, list_id, parent_id, clause, content, target_kind, target_value, target_unit, milestone, " ..
   "lead_unit, co_units, leader, node_plan, nodes, deadline, report_cycle, item_id, colour, red_since, " ..
-  "lagging_at, achieved, reports, last_report_at, created_by, created_at, updated_at"
+  "lagging_at, achieved, reports, last_report_at, created_by, created_at, updated_at, withdrawn_at, withdrawn_reason"
 
 local LIST_COLS = "id, title, source_doc, year, owner_unit, created_by, created_at, updated_at"
 
@@ -62,7 +62,14 @@ function M.cycle(s)
   return nil
 end
 
-local function chars(s) return type(s) == "string" and utf8.len(s) end
+local function chars(s) return type(s) == "string" and yimen.text.len(s) end
+
+-- A real date "YYYY-MM-DD" of the years a work plan spans (2000 to 2100), else nil.
+local function real_date(s)
+  local d = yimen.date.valid(s)
+  return d and d >= "2000-01-01" and d <= "2100-12-31" and d or nil
+end
+M.real_date = real_date
 
 local function text_ok(s, min, max)
   local n = chars(s)
@@ -79,11 +86,11 @@ function M.plan_nodes(plan, deadline)
     for q = 1, 4 do
       local m = q * 3
       ends[#ends + 1] = { ("第%s季度"):format(({ "一", "二", "三", "四" })[q]),
-                          ("%04d-%02d-%02d"):format(y, m, U.days_in_month(y, m)) }
+                          ("%04d-%02d-%02d"):format(y, m, yimen.date.days_in_month(y, m)) }
     end
   elseif plan == "monthly" then
     for m = 1, 12 do
-      ends[#ends + 1] = { ("%d月"):format(m), ("%04d-%02d-%02d"):format(y, m, U.days_in_month(y, m)) }
+      ends[#ends + 1] = { ("%d月"):format(m), ("%04d-%02d-%02d"):format(y, m, yimen.date.days_in_month(y, m)) }
     end
   end
   for _, e in ipairs(ends) do
@@ -160,7 +167,7 @@ function M.validate(t, partial, cur)
   end
   if need("deadline") then return nil, "deadline", "deadline is required" end
   if t.deadline ~= nil then
-    if not U.date(t.deadline) then return nil, "deadline", "deadline must be a date YYYY-MM-DD" end
+    if not real_date(t.deadline) then return nil, "deadline", "deadline must be a date YYYY-MM-DD" end
     out.deadline = t.deadline
   end
   if t.report_cycle ~= nil then
@@ -177,7 +184,7 @@ function M.validate(t, partial, cur)
     elseif type(t.nodes) == "table" and yimen.is_array(t.nodes) and #t.nodes <= 49 then
       local dl = out.deadline or (cur and cur.deadline)
       for i, n in ipairs(t.nodes) do
-        if type(n) ~= "table" or not text_ok(n.title, 1, 100) or not U.date(n.deadline) then
+        if type(n) ~= "table" or not text_ok(n.title, 1, 100) or not real_date(n.deadline) then
           return nil, "nodes", ("node %d must be {title, deadline: YYYY-MM-DD}"):format(i)
         end
         if dl and n.deadline > dl then
@@ -206,10 +213,13 @@ function M.shape_list(l, counts)
   }
   if counts then
     local c = yimen.db.query("SELECT count(*) AS n, sum(colour = 'red') AS red, " ..
-      "sum(parent_id IS NULL) AS top FROM tasks_tasks WHERE list_id = ?", l.id)[1]
+      "sum(parent_id IS NULL) AS top, sum(withdrawn_at IS NOT NULL) AS withdrawn FROM tasks_tasks " ..
+      "WHERE list_id = ?", l.id)[1]
+    local function n(v) return v == yimen.null and 0 or v end
     o.tasks = c.n
-    o.top_tasks = c.top == yimen.null and 0 or c.top
-    o.red = c.red == yimen.null and 0 or c.red
+    o.top_tasks = n(c.top)
+    o.red = n(c.red)
+    o.withdrawn = n(c.withdrawn)
   end
   return o
 end
@@ -256,13 +266,13 @@ function M.progress(t, today)
   if t.target_kind == "number" and t.achieved ~= yimen.null then
     p = math.min(1, t.achieved / t.target_value)
   end
-  today = today or U.today()
+  today = today or yimen.date.today()
   local year = tonumber(t.deadline:sub(1, 4))
-  local start = U.day_number(("%04d-01-01"):format(year))
-  local created = U.day_number(yimen.time_format(t.created_at):sub(1, 10))
+  local start = yimen.date.parse(("%04d-01-01"):format(year))
+  local created = yimen.date.parse(yimen.time_format(t.created_at):sub(1, 10))
   if created < start then start = created end
-  local total = U.day_number(t.deadline) - start + 1
-  local e = (U.day_number(today) - start + 1) / total
+  local total = yimen.date.parse(t.deadline) - start + 1
+  local e = (yimen.date.parse(today) - start + 1) / total
   return p, math.max(0, math.min(1, e))
 end
 
@@ -287,10 +297,13 @@ function M.shape(t, today)
     last_report_at = t.last_report_at ~= yimen.null and yimen.time_format(t.last_report_at) or yimen.null,
     created_by = t.created_by, created_at = yimen.time_format(t.created_at),
     updated_at = yimen.time_format(t.updated_at),
+    withdrawn_at = t.withdrawn_at ~= yimen.null and yimen.time_format(t.withdrawn_at) or yimen.null,
+    withdrawn_reason = t.withdrawn_reason,
   }
 end
 
-local function target_text(v)
+-- "目标：40公里" or "目标：<milestone>", the last line of the item's content.
+function M.target_text(v)
   if v.target_kind == "number" then
     return ("目标：%s%s"):format(tostring(math.tointeger(v.target_value) or v.target_value), v.target_unit)
   end
@@ -310,24 +323,24 @@ function M.add(req, list, v, parent, row)
     v.target_unit, v.milestone, v.lead_unit, U.ids_json(v.co_units), v.leader or yimen.null,
     v.node_plan or yimen.null, yimen.json.encode(nodes), v.deadline, v.report_cycle, req.user_id, now, now)
   local first_line = v.content:match("^[^\r\n]*")
-  local item, reason, code = yimen.items.create(req.user_id, {
+  local item, reason, code, field = yimen.items.create(req.user_id, {
     source_kind = "task_list", record = "tasks_tasks:" .. id,
-    title = U.clip(v.clause .. " " .. first_line, 200),
-    content = v.content .. "\n" .. target_text(v),
+    title = yimen.text.truncate(v.clause .. " " .. first_line, 200),
+    content = v.content .. "\n" .. M.target_text(v),
     supervisor_unit = parent and parent.lead_unit or list.owner_unit,
     parent_id = parent and parent.item_id or nil,
     lead_unit = v.lead_unit, co_units = yimen.array(v.co_units), leader = v.leader,
     deadline = v.deadline, nodes = nodes, report_cycle = v.report_cycle, assign = true })
   if not item then
     if row then yimen.invalid("file", ("row %d: %s"):format(row, reason)) end
-    M.engine_refused(reason, code)
+    M.engine_refused(reason, code, field)
   end
   local colour = (yimen.items.get(item) or {}).colour or yimen.null
   yimen.db.exec("UPDATE tasks_tasks SET item_id = ?, colour = ?, red_since = ? WHERE id = ?", item, colour,
     colour == "red" and now or yimen.null, id)
   yimen.audit(req, "tasks.task_create", "tasks_task:" .. id, "ok",
     { list_id = list.id, item_id = item, parent_id = parent and parent.id or nil, row = row })
-  yimen.search.put{ kind = "tasks", ref = "task:" .. id, title = U.clip(v.clause .. " " .. first_line, 200),
+  yimen.search.put{ kind = "tasks", ref = "task:" .. id, title = yimen.text.truncate(v.clause .. " " .. first_line, 200),
                     body = v.content, unit_id = v.lead_unit, permission = "tasks.read" }
   return id
 end

@@ -18,8 +18,8 @@ local COL = { clause = "A", content = "B", target_value = "C", milestone = "C", 
 local function text(v)
   if v == nil or v == yimen.null then return nil end
   if type(v) == "number" then v = tostring(math.tointeger(v) or v) end
-  if type(v) ~= "string" then return nil end
-  v = v:gsub("^%s+", ""):gsub("%s+$", "")
+  if type(v) ~= "string" or not yimen.text.len(v) then return nil end
+  v = yimen.text.trim(v)                               -- also the full-width space
   if v == "" then return nil end
   return v
 end
@@ -27,16 +27,11 @@ end
 -- A date cell: an Excel serial day number, "2026-12-31", "2026/12/31" or "2026年12月31日".
 local function date_cell(v)
   if type(v) == "number" then
-    local n = math.tointeger(v) or math.floor(v)
-    return U.date(U.from_day_number(n - 25569))          -- 25569: 1970-01-01 as an Excel serial
+    local n = (math.tointeger(v) or math.floor(v)) - 25569     -- 25569: 1970-01-01 as an Excel serial
+    if n < 0 or n > yimen.date.parse("2100-12-31") then return nil end
+    return model.real_date(yimen.date.format(n))
   end
-  local s = text(v)
-  if not s then return nil end
-  -- whole characters replaced first: a pattern item such as 日? would apply to its last byte
-  s = s:gsub("年", "-"):gsub("月", "-"):gsub("日$", ""):gsub("[/.]", "-")
-  local y, m, d = s:match("^(%d%d%d%d)%-(%d%d?)%-(%d%d?)$")
-  if not y then return nil end
-  return U.date(("%04d-%02d-%02d"):format(tonumber(y), tonumber(m), tonumber(d)))
+  return model.real_date(yimen.date.read(v))
 end
 
 local function cycle_cell(v)
@@ -78,9 +73,8 @@ function S.parse(bytes)
       if not id then bad("E", err) end
       t.lead_unit = id
       t.co_units = yimen.array()
-      -- separators are whole characters (a byte class would cut UTF-8 names apart)
-      local names = (text(row[6]) or ""):gsub("、", ","):gsub("，", ","):gsub("；", ","):gsub(";", ",")
-      for name in names:gmatch("[^,%s]+") do
+      -- 、，,；; and white space between the names (whole characters, never bytes)
+      for _, name in ipairs(yimen.text.split(text(row[6]) or "", "、，,；; \t\r\n　")) do
         local cid, cerr = model.unit_by_name(name)
         if not cid then bad("F", cerr) end
         t.co_units[#t.co_units + 1] = cid
@@ -129,7 +123,7 @@ function S.export(req, list, tasks)
   end
   local header = { table.unpack(S.HEADER) }
   header[#header + 1], header[#header + 2], header[#header + 3] = "编号", "完成值", "灯色"
-  yimen.sheets.xlsx(req, U.clip(list.title, 120) .. ".xlsx", { name = "任务清单", header = header, rows = rows })
+  yimen.sheets.xlsx(req, yimen.text.truncate(list.title, 120) .. ".xlsx", { name = "任务清单", header = header, rows = rows })
 end
 
 return S

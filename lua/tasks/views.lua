@@ -2,7 +2,6 @@
 -- colour — with progress against target and elapsed time, and the per-unit ranking.
 local yimen = require "yimen"
 local check = require "yimen.check"
-local U = require "util"
 local model = require "model"
 
 local V = {}
@@ -12,6 +11,11 @@ local V = {}
 function V.tasks(req)
   local limit, after = check.page(req, 50, 500)
   local where, args = { "id > ?" }, { after }
+  local withdrawn = req:query("withdrawn")
+  if withdrawn ~= nil and withdrawn ~= "0" and withdrawn ~= "1" then
+    yimen.invalid("withdrawn", "withdrawn must be 0 (tasks in force, the default) or 1 (withdrawn tasks)")
+  end
+  where[#where + 1] = withdrawn == "1" and "withdrawn_at IS NOT NULL" or "withdrawn_at IS NULL"
   local list = req:query("list")
   if list then
     local id = check.id(list)
@@ -41,7 +45,7 @@ function V.tasks(req)
     if not id then yimen.invalid("parent", "parent must be a task id") end
     where[#where + 1] = "parent_id = ?"; args[#args + 1] = id
   end
-  local items, lists, today = yimen.array(), {}, U.today()
+  local items, lists, today = yimen.array(), {}, yimen.date.today()
   local last, nxt, done = after, yimen.null, false
   local sql = "SELECT " .. model.TASK_COLS .. " FROM tasks_tasks WHERE " .. table.concat(where, " AND ") ..
     " ORDER BY id LIMIT ?"
@@ -79,8 +83,9 @@ function V.ranking(req)
     "avg(CASE WHEN t.target_kind = 'number' THEN min(1.0, coalesce(t.achieved, 0) / t.target_value) END) AS progress, " ..
     "sum(t.target_kind = 'number' AND t.achieved >= t.target_value) AS completed, " ..
     "(SELECT avg(r.score) FROM tasks_reports r JOIN tasks_tasks t2 ON t2.id = r.task_id " ..
-    " WHERE t2.lead_unit = t.lead_unit AND t2.list_id = t.list_id AND r.score IS NOT NULL) AS score " ..
-    "FROM tasks_tasks t WHERE t.list_id = ? GROUP BY t.lead_unit", lid)
+    " WHERE t2.lead_unit = t.lead_unit AND t2.list_id = t.list_id AND r.score IS NOT NULL " ..
+    " AND t2.withdrawn_at IS NULL) AS score " ..
+    "FROM tasks_tasks t WHERE t.list_id = ? AND t.withdrawn_at IS NULL GROUP BY t.lead_unit", lid)
   local out = {}
   for _, r in ipairs(rows) do
     local u = model.unit(r.unit)

@@ -1,6 +1,7 @@
 """The two core engines from a Lua plugin (ABI 1.2), through hello_lua: a greeting tracked
 as a 督办 item (yimen.items.create / act / get) and acted on through the core routes with
-hello_lua's permissions; refusals of the engine come back as (nil, reason, code)."""
+hello_lua's permissions; refusals of the engine come back as (nil, reason, code, field);
+an item changed and withdrawn (撤销) through yimen.items.act "update" and "withdraw"."""
 import tempfile
 from types import SimpleNamespace
 
@@ -88,3 +89,30 @@ def test_dispatch_from_lua(h):
     assert b["counts"]["signed"] == 1 and b["counts"]["missing"] == 0 and b["full_receipt_at"], b["counts"]
     error(h.sup.post("/api/hello_lua/greetings/%d/dispatch" % g["id"], {"unit_ids": [99999999]}), 400, "invalid")
     error(h.lead.post("/api/hello_lua/greetings/%d/dispatch" % g["id"], {"unit_ids": [h.A]}), 403)
+
+
+def test_update_and_withdraw_from_lua(h):
+    _, item = track(h, "要修改的问候")
+    tid = item["id"]
+    base = "/api/hello_lua/tracked/%d/" % tid
+    r = h.sup.post(base + "update", {"title": "修改后的问候", "deadline": "2030-09-30", "leader": "李主任"})
+    assert r.status_code == 200, r.text
+    it = r.json()
+    assert it["title"] == "修改后的问候" and it["deadline"] == "2030-09-30" and it["leader"] == "李主任"
+    assert it["timeline"][-1]["kind"] in ("updated", "colour")
+    assert any(e["kind"] == "updated" for e in it["timeline"])
+    # refusals name the field (the fourth value of yimen.items.act) and write nothing
+    error(h.sup.post(base + "update", {"deadline": "2030-02-30"}), 400, "invalid", "deadline")
+    error(h.sup.post(base + "update", {"title": 7}), 400, "invalid", "title")
+    error(h.sup.post(base + "update", {"colour": "red"}), 400, "invalid", "colour")
+    error(h.sup.post(base + "update", {"co_units": [h.A]}), 400, "invalid", "co_units")
+    error(h.sup.post(base + "withdraw", {}), 400, "invalid", "reason")
+    error(h.lead.post(base + "withdraw", {"reason": "x"}), 403)
+    error(h.sup.post("/api/hello_lua/tracked/99999999/withdraw", {"reason": "x"}), 404, "not_found")
+    assert h.sup.get("/api/items/%d" % tid).json()["deadline"] == "2030-09-30"
+    r = h.sup.post(base + "withdraw", {"reason": "不再需要"})
+    assert r.status_code == 200 and r.json()["state"] == "withdrawn", r.text
+    error(h.sup.post(base + "update", {"title": "再改"}), 409, "wrong_state")
+    error(h.lead.post("/api/items/%d/accept" % tid), 409, "wrong_state")
+    assert tp.db_rows(h.s, "SELECT count(*) FROM core_audit WHERE action = 'hello_lua.withdraw' AND target = ?",
+                      "item:%d" % tid) == [(1,)]

@@ -234,7 +234,8 @@ def test_long_text_gives_a_clipped_todo_title(T):
     text = "长" * 200                           # 600 bytes; a to-do title holds 200
     g = create(T.a_ed, text)
     title = todos(T.a_adm)["greeting:%d" % g["id"]]["title"]
-    assert title.startswith("审核问候：长") and title.endswith("…") and len(title.encode()) <= 200
+    # yimen.text.truncate counts characters: 200 of them, the last one the mark
+    assert title.startswith("审核问候：长") and title.endswith("…") and len(title) == 200
 
 
 def test_review_resolves_notifies_and_pushes(T):
@@ -440,3 +441,58 @@ def test_digest_job_runs_when_due(T):
     assert last == [(n,)], (last, n)
     runs = db_rows(T.s, "SELECT runs, failures FROM core_jobs WHERE name = 'hello_lua.digest'")[0]
     assert runs[0] >= 1 and runs[1] == 0, runs
+
+
+# ================================================================ yimen.text, yimen.date, yimen.is_array
+
+def probe(api, **body):
+    r = api.post("/api/hello_lua/text_and_dates", body)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_text_functions_count_characters(T):
+    h = probe(T.a_rd, text="\u3000 财政局、住建局，自然资源局；; 交通局 ,\t", max=4)
+    assert h["len"] == len("\u3000 财政局、住建局，自然资源局；; 交通局 ,\t")
+    assert h["trim"] == "财政局、住建局，自然资源局；; 交通局 ,"
+    assert h["split"] == ["财政局", "住建局", "自然资源局", "交通局"]
+    assert h["truncate"] == "\u3000 财…"              # 4 characters, the mark included
+    h = probe(T.a_rd, text="甲 乙  丙", seps=" ", max=10)
+    assert h["split"] == ["甲", "乙", "丙"] and h["truncate"] == "甲 乙  丙"
+    assert probe(T.a_rd, text="", max=0)["split"] == [] and probe(T.a_rd, text="长长", max=0)["truncate"] == ""
+    assert probe(T.a_rd, text="abc", max=3)["truncate"] == "abc"
+
+
+def test_date_functions(T):
+    h = probe(T.a_rd, date="2028-01-31", days=30, months=1)
+    assert h["valid"] == "2028-01-31" and h["format"] == "2028-01-31"
+    assert h["parse"] == (date(2028, 1, 31) - date(1970, 1, 1)).days
+    assert h["add_days"] == "2028-03-01" and h["add_months"] == "2028-02-29"   # leap year, clamped
+    assert h["days_in_month"] == 31 and h["is_working_day"] is True           # a Monday
+    assert h["add_working_days"] == add_working_days(date(2028, 1, 31), 30).isoformat()
+    assert h["diff_from_today"] == (date(2028, 1, 31) - date.fromisoformat(h["today"])).days
+    h = probe(T.a_rd, date="2026-12-31", days=-365, months=-10)
+    assert h["add_days"] == "2025-12-31" and h["add_months"] == "2026-02-28"
+    for bad in ("2026-02-30", "2026-13-01", "26-01-01", "2026/01/01", 20260101, None):
+        h = probe(T.a_rd, date=bad)
+        assert h["valid"] is None and h["parse"] is None and "add_days" not in h, bad
+    # the written forms people type into sheets
+    for text, want in (("2026年1月5日", "2026-01-05"), (" 2026/12/31 ", "2026-12-31"), ("2026.3.1", "2026-03-01"),
+                       ("2026-02-30", None), ("2026年13月1日", None), ("年底前", None), ("2026年1月5日前", None),
+                       ("12026-01-01", None), ("2026/1/", None), (5, None)):
+        assert probe(T.a_rd, date=text)["read"] == want, text
+
+
+def test_is_array_takes_plain_sequences(T):
+    h = probe(T.a_rd, list=[1, 2])["is_array"]
+    assert h == {"sequence": True, "empty": False, "map": False, "holes": False, "marked_empty": True,
+                 "body_list": True}
+    assert probe(T.a_rd, list={"a": 1})["is_array"]["body_list"] is False
+    assert probe(T.a_rd, list=[])["is_array"]["body_list"] is True     # decoded from JSON: marked
+
+
+def test_text_and_dates_bad_input(T):
+    error(T.a_rd.post("/api/hello_lua/text_and_dates", [1, 2]), 400, "invalid")
+    r = T.a_rd.call("POST", "/api/hello_lua/text_and_dates", raw=b"{", ctype="application/json")
+    assert r.status_code == 400, r.text
+    assert probe(T.a_rd, text="x", max="3").get("truncate") is None          # a wrong type is left out

@@ -281,7 +281,9 @@ def test_loaded_and_listed(L):
         ("GET", GREETINGS + ".xlsx"), ("POST", GREETINGS + "/import"),
         ("POST", GREETINGS + "/:id/review"), ("POST", GREETINGS + "/:id/files"),
         ("POST", GREETINGS + "/:id/track"), ("POST", "/api/hello_lua/tracked/:id/urge"),
-        ("POST", GREETINGS + "/:id/dispatch"), ("POST", "/api/hello_lua/dispatches/:id/sign")}
+        ("POST", GREETINGS + "/:id/dispatch"), ("POST", "/api/hello_lua/dispatches/:id/sign"),
+        ("POST", "/api/hello_lua/tracked/:id/update"), ("POST", "/api/hello_lua/tracked/:id/withdraw"),
+        ("POST", "/api/hello_lua/text_and_dates")}
     assert items["hello_lua"]["version"] == "1.0.0"
 
 

@@ -278,6 +278,98 @@ def test_permissions_across_units(T):
     error(anon.get("/api/tasks/lists"), 401)
 
 
+# ================================================================ editing and withdrawing (engine update / withdraw)
+
+def test_edit_deadline_units_leader_reaches_the_item(T):
+    lst = new_list(T, "修改")
+    t = new_task(T, lst)                                   # quarterly nodes, then 完成 on 12-31
+    url = "/api/tasks/tasks/%d" % t["id"]
+    r = T.owner.patch(url, {"deadline": "2026-12-20", "co_units": [T.A1], "leader": "李副县长",
+                            "content": "新建改建农村公路（调整）"})
+    assert r.status_code == 200, r.text
+    n = r.json()
+    assert n["deadline"] == "2026-12-20" and [u["id"] for u in n["co_units"]] == [T.A1] and n["leader"] == "李副县长"
+    assert n["nodes"][-1] == {"title": "完成", "deadline": "2026-12-20"}
+    item = T.owner.get("/api/items/%d" % t["item_id"]).json()
+    assert item["deadline"] == "2026-12-20" and item["leader"] == "李副县长"
+    assert item["title"] == "一、1 新建改建农村公路（调整）" and item["content"].endswith("目标：120公里")
+    assert sorted(u["id"] for u in item["units"] if u["role"] == "co") == [T.A1]
+    assert [x["deadline"] for x in item["nodes"]][-1] == "2026-12-20"
+    assert any(e["kind"] == "updated" for e in item["timeline"])
+    r = T.owner.patch(url, {"leader": None})
+    assert r.status_code == 200 and r.json()["leader"] is None, r.text
+    assert T.owner.get("/api/items/%d" % t["item_id"]).json()["leader"] is None
+    # the co-unit that left no longer reads the task; the new one does
+    error(T.co.get(url), 404)
+    assert T.sub.get(url).status_code == 200
+
+
+def test_edit_refusals_write_nothing(T):
+    lst = new_list(T, "修改拒绝")
+    p = new_task(T, lst, deadline="2026-12-31", nodes=None)
+    c = T.lead.post("/api/tasks/tasks/%d/children" % p["id"], {"lead_unit": T.A1, "deadline": "2026-11-30"}).json()
+    purl, curl = "/api/tasks/tasks/%d" % p["id"], "/api/tasks/tasks/%d" % c["id"]
+    error(T.owner.patch(purl, {"deadline": "2026-11-15"}), 400, "invalid", "deadline")   # before the child's
+    error(T.lead.patch(curl, {"deadline": "2027-01-15"}), 400, "invalid", "deadline")    # after the parent's
+    error(T.owner.patch(purl, {"deadline": "2026-02-30"}), 400, "invalid", "deadline")
+    error(T.owner.patch(purl, {"co_units": [T.A]}), 400, "invalid", "co_units")          # the lead unit
+    error(T.owner.patch(purl, {"co_units": "交通局"}), 400, "invalid", "co_units")
+    error(T.owner.patch(purl, {"lead_unit": T.B}), 400, "invalid", "lead_unit")          # fixed
+    error(T.lead.patch(purl, {"deadline": "2026-12-30"}), 403)                            # not its supervisor
+    error(T.other.patch(purl, {"deadline": "2026-12-30"}), 404)
+    r = T.owner.call("PATCH", purl, raw=b'{"deadline": ', ctype="application/json")
+    assert r.status_code == 400, r.text
+    assert T.owner.get(purl).json()["deadline"] == "2026-12-31"
+    assert T.owner.get("/api/items/%d" % p["item_id"]).json()["deadline"] == "2026-12-31"
+    r = T.lead.patch(curl, {"deadline": "2026-12-31"})                                    # the parent's own: fine
+    assert r.status_code == 200 and r.json()["deadline"] == "2026-12-31", r.text
+
+
+def test_withdraw_a_task(T):
+    lst = new_list(T, "撤销")
+    p = new_task(T, lst, nodes=None)
+    c = T.lead.post("/api/tasks/tasks/%d/children" % p["id"], {"lead_unit": T.A1}).json()
+    url = "/api/tasks/tasks/%d/withdraw" % p["id"]
+    error(T.owner.post(url, {}), 400, "invalid", "reason")
+    error(T.owner.post(url, {"reason": 5}), 400, "invalid", "reason")
+    error(T.lead.post(url, {"reason": "x"}), 403)
+    error(T.other.post(url, {"reason": "x"}), 404)
+    error(T.owner.post("/api/tasks/tasks/99999999/withdraw", {"reason": "x"}), 404)
+    error(T.owner.post(url, {"reason": "政策调整"}), 409, "conflict")                      # its child is in force
+    r = T.lead.post("/api/tasks/tasks/%d/withdraw" % c["id"], {"reason": "并入其他任务"})  # the child's supervisor
+    assert r.status_code == 200 and r.json()["withdrawn_reason"] == "并入其他任务", r.text
+    r = T.owner.post(url, {"reason": "政策调整"})
+    assert r.status_code == 200 and r.json()["withdrawn_at"], r.text
+    item = T.owner.get("/api/items/%d" % p["item_id"]).json()
+    assert item["state"] == "withdrawn" and item["timeline"][-1]["kind"] == "withdrawn"
+    assert tp.db_rows(T.s, "SELECT count(*) FROM core_todos WHERE key LIKE ? AND resolved_at IS NULL",
+                      "item:%d:%%" % p["item_id"]) == [(0,)]
+    # out of the lists and the ranking, still readable, refused for more work
+    ids = [x["id"] for x in T.owner.get("/api/tasks/tasks?list=%d" % lst["id"]).json()["items"]]
+    assert ids == []
+    ids = [x["id"] for x in T.owner.get("/api/tasks/tasks?list=%d&withdrawn=1" % lst["id"]).json()["items"]]
+    assert ids == [p["id"], c["id"]]
+    error(T.owner.get("/api/tasks/tasks?withdrawn=2"), 400, "invalid", "withdrawn")
+    assert T.owner.get("/api/tasks/ranking?list=%d" % lst["id"]).json()["items"] == []
+    assert T.owner.get("/api/tasks/lists/%d" % lst["id"]).json()["withdrawn"] == 2
+    assert T.lead.get("/api/tasks/tasks/%d" % p["id"]).status_code == 200
+    error(T.lead.post("/api/tasks/tasks/%d/reports" % p["id"], {"text": "x", "value": 1}), 409, "wrong_state")
+    error(T.owner.patch("/api/tasks/tasks/%d" % p["id"], {"leader": "张"}), 409, "wrong_state")
+    error(T.owner.post(url, {"reason": "again"}), 409, "wrong_state")
+    error(T.lead.post("/api/tasks/tasks/%d/children" % p["id"], {"lead_unit": T.A1}), 409, "wrong_state")
+    assert tp.db_rows(T.s, "SELECT count(*) FROM core_audit WHERE action = 'tasks.task_withdraw'") == [(2,)]
+
+
+def test_export_route_has_its_own_pattern(T):
+    lst = new_list(T, "导出")
+    new_task(T, lst, nodes=None)
+    x = T.owner.get("/api/tasks/lists/%d.xlsx" % lst["id"])
+    assert x.status_code == 200 and x.content[:4] == b"PK\x03\x04"
+    error(T.owner.get("/api/tasks/lists/abc.xlsx"), 404)
+    error(T.owner.get("/api/tasks/lists/%d.pdf" % lst["id"]), 404)      # no such suffix: not a list id either
+    error(T.owner.get("/api/tasks/lists/99999999.xlsx"), 404)
+
+
 # ================================================================ lagging (moves the clock: last)
 
 def lagging_events(s, task_id):

@@ -2,7 +2,8 @@
 the Lua plugin enabled: the owner office creates a list and imports an .xlsx with an error (the
 sheet row is named on the page, nothing is written), then a good one; the lead unit, on a phone,
 decomposes a task (a later deadline is refused on the deadline field) and reports progress against
-the numeric target (a report without a value is refused on the value field)."""
+the numeric target (a report without a value is refused on the value field); the owner office edits a
+task's deadline (the tracked item follows) and withdraws it (撤销: the reason is required)."""
 import io
 import tempfile
 import zipfile
@@ -205,4 +206,41 @@ def test_decompose_and_report_against_the_target_on_a_phone(ts, browser):
     p.wait_until(lambda: p.texts("[data-testid=tasks-ranking] [data-testid=tasks-rank-unit]")[:1] == [ts.A_name],
                  10, "the lead unit in the ranking")
     assert no_overflow(p), "the ranking is wider than the phone"
+    assert not real_errors(p)
+
+
+def test_edit_and_withdraw_a_task(ts, browser):
+    owner = ts.owner["api"]
+    lst = owner.ok("POST", "/api/tasks/lists", {"title": uniq("撤销清单"), "source_doc": "2026年县政府工作报告", "year": 2026})
+    task = owner.ok("POST", "/api/tasks/lists/%d/tasks" % lst["id"], {
+        "clause": "三、1", "content": "建设污水处理厂", "milestone": "完成竣工验收",
+        "lead_unit": ts.A, "leader": "王副县长", "deadline": "2026-12-31"})
+
+    p = browser(ts, "phone")
+    form_login(p, ts.owner["username"], NEW_PW)
+    p.open("/#/p/tasks/tasks?task=%d" % task["id"])
+    p.wait_until(lambda: "建设污水处理厂" in (p.text("[data-testid=tasks-task-title]") or ""), 15, "the task page")
+
+    # edit the deadline: the page shows it and the tracked item follows
+    before = p.text("[data-testid=tasks-task-details]")
+    p.click("button[data-testid=tasks-edit]")
+    assert p.wait("#tasks-edit-deadline").get_attribute("value") == "2026-12-31"
+    p.js(SET_VALUE, p.wait("#tasks-edit-deadline"), "2026-12-20")
+    p.click("button[data-testid=tasks-edit-save]")
+    p.wait_until(lambda: not p.find("#tasks-edit-deadline") and
+                 p.text("[data-testid=tasks-task-details]") not in (None, before), 10, "the saved edit")
+    assert owner.ok("GET", "/api/tasks/tasks/%d" % task["id"])["deadline"] == "2026-12-20"
+    assert owner.ok("GET", "/api/items/%d" % task["item_id"])["deadline"] == "2026-12-20"
+    assert no_overflow(p), "the task page is wider than the phone"
+
+    # withdraw: the reason is required, then the task is marked withdrawn and its buttons go
+    p.click("button[data-testid=tasks-withdraw]")
+    p.click("button[data-testid=tasks-withdraw-save]")
+    p.wait_until(lambda: p.text("[data-error-for=reason]"), 10, "the reason's error")
+    assert owner.ok("GET", "/api/tasks/tasks/%d" % task["id"])["withdrawn_at"] is None
+    p.type("#tasks-withdraw-reason", "上级政策调整，不再实施")
+    p.click("button[data-testid=tasks-withdraw-save]")
+    p.wait_until(lambda: "上级政策调整" in (p.text("[data-testid=tasks-withdrawn]") or ""), 10, "the withdrawn mark")
+    assert not p.find("button[data-testid=tasks-withdraw]") and not p.find("button[data-testid=tasks-edit]")
+    assert owner.ok("GET", "/api/items/%d" % task["item_id"])["state"] == "withdrawn"
     assert not real_errors(p)

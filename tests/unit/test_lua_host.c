@@ -205,7 +205,7 @@ static void test_hello_lua_loads(void **state)
     assert_string_equal(p.version, "1.0.0");
     if (init_it(&p) != 0)
         fail_msg("init: %s", err);
-    assert_int_equal(json_array_size(p.routes), 13);
+    assert_int_equal(json_array_size(p.routes), 16);
     assert_int_equal(json_array_size(p.permissions), 6);
     assert_int_equal(ym_lua_start(&p), 0);
     ym_lua_stop(&p, 0);

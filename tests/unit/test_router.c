@@ -263,6 +263,46 @@ static void test_deep_path_no_match(void **state)
     ym_router_free(rt);
 }
 
+static void test_suffix_params(void **state)
+{
+    ym_router *rt = ym_router_new();
+    add_ok(rt, "GET", "/api/tasks/lists/:id");
+    add_ok(rt, "GET", "/api/tasks/lists/:id.xlsx");      /* another shape than :id */
+    add_ok(rt, "GET", "/api/tasks/lists/:id.csv");
+    add_ok(rt, "GET", "/api/tasks/lists/export.xlsx");   /* a static segment still wins */
+    add_bad(rt, "GET", "/api/tasks/lists/:lid.xlsx", "already registered");
+    add_bad(rt, "GET", "/api/x/:.xlsx", "bad route");    /* no name */
+    add_bad(rt, "GET", "/api/x/:a:b", "bad route");
+    match m = do_match(rt, "GET", "/api/tasks/lists/5.xlsx");
+    assert_int_equal(m.rc, YM_ROUTE_FOUND);
+    assert_string_equal(m.route->pattern, "/api/tasks/lists/:id.xlsx");
+    assert_string_equal(ym_req_param(m.req, "id"), "5");
+    match_free(&m);
+    m = do_match(rt, "GET", "/api/tasks/lists/5");
+    assert_string_equal(m.route->pattern, "/api/tasks/lists/:id");
+    assert_string_equal(ym_req_param(m.req, "id"), "5");
+    match_free(&m);
+    m = do_match(rt, "GET", "/api/tasks/lists/5.pdf");   /* no such suffix: the plain param takes it all */
+    assert_string_equal(m.route->pattern, "/api/tasks/lists/:id");
+    assert_string_equal(ym_req_param(m.req, "id"), "5.pdf");
+    match_free(&m);
+    m = do_match(rt, "GET", "/api/tasks/lists/.xlsx");   /* an empty param never matches the suffix */
+    assert_string_equal(m.route->pattern, "/api/tasks/lists/:id");
+    assert_string_equal(ym_req_param(m.req, "id"), ".xlsx");
+    match_free(&m);
+    m = do_match(rt, "GET", "/api/tasks/lists/export.xlsx");
+    assert_string_equal(m.route->pattern, "/api/tasks/lists/export.xlsx");
+    match_free(&m);
+    m = do_match(rt, "GET", "/api/tasks/lists/a.b.csv");
+    assert_string_equal(m.route->pattern, "/api/tasks/lists/:id.csv");
+    assert_string_equal(ym_req_param(m.req, "id"), "a.b");
+    match_free(&m);
+    m = do_match(rt, "POST", "/api/tasks/lists/5.xlsx");
+    assert_int_equal(m.rc, YM_ROUTE_BAD_METHOD);
+    match_free(&m);
+    ym_router_free(rt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +315,7 @@ int main(void)
         cmocka_unit_test(test_too_many_params),
         cmocka_unit_test(test_trailing_slash_distinct),
         cmocka_unit_test(test_deep_path_no_match),
+        cmocka_unit_test(test_suffix_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
-// One task (#/p/tasks/tasks?task=<id>, loaded by lists.js): its particulars, progress against target
+// One task (#/p/tasks/tasks?task=<id>, loaded by lists.js): its particulars (the supervising office edits
+// or withdraws it), progress against target
 // next to elapsed time, the decomposition (child tasks for units below the lead unit: a deadline later
 // than the parent's is refused on the deadline field) and the execution ledger (执行台账: a report
 // without a value is refused on the value field when the target is numeric; the owner office's review).
@@ -48,6 +49,10 @@ export default async function render(el, params) {
     h("p", {}, h("a", { href: back, "data-testid": "tasks-back" }, task.parent_id ? t("tasks.back_parent") : t("tasks.back_list"))),
     h("h1", { "data-testid": "tasks-task-title", class: "tasks-wrap" }, `${task.clause} ${task.content}`),
     h("div", { class: "tasks-actions" }, colourBadge(task.colour)),
+    task.withdrawn_at
+      ? h("p", { class: "field-error", role: "status", "data-testid": "tasks-withdrawn" },
+          t("tasks.withdrawn", { reason: task.withdrawn_reason || "" }))
+      : manageBar(task, redraw),
     progressBlock(task, "tasks-task-progress"),
     h("dl", { class: "tasks-dl", "data-testid": "tasks-task-details" },
       rows.flatMap(([k, v]) => [h("dt", {}, t(k)), h("dd", {}, String(v))]),
@@ -62,6 +67,40 @@ function cycleText(c) {
   if (m) return t("tasks.cycle_monthly", { day: m[1] });
   if (c === "weekly") return t("tasks.cycle_weekly");
   return c;
+}
+
+// ------------------------------------------------ edit and withdraw (the supervising office)
+
+function manageBar(task, redraw) {
+  if (!can("tasks.manage")) return "";
+  async function edit() {
+    const form = h("yi-form", { prefix: "tasks-edit", "submit-label": t("tasks.save"), "submit-testid": "tasks-edit-save",
+                                "cancel-label": t("tasks.cancel") });
+    form.fields = [
+      { name: "content", label: t("tasks.content"), type: "textarea", maxlength: 2000, required: true,
+        help: t("tasks.edit_intro") },
+      { name: "leader", label: t("tasks.leader"), maxlength: 64 },
+      { name: "deadline", label: t("tasks.deadline"), type: "date", required: true },
+    ];
+    form.values = { content: task.content, leader: task.leader || "", deadline: task.deadline };
+    form.action = (v) => api.patch(`/api/tasks/tasks/${task.id}`, { ...v, leader: v.leader ? v.leader : null });
+    if (!(await modal(t("tasks.edit"), form, { testid: "tasks-edit-modal" }))) return;
+    toast(t("tasks.edit_done"), "ok");
+    redraw();
+  }
+  async function withdraw() {
+    const form = h("yi-form", { prefix: "tasks-withdraw", "submit-label": t("tasks.withdraw"),
+                                "submit-testid": "tasks-withdraw-save", "cancel-label": t("tasks.cancel") });
+    form.fields = [{ name: "reason", label: t("tasks.withdraw_reason"), type: "textarea", maxlength: 2000,
+                     required: true, help: t("tasks.withdraw_help") }];
+    form.action = (v) => api.post(`/api/tasks/tasks/${task.id}/withdraw`, v);
+    if (!(await modal(t("tasks.withdraw"), form, { testid: "tasks-withdraw-modal" }))) return;
+    toast(t("tasks.withdraw_done"), "ok");
+    redraw();
+  }
+  return h("div", { class: "tasks-actions" },
+    h("button", { type: "button", "data-testid": "tasks-edit", onclick: edit }, t("tasks.edit")),
+    h("button", { type: "button", "data-testid": "tasks-withdraw", onclick: withdraw }, t("tasks.withdraw")));
 }
 
 // ------------------------------------------------ decomposition
@@ -94,7 +133,7 @@ function children(task, redraw) {
   return h("section", { class: "card", "data-testid": "tasks-decomposition" },
     h("h2", {}, t("tasks.decomposition")),
     h("p", { class: "field-hint" }, t("tasks.decomposition_intro")),
-    can("tasks.handle") ? h("div", { class: "tasks-actions" },
+    can("tasks.handle") && !task.withdrawn_at ? h("div", { class: "tasks-actions" },
       h("button", { type: "button", class: "primary", "data-testid": "tasks-split", onclick: split }, t("tasks.split"))) : "",
     table);
 }
@@ -167,7 +206,7 @@ function ledgerCard(task, ledger, numeric, redraw) {
   return h("section", { class: "card", "data-testid": "tasks-ledger-card" },
     h("h2", {}, t("tasks.ledger")),
     h("p", { class: "field-hint" }, numeric ? t("tasks.ledger_numeric", { target: targetText(task) }) : t("tasks.ledger_milestone")),
-    can("tasks.handle") ? h("div", { class: "tasks-actions" },
+    can("tasks.handle") && !task.withdrawn_at ? h("div", { class: "tasks-actions" },
       h("button", { type: "button", class: "primary", "data-testid": "tasks-report", onclick: report }, t("tasks.report"))) : "",
     funds ? h("p", { "data-testid": "tasks-funds-total" }, t("tasks.funds_total", { funds: fmtNumber(funds) })) : "",
     table,
