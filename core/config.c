@@ -531,7 +531,7 @@ static const field notify_fields[] = {
 };
 static const field items_fields[] = {
     FLD("colours", F_ITEMS, items.colours, 0, 0), FLD("lag_categories", F_ITEMS, items.lag_categories, 0, 0),
-    FLD("auto_urge", F_ITEMS, items.auto_urge, 0, 0), END,
+    FLD("auto_urge", F_ITEMS, items.auto_urge, 0, 0), FLD("remind_days", F_ITEMS, items.remind_days, 0, 0), END,
 };
 static const field top_fields[] = {
     FLD("listen", F_LISTEN, listen, 0, 0), FLD("workers", F_WORKERS, workers, 1, 0),
@@ -953,6 +953,7 @@ void ym_config_free(ym_config *c)
     json_decref(c->items.colours);
     json_decref(c->items.lag_categories);
     json_decref(c->items.auto_urge);
+    json_decref(c->items.remind_days);
     free(c);
 }
 

@@ -93,6 +93,7 @@ typedef struct ym_config {
         json_t *colours;             /* [{from, blue_within, red_after}] by effective date */
         json_t *lag_categories;      /* [name] */
         json_t *auto_urge;           /* [colour]: reaching it urges the lead unit */
+        json_t *remind_days;         /* [working days] before each due date, or NULL: {3, 1} */
     } items;
 } ym_config;
 

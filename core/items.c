@@ -1,7 +1,8 @@
 /* items: the rules of tracked items (items.colours by effective date, lag categories,
  * automatic urges), the colour of an item from its deadline, nodes and reporting cycle
  * on the working-day calendar, its recomputation (on change: timeline, event, notice,
- * urge) and the job core.items_recolour; shared helpers of items_flow.c and items_routes.c. */
+ * urge; in the job's run one notice per lead unit) and the jobs core.items_recolour and
+ * core.items_remind (items_remind.c); shared helpers of items_flow.c and items_routes.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,7 @@
 
 /* ---------- configuration ---------- */
 
-static json_t *g_colours, *g_categories, *g_auto_urge;
+static json_t *g_colours, *g_categories, *g_auto_urge, *g_remind;
 static const char *const colours[] = {"green", "blue", "yellow", "orange", "red"};
 
 static int colour_rank(const char *c)
@@ -37,6 +38,8 @@ json_t *ym_items_config_default(const char *key)
         return json_pack("[s,s,s,s,s,s]", "funding", "approval", "land", "coordination", "external", "other");
     if (strcmp(key, "auto_urge") == 0)
         return json_pack("[s]", "red");
+    if (strcmp(key, "remind_days") == 0)
+        return json_pack("[i,i]", 3, 1);
     return NULL;
 }
 
@@ -110,9 +113,30 @@ static int check_strings(const char *key, const json_t *v, char *sub, size_t sub
     return 0;
 }
 
+/* remind_days: 0 to 10 distinct numbers of working days, 1 to 30. */
+static int check_remind(const json_t *v, char *sub, size_t sublen, char *w, size_t wlen)
+{
+    char path[32];
+    if (!json_is_array(v) || json_array_size(v) > 10)
+        return why(sub, sublen, w, wlen, "", "expected a list of at most 10 numbers of working days");
+    size_t i, j;
+    json_t *x;
+    json_array_foreach(v, i, x) {
+        snprintf(path, sizeof path, "[%zu]", i + 1);
+        if (!json_is_integer(x) || json_integer_value(x) < 1 || json_integer_value(x) > 30)
+            return why(sub, sublen, w, wlen, path, "expected a number of working days from 1 to 30");
+        for (j = 0; j < i; j++)
+            if (json_integer_value(json_array_get(v, j)) == json_integer_value(x))
+                return why(sub, sublen, w, wlen, path, "listed twice");
+    }
+    return 0;
+}
+
 int ym_items_config_check(const char *key, const json_t *v, char *sub, size_t sublen, char *w, size_t wlen)
 {
     sub[0] = '\0';
+    if (strcmp(key, "remind_days") == 0)
+        return check_remind(v, sub, sublen, w, wlen);
     if (strcmp(key, "colours") == 0)
         return check_colours(v, sub, sublen, w, wlen);
     if (strcmp(key, "lag_categories") == 0 || strcmp(key, "auto_urge") == 0)
@@ -131,6 +155,20 @@ void ym_items_configure(const json_t *c, const json_t *cats, const json_t *urge)
     set_rule(&g_colours, c, "colours");
     set_rule(&g_categories, cats, "lag_categories");
     set_rule(&g_auto_urge, urge, "auto_urge");
+}
+
+void ym_items_configure_remind(const json_t *days) { set_rule(&g_remind, days, "remind_days"); }
+
+size_t ym__items_remind_days(int *out, size_t max)
+{
+    if (!g_remind)
+        ym_items_configure_remind(NULL);
+    size_t i, n = 0;
+    json_t *x;
+    json_array_foreach(g_remind, i, x)
+        if (n < max)
+            out[n++] = (int)json_integer_value(x);
+    return n;
 }
 
 static void ensure_config(void)
@@ -338,6 +376,36 @@ static bool report_late(const char *cycle, int64_t assigned_at, int64_t last_rep
     return last_report < since;
 }
 
+int32_t ym__item_report_next_due(const char *cycle, int64_t assigned_at, int32_t today, int64_t *since)
+{
+    const ym_calendar *cal = ym_calendar_current();
+    int32_t a = ym__item_day_of(assigned_at), due = 0, prev = a;
+    int n = 0;
+    if (strcmp(cycle, "weekly") == 0) {
+        int64_t k = today > a ? (today - a) / 7 : 1;
+        for (k = k > 1 ? k - 1 : 1; (due = due_day(cal, a + (int32_t)(7 * k))) <= today; k++)
+            ;
+        prev = k > 1 ? due_day(cal, a + (int32_t)(7 * (k - 1))) : a;
+    } else if (sscanf(cycle, "monthly %d", &n) == 1) {
+        char buf[11];
+        int y, m, d;
+        ym_date_format(today > a ? today : a, buf);
+        if (sscanf(buf, "%d-%d-%d", &y, &m, &d) != 3)
+            return 0;
+        for (int i = 0; i < 3; i++, m = m == 12 ? (y++, 1) : m + 1)
+            if ((due = due_day(cal, month_day(y, m, n))) > today && due > a)
+                break;
+        m = m == 1 ? (y--, 12) : m - 1;
+        prev = due_day(cal, month_day(y, m, n));
+        if (prev < a)
+            prev = a;
+    } else {
+        return 0;
+    }
+    *since = prev == a ? assigned_at : ym_date_end_ms(prev) + 1;
+    return due;
+}
+
 typedef struct facts {
     const char *state, *deadline, *cycle, *colour;
     bool escalated;
@@ -399,6 +467,121 @@ static const char *colour_zh(const char *c)
     return r < 0 ? "" : zh[r];
 }
 
+/* ---------- a mass change: one notice per unit ----------
+ * While ym_items_recolour_all runs, the notices and automatic urges of the changed
+ * items are gathered here and sent at the end as one notice per lead unit listing its
+ * items (a unit with a single change gets the usual notice of that item). */
+
+typedef struct change {
+    int64_t unit, id;
+    int from, to;
+    bool urge;
+} change;
+
+typedef struct batch {
+    change *v;
+    size_t n, cap;
+} batch;
+
+static batch *g_batch;
+
+/* The automatic urge of a batched change: counted and on the timeline as ym_item_urge
+ * does; the notice goes out with the unit's batch. */
+static int batch_add(ym_db *db, int64_t id, int64_t lead, int64_t supervisor, const char *state, const char *from,
+                     const char *to, bool urge)
+{
+    if (urge) {
+        sqlite3_stmt *st = ym_db_prepare(db, "core", "UPDATE core_items SET urge_count = urge_count + 1, "
+                                                     "updated_at = ?2 WHERE id = ?1");
+        if (!st)
+            return -1;
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, ym_now());
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        json_t *d = json_pack("{s:s,s:b,s:b}", "message", "", "auto", 1, "batched", 1);
+        rc = rc == SQLITE_DONE ? ym__item_timeline(db, id, "urge", 0, supervisor, state, NULL, d) : -1;
+        json_decref(d);
+        if (rc < 0)
+            return -1;
+    }
+    if (g_batch->n == g_batch->cap) {
+        size_t cap = g_batch->cap ? g_batch->cap * 2 : 256;
+        change *nv = realloc(g_batch->v, cap * sizeof *nv);
+        if (!nv)
+            return -1;
+        g_batch->v = nv, g_batch->cap = cap;
+    }
+    g_batch->v[g_batch->n++] = (change){lead, id, colour_rank(from), colour_rank(to), urge};
+    return 0;
+}
+
+static int change_cmp(const void *a, const void *b)
+{
+    const change *x = a, *y = b;
+    if (x->unit != y->unit)
+        return x->unit < y->unit ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* One unit's changes v[0..n): one notice (or the item's own when n is 1). */
+static int batch_notify_unit(ym_db *db, const change *v, size_t n)
+{
+    char err[256] = "", prefix[64];
+    if (n == 1 && v->urge)
+        return ym__item_notify(db, v->id, v->unit, "urgent", "催办督办事项", NULL, err, sizeof err);
+    if (n == 1) {
+        snprintf(prefix, sizeof prefix, "督办事项亮%s", colour_zh(colours[v->to]));
+        return ym__item_notify(db, v->id, v->unit, severity_of(colours[v->to]), prefix, NULL, err, sizeof err);
+    }
+    sqlite3_stmt *st = ym_db_prepare(db, "core", "SELECT title FROM core_items WHERE id = ?1");
+    if (!st)
+        return -1;
+    size_t urged = 0, len = 0, shown = 0;
+    int worst = 0;
+    char body[3600], cut[200], title[160];
+    body[0] = '\0';
+    for (size_t i = 0; i < n; i++) {
+        urged += v[i].urge;
+        worst = v[i].to > worst ? v[i].to : worst;
+        if (len + 300 >= sizeof body)
+            continue;
+        sqlite3_bind_int64(st, 1, v[i].id);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            utf8_cut((const char *)sqlite3_column_text(st, 0), 40, cut, sizeof cut);
+        else
+            cut[0] = '\0';
+        sqlite3_reset(st);
+        int w = snprintf(body + len, sizeof body - len, "%s「%s」%s→%s%s", len ? "\n" : "", cut,
+                         v[i].from >= 0 ? colour_zh(colours[v[i].from]) : "", colour_zh(colours[v[i].to]),
+                         v[i].urge ? "（催办）" : "");
+        if (w > 0 && (size_t)w < sizeof body - len)
+            len += (size_t)w, shown++;
+    }
+    if (shown < n)
+        snprintf(body + len, sizeof body - len, "\n……共%zu项", n);
+    if (urged)
+        snprintf(title, sizeof title, "催办：%zu项督办事项灯色变化，其中%zu项催办", n, urged);
+    else
+        snprintf(title, sizeof title, "%zu项督办事项灯色变化", n);
+    ym_notice note = {.severity = urged ? "urgent" : severity_of(colours[worst]), .title = title, .body = body,
+                      .link = "#/items"};
+    return ym_notify_unit(db, "core", v->unit, false, &note, err, sizeof err) < 0 ? -1 : 0;
+}
+
+static int batch_flush(ym_db *db, batch *b)
+{
+    if (b->n)
+        qsort(b->v, b->n, sizeof *b->v, change_cmp);
+    for (size_t i = 0, j; i < b->n; i = j) {
+        for (j = i + 1; j < b->n && b->v[j].unit == b->v[i].unit; j++)
+            ;
+        if (batch_notify_unit(db, b->v + i, j - i) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 /* What changed when the colour did: timeline, event, notice or urge. */
 static int colour_changed(ym_db *db, int64_t id, const char *state, const char *from, const char *to, int late_kind)
 {
@@ -414,12 +597,16 @@ static int colour_changed(ym_db *db, int64_t id, const char *state, const char *
         rc = -1;
     if (rc < 0 || !from) /* the first colour comes with the assignment notice */
         return rc;
-    sqlite3_stmt *st = ym_db_prepare(db, "core", "SELECT lead_unit FROM core_items WHERE id = ?1");
+    sqlite3_stmt *st = ym_db_prepare(db, "core", "SELECT lead_unit, supervisor_unit FROM core_items WHERE id = ?1");
     if (!st)
         return -1;
     sqlite3_bind_int64(st, 1, id);
-    int64_t lead = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    int64_t lead = 0, supervisor = 0;
+    if (sqlite3_step(st) == SQLITE_ROW)
+        lead = sqlite3_column_int64(st, 0), supervisor = sqlite3_column_int64(st, 1);
     sqlite3_reset(st);
+    if (g_batch)
+        return batch_add(db, id, lead, supervisor, state, from, to, auto_urge(to) && colour_rank(to) > colour_rank(from));
     if (auto_urge(to) && colour_rank(to) > colour_rank(from))
         return ym_item_urge(db, id, 0, NULL, err, sizeof err) < 0 ? -1 : 0;
     snprintf(prefix, sizeof prefix, "督办事项亮%s", colour_zh(to));
@@ -460,6 +647,8 @@ int ym_item_recolour(ym_db *db, int64_t id, int64_t now)
     bool changed = strcmp(c, old) != 0;
     int64_t since = late == 0 ? 0 : late > f.late_kind ? now : -1; /* -1: keep */
     const char *w = colour_rank(c) > colour_rank(worst) ? c : worst;
+    if (!changed && late == f.late_kind && strcmp(w, worst) == 0)
+        return 0; /* the row already says so */
     st = ym_db_prepare(db, "core",
         "UPDATE core_items SET colour = ?2, worst_colour = ?3, late_kind = ?4, "
         "late_since = CASE WHEN ?5 = 0 THEN NULL WHEN ?5 > 0 THEN ?5 ELSE late_since END WHERE id = ?1");
@@ -502,11 +691,16 @@ int ym_items_recolour_all(ym_db *db, int64_t now)
     if (st)
         sqlite3_reset(st);
     int changed = 0;
+    batch b = {0};
+    g_batch = &b;
     for (size_t i = 0; ok && i < n; i++) {
         int rc = ym_item_recolour(db, ids[i], now);
         ok = rc >= 0;
         changed += rc > 0;
     }
+    g_batch = NULL;
+    ok = ok && batch_flush(db, &b) == 0;
+    free(b.v);
     free(ids);
     if (ym_db_write_end(db, ok) < 0)
         ok = false;
@@ -526,10 +720,24 @@ static int recolour_job(void *ud, char *err, size_t errlen)
     return 0;
 }
 
+static int remind_job(void *ud, char *err, size_t errlen)
+{
+    ym_db *db = ud;
+    int n = ym_items_remind_all(db, ym_now());
+    if (n < 0) {
+        snprintf(err, errlen, "reminders failed: %s", ym_db_errmsg(db));
+        return -1;
+    }
+    if (n > 0)
+        ym_log(YM_LOG_INFO, "items reminded", "sent=%d", n);
+    return 0;
+}
+
 int ym_items_add_jobs(struct ym_jobs *j, ym_db *db)
 {
     char err[256];
-    if (ym_jobs_add(j, "core.items_recolour", "core", "every 10m", recolour_job, db, NULL, err, sizeof err) < 0) {
+    if (ym_jobs_add(j, "core.items_recolour", "core", "every 10m", recolour_job, db, NULL, err, sizeof err) < 0 ||
+        ym_jobs_add(j, "core.items_remind", "core", "every 10m", remind_job, db, NULL, err, sizeof err) < 0) {
         ym_log(YM_LOG_ERROR, "core job not registered", "error=%s", err);
         return -1;
     }

@@ -128,13 +128,19 @@ int ym_items_config_check(const char *key, const json_t *v, char *sub, size_t su
 json_t *ym_items_config_default(const char *key);   /* a new reference */
 /* The rules this process uses (copied); NULL for a key keeps the default. */
 void ym_items_configure(const json_t *colours, const json_t *lag_categories, const json_t *auto_urge);
+/* items.remind_days: working days before each due date (deadline, node, report) at
+ * which core.items_remind reminds the lead unit; NULL keeps the default {3, 1}. */
+void ym_items_configure_remind(const json_t *remind_days);
+/* core.items_remind at now (ms): the reminders that fell due, each sent once; how many
+ * notices went out, or -1. In its own write. */
+int ym_items_remind_all(ym_db *db, int64_t now);
 /* The colour rule in effect on day. */
 void ym_items_rule_at(int32_t day, int *blue_within, int *red_after);
 
 /* /api/items... routes; with YIMEN_TEST_CLOCK=1 also POST /api/test/items. */
 int ym_items_routes(ym_router *rt, char *err, size_t errlen);
 struct ym_jobs;
-/* core.items_recolour: every 10 minutes. */
+/* core.items_recolour and core.items_remind: every 10 minutes. */
 int ym_items_add_jobs(struct ym_jobs *j, ym_db *db);
 
 #endif

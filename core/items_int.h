@@ -27,6 +27,11 @@ bool ym__item_category_ok(const char *category);
 const char *ym__item_late_name(int late_kind);
 /* Is the lag reason missing: late and no reason since it became late? 1 yes, 0 no, -1 error. */
 int ym__item_reason_missing(ym_db *db, int64_t id);
+/* The reminder offsets (items.remind_days, working days) into out: how many. */
+size_t ym__items_remind_days(int *out, size_t max);
+/* The next due date (after today) of a reporting cycle of an item assigned at
+ * assigned_at, and in since the start (ms) of the period that due date closes; 0 if none. */
+int32_t ym__item_report_next_due(const char *cycle, int64_t assigned_at, int32_t today, int64_t *since);
 /* An item's summary (a list row): the columns, then the row as JSON (items_view.c). */
 #define SUMMARY_COLS                                                                                         \
     "i.id, i.source, i.source_kind, i.title, i.state, i.colour, i.lead_unit, lu.name, i.supervisor_unit, "  \

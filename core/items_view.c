@@ -261,8 +261,9 @@ json_t *ym_items_stats(ym_db *db, int64_t unit, int32_t from, int32_t to, int64_
     ym_date_format(to, t);
     sqlite3_stmt *st = ym_db_prepare(db, "core",
         "SELECT i.lead_unit, i.deadline, i.completed_at, i.closed_at, i.assigned_at, i.worst_colour, u.name "
-        "FROM core_items i JOIN core_units u ON u.id = i.lead_unit WHERE i.state NOT IN ('draft', 'returned') "
-        "AND i.deadline BETWEEN ?1 AND ?2 AND (?3 = 0 OR i.lead_unit = ?3) ORDER BY i.lead_unit, i.id");
+        "FROM core_items i JOIN core_units u ON u.id = i.lead_unit "
+        "WHERE i.state NOT IN ('draft', 'returned', 'withdrawn') AND i.deadline BETWEEN ?1 AND ?2 "
+        "AND (?3 = 0 OR i.lead_unit = ?3) ORDER BY i.lead_unit, i.id");
     if (!st)
         return NULL;
     sqlite3_bind_text(st, 1, f, -1, SQLITE_TRANSIENT);

@@ -173,14 +173,17 @@ int64_t ym_todo_put(ym_db *db, const char *owner, const char *key, const ym_todo
 }
 
 /* Runs an UPDATE ... RETURNING id with ?1 owner, ?2 key or prefix, ?3 now, ?4 by (NULL: the
- * system); the number of rows, -1 error. */
-static int resolve_rows(ym_db *db, const char *sql, const char *owner, const char *key, int64_t by_user)
+ * system), ?5 hi (the bound above a prefix, or none); the number of rows, -1 error. */
+static int resolve_rows(ym_db *db, const char *sql, const char *owner, const char *key, int64_t by_user,
+                        const char *hi)
 {
     sqlite3_stmt *st = ym_db_prepare(db, "core", sql);
     if (!st)
         return -1;
     sqlite3_bind_text(st, 1, owner, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    if (hi)
+        sqlite3_bind_text(st, 5, hi, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 3, ym_now());
     if (by_user > 0)
         sqlite3_bind_int64(st, 4, by_user);
@@ -197,7 +200,7 @@ int ym_todo_resolve(ym_db *db, const char *owner, const char *key, int64_t by_us
         return -1;
     int n = resolve_rows(db,
         "UPDATE core_todos SET resolved_at = ?3, resolved_by = ?4, updated_at = ?3 "
-        "WHERE owner = ?1 AND key = ?2 AND resolved_at IS NULL RETURNING id", owner, key, by_user);
+        "WHERE owner = ?1 AND key = ?2 AND resolved_at IS NULL RETURNING id", owner, key, by_user, NULL);
     return n < 0 ? -1 : n > 0 ? 1 : 0;
 }
 
@@ -205,11 +208,22 @@ int ym_todo_resolve_prefix(ym_db *db, const char *owner, const char *prefix, int
 {
     if (!ym_db_in_write(db) || !owner || !*owner || !prefix || !*prefix || by_user < 0)
         return -1;
-    /* key >= prefix bounds the scan of the (owner, key) index; the substr compares bytes */
-    return resolve_rows(db,
+    /* key >= prefix and key < prefix + 0xFF (a byte no UTF-8 key holds) bound the scan of
+     * the (owner, key) index to the keys with that prefix; the substr compares bytes */
+    size_t n = strlen(prefix);
+    char *hi = malloc(n + 2);
+    if (!hi)
+        return -1;
+    memcpy(hi, prefix, n);
+    hi[n] = '\xff';
+    hi[n + 1] = 0;
+    int rc = resolve_rows(db,
         "UPDATE core_todos SET resolved_at = ?3, resolved_by = ?4, updated_at = ?3 "
-        "WHERE owner = ?1 AND key >= ?2 AND substr(CAST(key AS BLOB), 1, length(CAST(?2 AS BLOB))) = CAST(?2 AS BLOB) "
-        "AND resolved_at IS NULL RETURNING id", owner, prefix, by_user);
+        "WHERE owner = ?1 AND key >= ?2 AND key < ?5 "
+        "AND substr(CAST(key AS BLOB), 1, length(CAST(?2 AS BLOB))) = CAST(?2 AS BLOB) "
+        "AND resolved_at IS NULL RETURNING id", owner, prefix, by_user, hi);
+    free(hi);
+    return rc;
 }
 
 int ym_todo_cleanup(ym_db *db, int64_t cutoff_ms)

@@ -237,6 +237,7 @@ static int worker_setup(worker *w, char *err, size_t errlen)
     if (ym_items_routes(w->router, err, errlen) < 0)
         return -1;
     ym_items_configure(w->cfg->items.colours, w->cfg->items.lag_categories, w->cfg->items.auto_urge);
+    ym_items_configure_remind(w->cfg->items.remind_days);
     if (ym_events_routes(w->router, err, errlen) < 0)
         return -1;
     if (ym_notify_routes(w->router, err, errlen) < 0 || ym_live_routes(w->router, err, errlen) < 0 ||

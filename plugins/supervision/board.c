@@ -121,6 +121,8 @@ json_t *sv_case_json(ym_plugin *self, const sv_case *c, bool full)
     if (item && !full)
         publicise(item);
     json_object_set_new(o, "item", item ? item : json_null());
+    json_t *children = c->item_id ? sv_children_json(self, c->item_id) : NULL;
+    json_object_set_new(o, "children", children ? children : json_array());
     json_object_set_new(o, "view", json_string(full ? "full" : "public"));
     return o;
 }
@@ -165,6 +167,8 @@ void sv_get_case(ym_request *r, void *ud)
         return;
     }
     json_t *o = sv_case_json(self, &c, party);
+    if (o && party)
+        sv_case_actions(r, self, &c, o);
     sv_case_free(&c);
     send_json(r, 200, o);
 }
@@ -206,6 +210,37 @@ static json_t *board_row(const sv_case *c, json_t *item)
 
 #define BOARD_SCAN_MAX 5000
 
+/* The id query of the board, driven by the most selective index it has: a unit's cases
+ * (supervision_case_units by unit, in case order), a colour's items (the core's index
+ * of items by source, colour and id: item ids grow with case ids, one item per case),
+ * or the cases newest first. ?1 the case cursor, ?6 the item cursor (its item id). */
+#define BOARD_FILTERS "AND (?2 = '' OR c.source_kind = ?2 OR c.origin = ?2) AND (?3 = '' OR c.leader = ?3) "
+static const char *const BOARD_BY_UNIT =
+    "SELECT c.id FROM supervision_case_units u JOIN supervision_cases c ON c.id = u.case_id "
+    "JOIN core_v_items i ON i.id = c.item_id WHERE u.unit_id = ?4 AND u.case_id < ?1 " BOARD_FILTERS
+    "AND (?5 = '' OR i.colour = ?5) ORDER BY u.case_id DESC LIMIT 200";
+static const char *const BOARD_BY_COLOUR =
+    "SELECT c.id FROM core_v_items i JOIN supervision_cases c ON c.item_id = i.id "
+    "WHERE i.source = 'supervision' AND i.colour = ?5 AND i.id < ?6 AND ?4 = 0 " BOARD_FILTERS
+    "ORDER BY i.id DESC LIMIT 200";
+static const char *const BOARD_ALL =
+    "SELECT c.id FROM supervision_cases c WHERE c.id < ?1 AND c.item_id IS NOT NULL AND ?4 = 0 AND ?5 = '' "
+    BOARD_FILTERS "ORDER BY c.id DESC LIMIT 200";
+
+/* The item id of case id (the colour query's cursor); INT64_MAX for none. */
+static int64_t item_cursor(ym_plugin *self, int64_t case_id)
+{
+    if (!case_id)
+        return INT64_MAX;
+    ym_stmt *st = api->db_prepare(self, "SELECT coalesce(item_id, 0) FROM supervision_cases WHERE id = ?1");
+    if (!st)
+        return -1;
+    api->db_bind_int(st, 1, case_id);
+    int64_t v = api->db_step(st) == YM_ROW ? api->db_column_int(st, 0) : 0;
+    api->db_reset(st);
+    return v;
+}
+
 /* GET /api/supervision/board?source=&unit=&leader=&colour=&limit=&after= */
 void sv_board(ym_request *r, void *ud)
 {
@@ -239,21 +274,16 @@ void sv_board(ym_request *r, void *ud)
     int64_t cursor = after, scanned = 0, next = 0;
     bool more = true;
     while (more && (int64_t)json_array_size(items) < limit && scanned < BOARD_SCAN_MAX) {
-        ym_stmt *st = api->db_prepare(self,
-            /* filters in SQL, so that only cases that will show cost an item_get: the colour
-             * through the engine's view, the unit as one set built from its index */
-            "SELECT c.id FROM supervision_cases c JOIN core_v_items i ON i.id = c.item_id "
-            "WHERE (?1 = 0 OR c.id < ?1) "
-            "AND (?2 = '' OR c.source_kind = ?2 OR c.origin = ?2) AND (?3 = '' OR c.leader = ?3) "
-            "AND (?4 = 0 OR c.id IN (SELECT case_id FROM supervision_case_units WHERE unit_id = ?4)) "
-            "AND (?5 = '' OR i.colour = ?5) "
-            "ORDER BY c.id DESC LIMIT 200");
+        /* filters in SQL, so that only cases that will show cost an item_get */
+        int64_t icur = unit || !colour ? INT64_MAX : item_cursor(self, cursor);
+        ym_stmt *st = icur < 0 ? NULL : api->db_prepare(self, unit ? BOARD_BY_UNIT : colour ? BOARD_BY_COLOUR : BOARD_ALL);
         if (!st) {
             json_decref(items);
             api->resp_error(r, 503, "storage_busy", "cannot read the cases");
             return;
         }
-        api->db_bind_int(st, 1, cursor);
+        api->db_bind_int(st, 1, cursor ? cursor : INT64_MAX);
+        api->db_bind_int(st, 6, icur);
         api->db_bind_text(st, 2, source ? source : "");
         api->db_bind_text(st, 3, leader ? leader : "");
         api->db_bind_int(st, 4, unit);
@@ -273,7 +303,7 @@ void sv_board(ym_request *r, void *ud)
             json_t *item = sv_item(self, c.item_id);
             const char *state = json_string_value(json_object_get(item, "state"));
             const char *col = json_string_value(json_object_get(item, "colour"));
-            bool show = item && (!colour || (col && !strcmp(col, colour)));
+            bool show = item && (!colour || (col && !strcmp(col, colour))) && !(state && !strcmp(state, "withdrawn"));
             if (show && (c.restricted || (state && !strcmp(state, "draft"))))
                 show = c.restricted ? sv_party(r, self, &c)
                                     : api->req_may(r, "supervision.manage", c.supervisor_unit) == 1 ||
@@ -372,7 +402,7 @@ json_t *sv_league_json(ym_plugin *self, const char *from, const char *to)
         "SELECT i.lead_unit, coalesce(u.name, ''), i.deadline, coalesce(i.completed_at, 0), coalesce(i.closed_at, 0), "
         "coalesce(i.assigned_at, 0), i.worst_colour, i.escalated FROM supervision_cases c "
         "JOIN core_v_items i ON i.id = c.item_id AND i.source = 'supervision' "
-        "LEFT JOIN core_v_units u ON u.id = i.lead_unit WHERE i.state NOT IN ('draft', 'returned') "
+        "LEFT JOIN core_v_units u ON u.id = i.lead_unit WHERE i.state NOT IN ('draft', 'returned', 'withdrawn') "
         "AND i.deadline IS NOT NULL AND i.deadline BETWEEN ?1 AND ?2 ORDER BY c.id");
     if (!st)
         return NULL;

@@ -104,6 +104,8 @@ int64_t sv_case_create(ym_plugin *self, const sv_new *n)
     json_t *spec = json_pack("{s:s,s:s,s:s,s:I,s:I,s:b}", "source_kind", n->source_kind, "record", record,
                              "title", n->title, "supervisor_unit", (json_int_t)n->supervisor_unit, "lead_unit",
                              (json_int_t)n->lead_unit, "assign", n->assign);
+    if (n->parent_item)
+        json_object_set_new(spec, "parent_id", json_integer(n->parent_item));
     if (n->restricted) /* the engine hides it too: 404 on /api/items to non-parties */
         json_object_set_new(spec, "restricted", json_true());
     if (n->text)

@@ -1,6 +1,7 @@
 /* supervision (督查督办): the definition, settings and registration. Cases are tracked
  * items of the core engine (source "supervision"): intake by hand and from events
- * (intake.c), the public board and the league table (board.c), escalation of red items
+ * (intake.c), decomposition and return by the lead unit (handling.c), the public board
+ * and the league table (board.c), escalation of red items
  * and the periodic 通报 (notices.c). docs/api/supervision.md, docs/supervision-guide.md. */
 #include <stdio.h>
 #include <string.h>
@@ -25,7 +26,8 @@ static bool int_setting(ym_plugin *self, const char *key, int64_t def, int64_t l
 
 static int check_settings(ym_plugin *self)
 {
-    static const char *const known[] = {"office_unit", "default_workdays", "auto_assign", "notice_schedule", NULL};
+    static const char *const known[] = {"office_unit", "default_workdays", "auto_assign", "notice_schedule",
+                                        "return_workdays", NULL};
     for (size_t i = 0; api->setting_key(self, i); i++) {
         const char *k = api->setting_key(self, i);
         bool ok = false;
@@ -43,6 +45,9 @@ static int check_settings(ym_plugin *self)
         !int_setting(self, "default_workdays", 10, 1, 1000, &v))
         return -1;
     sv_cfg.default_workdays = (int)v;
+    if (!int_setting(self, "return_workdays", 3, 1, 30, &v))
+        return -1;
+    sv_cfg.return_workdays = (int)v;
     if (api->setting_has(self, "auto_assign") && api->setting_bool(self, "auto_assign", 0) == 0 &&
         api->setting_bool(self, "auto_assign", 1) == 1) {
         api->fail(self, "supervision.auto_assign: must be true or false");
@@ -72,6 +77,8 @@ static int init(ym_plugin *self, const ym_api *a)
         return -1;
     if (api->route(self, "POST", "/api/supervision/cases", "supervision.manage", sv_create_case, self) < 0 ||
         api->route(self, "GET", "/api/supervision/cases/:id", "user", sv_get_case, self) < 0 ||
+        api->route(self, "POST", "/api/supervision/cases/:id/children", "supervision.handle", sv_decompose, self) < 0 ||
+        api->route(self, "POST", "/api/supervision/cases/:id/return", "supervision.handle", sv_return_case, self) < 0 ||
         api->route(self, "GET", "/api/supervision/board", "user", sv_board, self) < 0 ||
         api->route(self, "GET", "/api/supervision/league", "user", sv_league, self) < 0 ||
         api->route(self, "POST", "/api/supervision/escalations/run", "supervision.manage", sv_run_escalation, self) < 0 ||

@@ -13,6 +13,7 @@ typedef struct sv_config {
     int default_workdays;      /* deadline of event cases without one */
     bool auto_assign;          /* event cases assigned at once instead of proposed (draft) */
     const char *notice_schedule;
+    int return_workdays;       /* a case may be returned within this many working days of assignment */
 } sv_config;
 extern sv_config sv_cfg;
 
@@ -20,6 +21,7 @@ extern sv_config sv_cfg;
 typedef struct sv_new {
     const char *origin, *source_kind, *source_ref, *source_record, *title, *text, *leader, *deadline, *report_cycle;
     int64_t leader_user, supervisor_unit, lead_unit, by_user;
+    int64_t parent_item;       /* decomposition: the parent case's item, else 0 */
     int64_t co[50];
     size_t nco;
     int workdays;
@@ -55,6 +57,12 @@ void sv_board(ym_request *r, void *ud);
 void sv_league(ym_request *r, void *ud);
 json_t *sv_league_json(ym_plugin *self, const char *from, const char *to);
 void sv_today(char out[11]);
+
+/* handling.c */
+void sv_decompose(ym_request *r, void *ud);
+void sv_return_case(ym_request *r, void *ud);
+json_t *sv_children_json(ym_plugin *self, int64_t item_id);
+void sv_case_actions(ym_request *r, ym_plugin *self, const sv_case *c, json_t *o);
 
 /* notices.c */
 int sv_escalate_job(ym_plugin *self, const char *name, void *ud);

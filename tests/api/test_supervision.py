@@ -233,6 +233,93 @@ def test_flow_to_closing_through_the_item_routes(sv):
     assert sv.office.get("/api/supervision/cases/%d" % c["id"]).json()["item"]["state"] == "closed"
 
 
+# ---------------------------------------------------------------- decomposition (分解)
+
+@pytest.fixture(scope="module")
+def split(sv):
+    """Under 甲镇 (the lead unit): two villages and a clerk of each; a handler of 甲镇."""
+    t = SimpleNamespace()
+    t.V1 = tp.make_unit(sv.admin, "village", "东村", parent=sv.A)
+    t.V2 = tp.make_unit(sv.admin, "village", "西村", parent=sv.A)
+    t.v1 = tp.person(sv.s, sv.admin, t.V1, [("sv_unit", t.V1, False)])
+    return t
+
+
+def accepted_case(t, **kw):
+    c = new_case(t, **kw)
+    assert t.lead.post("/api/items/%d/accept" % c["item_id"]).status_code == 200
+    return c
+
+
+def test_decomposition_into_child_cases(sv, split):
+    parent = accepted_case(sv, title="分解测试：人居环境整治", co_units=None, deadline="2031-06-30")
+    r = sv.lead.post("/api/supervision/cases/%d/children" % parent["id"],
+                     {"lead_unit": split.V1, "deadline": "2031-05-31", "title": "东村人居环境整治"})
+    assert r.status_code == 201, r.text
+    child = r.json()
+    assert child["origin"] == "decomposed" and child["lead_unit"] == split.V1 and child["supervisor_unit"] == sv.A
+    assert child["source_kind"] == "instruction" and child["leader"] == "王县长"
+    assert child["source_record"] == "supervision_cases:%d" % parent["id"] and child["title"] == "东村人居环境整治"
+    it = child["item"]
+    assert it["parent_id"] == parent["item_id"] and it["state"] == "assigned" and it["deadline"] == "2031-05-31"
+    # the same deadline as the parent's is fine; without one the child takes the parent's
+    r = sv.lead.post("/api/supervision/cases/%d/children" % parent["id"], {"lead_unit": split.V2})
+    assert r.status_code == 201, r.text
+    c2 = r.json()
+    assert c2["item"]["deadline"] == "2031-06-30" and c2["title"] == "分解测试：人居环境整治（分解）"
+    # the child's unit takes it on; the parent lists its children with their lights, for everyone
+    assert split.v1.post("/api/items/%d/accept" % child["item_id"]).status_code == 200
+    recolour(sv)
+    got = sv.staff.get("/api/supervision/cases/%d" % parent["id"]).json()
+    assert [(k["id"], k["lead_unit"]["id"], k["lead_unit"]["name"], k["state"], k["colour"], k["deadline"])
+            for k in got["children"]] == [
+        (child["id"], split.V1, "东村", "accepted", "green", "2031-05-31"),
+        (c2["id"], split.V2, "西村", "assigned", "green", "2031-06-30")]
+    assert got["view"] == "public"
+    assert "supervision_cases:%d" % child["id"] in [x["record"] for x in
+                                                    sv.lead.get("/api/items/%d" % parent["item_id"]).json()["links"]]
+    assert sv.staff.get("/api/supervision/cases/%d" % child["id"]).json()["children"] == []
+    # the page's forms: the lead unit's handler may decompose (the units under it are listed), nobody else
+    mine = sv.lead.get("/api/supervision/cases/%d" % parent["id"]).json()
+    assert mine["actions"] == {"decompose": True, "return": False, "return_until": None}, mine.get("actions")
+    assert [u["id"] for u in mine["subunits"]] == [split.V1, split.V2]
+    assert sv.office.get("/api/supervision/cases/%d" % parent["id"]).json()["actions"]["decompose"] is False
+    assert "actions" not in got and "subunits" not in got
+    assert tp.db_rows(sv.s, "SELECT action FROM core_audit WHERE target = ?", "supervision_cases:%d" % child["id"]) == \
+        [("supervision.decompose",)]
+
+
+def test_decomposition_refusals_write_nothing(sv, split):
+    parent = accepted_case(sv, title="分解拒绝测试", co_units=None, deadline="2031-06-30")
+    path = "/api/supervision/cases/%d/children" % parent["id"]
+    before = n_cases(sv)
+    # a later deadline would loosen the parent's
+    error(sv.lead.post(path, {"lead_unit": split.V1, "deadline": "2031-07-01"}), 400, "invalid", "deadline")
+    # a unit outside the lead unit's subtree (a sibling township, the lead unit itself)
+    error(sv.lead.post(path, {"lead_unit": sv.X}), 400, "invalid", "lead_unit")
+    error(sv.lead.post(path, {"lead_unit": sv.A}), 400, "invalid", "lead_unit")
+    error(sv.lead.post(path, {"lead_unit": split.V1, "co_units": [sv.B]}), 400, "invalid", "co_units")
+    # another unit's handler, the office, an unrelated staff member
+    error(sv.co.post(path, {"lead_unit": split.V1}), 403, "forbidden")
+    error(split.v1.post(path, {"lead_unit": split.V2}), 403, "forbidden")
+    error(sv.staff.post(path, {"lead_unit": split.V1}), 403)
+    # bad input
+    error(sv.lead.post(path, raw=b"{", ctype="application/json"), 400, "bad_json")
+    error(sv.lead.post(path, [split.V1]), 400, "invalid")
+    error(sv.lead.post(path, {"lead_unit": "东村"}), 400, "invalid", "lead_unit")
+    error(sv.lead.post(path, {"lead_unit": split.V1, "deadline": "2031-02-30"}), 400, "invalid", "deadline")
+    error(sv.lead.post(path, {"lead_unit": split.V1, "title": ""}), 400, "invalid", "title")
+    error(sv.lead.post(path, {"lead_unit": split.V1, "colour": "red"}), 400, "invalid", "colour")
+    error(sv.lead.post(path, {"lead_unit": split.V1, "report_cycle": "daily"}), 400, "invalid", "report_cycle")
+    error(sv.lead.post("/api/supervision/cases/99999999/children", {"lead_unit": split.V1}), 404, "not_found")
+    # not yet accepted: the lead unit signs for it first
+    fresh = new_case(sv, title="未签收不能分解", co_units=None)
+    error(sv.lead.post("/api/supervision/cases/%d/children" % fresh["id"], {"lead_unit": split.V1}), 409,
+          "wrong_state")
+    assert n_cases(sv) == before + 1
+    assert sv.staff.get("/api/supervision/cases/%d" % parent["id"]).json()["children"] == []
+
+
 # ---------------------------------------------------------------- the public board
 
 def test_restricted_hidden_and_lag_reasons_public(sv):
@@ -296,6 +383,12 @@ def test_board_filters_and_paging(sv):
     page = board(sv.staff, "?unit=%d&limit=2&after=%d" % (u, page["next"]))
     assert [x["id"] for x in page["items"]] == [ids[0]] and page["next"] is None
     assert clerk.get("/api/supervision/board?unit=%d" % u).status_code == 200
+    # the colour filter pages by the items' order, which is the cases' order
+    greens = [x["id"] for x in all_board(sv.staff, "?colour=green")]
+    assert greens == sorted(greens, reverse=True) and set(ids) <= set(greens)
+    assert [x["id"] for x in all_board(sv.staff, "?colour=green&limit=2")] == greens
+    assert [x["id"] for x in all_board(sv.staff, "?colour=green&source=minutes&limit=1")] == \
+        [x["id"] for x in all_board(sv.staff, "?colour=green&source=minutes")]
 
 
 @pytest.mark.parametrize("query,field", [("limit=0", "limit"), ("limit=101", "limit"), ("limit=x", "limit"),

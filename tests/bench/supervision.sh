@@ -12,8 +12,9 @@
 #   2. yimen is started again (YIMEN_TEST_CLOCK=1), admin signs in; POST
 #      /api/test/items/recolour (the job core.items_recolour's function,
 #      ym_items_recolour_all, in one write) is timed twice: the first recomputes every
-#      stale colour (timeline row, event, notice or urge per change), the second is the
-#      steady state of the every-10-minutes job (nothing changes).
+#      stale colour (timeline row and event per change, one notice per lead unit for the
+#      run's changes and urges), the second is the steady state of the every-10-minutes
+#      job (nothing changes, no row rewritten).
 #   3. wrk (-t2 -c$CONNS, Lua: Bearer header) against each board filter in turn, then nginx
 #      serving a static file as long as the unfiltered answer.
 #   Targets (the issue): board p99 < 30 ms with filters; recolour of 50,000 < 2 s.
@@ -113,9 +114,13 @@ FILTERS=(
     "unit+red|unit=$UNITR&colour=red"
     "limit=100|limit=100"
 )
-PLAN=$(sqlite3 "$DB" "EXPLAIN QUERY PLAN SELECT c.id FROM supervision_cases c WHERE c.item_id IS NOT NULL AND (0 = 0 OR c.id < 0) AND ('' = '' OR c.source_kind = '' OR c.origin = '') AND ('' = '' OR c.leader = '') AND ($UNIT = 0 OR EXISTS (SELECT 1 FROM supervision_case_units u WHERE u.case_id = c.id AND u.unit_id = $UNIT)) ORDER BY c.id DESC LIMIT 200")
+# the board's id queries as plugins/supervision/board.c has them (BOARD_BY_UNIT, BOARD_BY_COLOUR)
+F="AND ('' = '' OR c.source_kind = '' OR c.origin = '') AND ('' = '' OR c.leader = '')"
+PLAN_UNIT=$(sqlite3 "$DB" "EXPLAIN QUERY PLAN SELECT c.id FROM supervision_case_units u JOIN supervision_cases c ON c.id = u.case_id JOIN core_v_items i ON i.id = c.item_id WHERE u.unit_id = $UNIT AND u.case_id < 9223372036854775807 $F AND ('red' = '' OR i.colour = 'red') ORDER BY u.case_id DESC LIMIT 200")
+PLAN_COLOUR=$(sqlite3 "$DB" "EXPLAIN QUERY PLAN SELECT c.id FROM core_v_items i JOIN supervision_cases c ON c.item_id = i.id WHERE i.source = 'supervision' AND i.colour = 'blue' AND i.id < 9223372036854775807 AND 0 = 0 $F ORDER BY i.id DESC LIMIT 200")
 echo
-echo "== the board query plan (unit filter): $(tr '\n' ';' <<<"$PLAN")"
+echo "== the board query plans: unit: $(tr '\n' ';' <<<"$PLAN_UNIT")"
+echo "                        colour: $(tr '\n' ';' <<<"$PLAN_COLOUR")"
 echo "== each filter once (curl, unloaded; admin): matching cases in the table, items, bytes, ms"
 for e in "${FILTERS[@]}"; do
     IFS='|' read -r name qs <<<"$e"

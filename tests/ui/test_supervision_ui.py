@@ -3,7 +3,9 @@ own with the plugin enabled. The data is made through the API: a supervisor (督
 two cases by hand, the lead town accepts and reports on one, the test clock makes it late, and
 the town records a lag reason. Then: the public board (全员督查) shows colour lights with their
 names and filters by colour; an unrelated staff member of another unit opens the late case and
-reads its timeline and lag reason; the league table lists the lead units."""
+reads its timeline and lag reason; the league table lists the lead units; the lead town's
+handler decomposes a case for its village (a later deadline refused next to the field) and the
+child shows with its light on the parent's page."""
 import tempfile
 
 import pytest
@@ -32,6 +34,8 @@ def sv():
             s.boss = ready_user(s.url, admin, s.office, roles=[("sv_ui_manage", s.office), ("sv_ui_manage", root)],
                                 display_name="督查员")
             handler = ready_user(s.url, admin, s.town_late, roles=[("sv_ui_handle", s.town_late)], display_name="甲镇办事员")
+            s.handler = handler
+            s.village = make_unit(admin, "village", "督查界面东村", s.town_late)
             s.staff = ready_user(s.url, admin, s.other, display_name="档案员")   # no grant: unrelated
 
             now = admin.ok("POST", "/api/test/clock", {"advance": 0})["now"]
@@ -153,3 +157,37 @@ def test_supervisor_new_case_field_error_then_saved(sv, browser):
     p.set_value("#sv-case-co-units", str(sv.town_ok))
     p.click("button[data-testid=supervision-new-save]")
     p.wait_until(lambda: title in (p.text("[data-testid=supervision-case-title]") or ""), 15, "the new case's page")
+
+
+def set_date(p, sel, value):
+    """A date input's value (typing into one depends on the browser's locale)."""
+    p.js("""const e = document.querySelector(arguments[0]); e.value = arguments[1];
+            e.dispatchEvent(new Event('input', {bubbles: true})); e.dispatchEvent(new Event('change', {bubbles: true}));""",
+         sel, value)
+
+
+def test_lead_unit_decomposes_a_case(sv, browser):
+    title = uniq("分解界面县道修缮")
+    parent = sv.boss["api"].ok("POST", "/api/supervision/cases", {
+        "source_kind": "instruction", "text": title, "title": title, "lead_unit": sv.town_late,
+        "deadline": "2031-06-30"})
+    sv.handler["api"].ok("POST", "/api/items/%d/accept" % parent["item_id"], {})
+    p = browser(sv, "phone")
+    form_login(p, sv.handler["username"], NEW_PW)
+    p.js("location.hash = '#/p/supervision/board?case=%d'" % parent["id"])
+    p.wait("[data-testid=supervision-split-form]", 15)
+    p.wait("#sv-child-lead-unit option[value='%d']" % sv.village, visible=False)
+    p.set_value("#sv-child-lead-unit", str(sv.village))
+    p.type("#sv-child-title", title + "（东村）")
+    set_date(p, "#sv-child-deadline", "2031-07-01")             # later than the parent's: refused
+    p.click("button[data-testid=supervision-split-save]")
+    p.wait_until(lambda: (p.text("[data-error-for=deadline]") or "").strip(), 10, "the error next to the deadline")
+    assert "2031-06-30" in (p.find("[data-error-for=deadline]", False).get_attribute("title") or "")
+    set_date(p, "#sv-child-deadline", "2031-05-31")
+    p.click("button[data-testid=supervision-split-save]")
+    p.wait_until(lambda: any(title + "（东村）" in x for x in p.texts("[data-testid=supervision-child]")), 15,
+                 "the child case listed on the parent's page")
+    child = p.wait("[data-testid=supervision-child] [data-testid=supervision-light]")
+    assert child.get_attribute("data-colour") in ("green", "blue")
+    assert "督查界面东村" in (p.text("[data-testid=supervision-child]") or "")
+    assert p.js("return document.documentElement.scrollWidth <= innerWidth + 1"), "the case page is wider than the phone"

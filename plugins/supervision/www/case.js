@@ -2,12 +2,66 @@
 // colour light, the units' progress, the item's timeline (<yi-timeline>) and the lag reasons.
 // GET /api/supervision/cases/:id answers the full view to parties and the public view to every
 // other signed-in user (lag reasons are always public); a restricted case is a 404 for them.
+// The child cases (分解) are listed with their lights; the lead unit's handler gets the forms to
+// decompose the case (POST .../children) or, within the window, to return it (POST .../return).
 import { api } from "/kit/api.js";
 import { t, fmtDate, fmtDateTime, fmtNumber } from "/kit/i18n.js";
 import { h } from "/kit/dom.js";
-import { errorText } from "/kit/ui.js";
+import { errorText, toast } from "/kit/ui.js";
 import "/kit/timeline.js";
-import { light, stateBadge, kindText, unitName } from "/ui/supervision/common.js";
+import "/kit/form.js";
+import { light, stateBadge, kindText, unitName, caseHref } from "/ui/supervision/common.js";
+
+function childList(c) {
+  const kids = c.children || [];
+  if (!kids.length) return null;
+  return h("section", { class: "sv-section", "aria-labelledby": "sv-children-h" },
+    h("h2", { id: "sv-children-h" }, t("supervision.case.children")),
+    h("ul", { class: "sv-reasons", "data-testid": "supervision-children" }, kids.map((k) =>
+      h("li", { "data-testid": "supervision-child", "data-id": String(k.id) }, light(k.colour || null), " ",
+        h("a", { href: caseHref(k.id), "data-testid": "supervision-child-open" }, k.title),
+        h("div", { class: "field-hint" }, [unitName(k.lead_unit), t("supervision.state." + k.state),
+          k.deadline ? t("supervision.col.deadline") + " " + fmtDate(k.deadline) : ""].filter(Boolean).join(" · "))))));
+}
+
+// the lead unit's forms: decompose into a child case, or return the case
+function actionForms(el, c, id) {
+  const a = c.actions || {};
+  const again = () => { el.replaceChildren(); renderCase(el, id); };
+  const out = [];
+  if (a.decompose) {
+    const form = h("yi-form", { prefix: "sv-child", "submit-label": t("supervision.split.save"),
+                                "submit-testid": "supervision-split-save", "data-testid": "supervision-split-form" });
+    form.fields = [
+      { name: "lead_unit", label: t("supervision.split.unit"), type: "select", required: true,
+        options: (c.subunits || []).map((u) => ({ value: String(u.id), label: u.name })) },
+      { name: "title", label: t("supervision.new.case_title"), help: t("supervision.split.title_help") },
+      { name: "deadline", label: t("supervision.new.deadline"), type: "date",
+        help: t("supervision.split.deadline_help", { date: c.item && c.item.deadline ? fmtDate(c.item.deadline) : "" }) },
+      { name: "text", label: t("supervision.split.text"), type: "textarea" },
+    ];
+    form.action = (v) => {
+      const body = { lead_unit: Number(v.lead_unit) };
+      for (const k of ["title", "deadline", "text"]) if (v[k]) body[k] = v[k];
+      return api.post(`/api/supervision/cases/${id}/children`, body);
+    };
+    form.addEventListener("yi-saved", (ev) => { toast(t("supervision.split.saved", { title: ev.detail.title }), "ok"); again(); });
+    out.push(h("section", { class: "sv-section", "aria-labelledby": "sv-split-h" },
+      h("h2", { id: "sv-split-h" }, t("supervision.split.title")), h("p", { class: "field-hint" }, t("supervision.split.intro")), form));
+  }
+  if (a.return) {
+    const form = h("yi-form", { prefix: "sv-return", "submit-label": t("supervision.return.save"),
+                                "submit-testid": "supervision-return-save", "data-testid": "supervision-return-form" });
+    form.fields = [{ name: "reason", label: t("supervision.return.reason"), type: "textarea", required: true }];
+    form.action = (v) => api.post(`/api/supervision/cases/${id}/return`, { reason: v.reason });
+    form.addEventListener("yi-saved", () => { toast(t("supervision.return.saved"), "ok"); again(); });
+    out.push(h("section", { class: "sv-section", "aria-labelledby": "sv-return-h" },
+      h("h2", { id: "sv-return-h" }, t("supervision.return.title")),
+      h("p", { class: "field-hint", "data-testid": "supervision-return-until" },
+        t("supervision.return.until", { date: a.return_until ? fmtDate(a.return_until) : "" })), form));
+  }
+  return out;
+}
 
 export default async function renderCase(el, id) {
   const body = h("div", { "data-testid": "supervision-case-body", "aria-busy": "true" },
@@ -80,9 +134,9 @@ export default async function renderCase(el, id) {
       : h("p", { "data-testid": "supervision-reasons-empty" }, t("supervision.case.reasons_empty")));
 
   body.removeAttribute("aria-busy");
-  body.replaceChildren(
+  body.replaceChildren(...[
     h("h1", { class: "sv-title", "data-testid": "supervision-case-title" }, c.title, " ", light(it.colour || null)),
     c.restricted ? h("p", {}, h("span", { class: "yi-badge" }, t("supervision.restricted"))) : null,
     c.view === "public" || it.view === "public" ? h("p", { class: "field-hint", "data-testid": "supervision-public-view" }, t("supervision.case.public_view")) : null,
-    details, progress, nodes, reasonList, timeline);
+    details, childList(c), progress, nodes, reasonList, timeline, ...actionForms(el, c, id)].filter(Boolean));
 }

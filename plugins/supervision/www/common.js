@@ -5,7 +5,7 @@ import { h } from "/kit/dom.js";
 
 export const COLOURS = ["green", "blue", "yellow", "orange", "red"];
 export const KINDS = ["instruction", "minutes", "task_list", "proposal", "project", "other"];
-export const ORIGINS = ["hand", "documents", "meetings", "tasks"];
+export const ORIGINS = ["hand", "documents", "meetings", "tasks", "decomposed"];
 
 const CSS = `
 .sv-light { display: inline-flex; align-items: center; gap: .3rem; white-space: nowrap; font-weight: 600; }
