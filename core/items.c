@@ -743,3 +743,43 @@ int ym_items_add_jobs(struct ym_jobs *j, ym_db *db)
     }
     return 0;
 }
+
+/* ---------- the return window ---------- */
+
+void ym__item_return_until(ym_db *db, int64_t id, char day[11])
+{
+    sqlite3_stmt *st = ym_db_prepare(db, "core", "SELECT return_workdays FROM core_items WHERE id = ?1");
+    int n = 0;
+    if (st) {
+        sqlite3_bind_int64(st, 1, id);
+        n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+        sqlite3_reset(st);
+    }
+    day[0] = 0;
+    if (n > 0)
+        ym_date_format(ym_calendar_add_working_days(ym_calendar_current(), ym__item_day_of(ym_now()), n), day);
+}
+
+int ym__item_return_closed(ym_db *db, int64_t id, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = ym_db_prepare(db, "core", "SELECT return_workdays, return_until FROM core_items WHERE id = ?1");
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    char until[11] = "";
+    int workdays = 0, rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW && sqlite3_column_type(st, 1) != SQLITE_NULL) {
+        workdays = sqlite3_column_int(st, 0);
+        snprintf(until, sizeof until, "%s", sqlite3_column_text(st, 1));
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return -1;
+    int32_t last;
+    if (!until[0] || ym_date_parse(until, &last) < 0 || ym__item_day_of(ym_now()) <= last)
+        return 0;
+    if (err && errlen)
+        snprintf(err, errlen, "the return window closed on %s (%d working days from the assignment); "
+                 "ask the supervising office instead", until, workdays);
+    return 1;
+}

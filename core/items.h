@@ -28,6 +28,7 @@
 #define YM_ITEM_ESTATE (-3)     /* 409 wrong_state: not in this state, or not this unit's part */
 #define YM_ITEM_ELAG (-4)       /* 409 lag_reason_required */
 #define YM_ITEM_EDB (-5)        /* 503: database error */
+#define YM_ITEM_EWINDOW (-6)    /* 409 return_window_closed: the return window is over (plugins: YM_E_STATE) */
 
 typedef struct ym_item_spec {
     const char *source;          /* owning plugin ("supervision"): permissions <source>.manage/.handle */
@@ -46,6 +47,7 @@ typedef struct ym_item_spec {
     const char *report_cycle;    /* "weekly" | "monthly N" (1..31) | NULL */
     int64_t created_by;
     bool restricted;             /* 限阅: only its parties see it (404 to others, left out of lists) */
+    int return_workdays;         /* the lead unit may return it within N working days of each assignment; 0: any time */
 } ym_item_spec;
 
 typedef struct ym_item_report_args {

@@ -314,6 +314,9 @@ static int check_spec(ym_db *db, const ym_item_spec *s, json_t **nodes, char *er
                    YM_ITEM_WORKDAYS_MAX);
     if (s->report_cycle && !cycle_ok(s->report_cycle))
         return ret(err, errlen, YM_ITEM_EINVAL, "report_cycle: expected \"weekly\" or \"monthly N\" (1 to 31)");
+    if (s->return_workdays < 0 || s->return_workdays > YM_ITEM_WORKDAYS_MAX)
+        return ret(err, errlen, YM_ITEM_EINVAL, "return_workdays: 0 (no window) to %d working days",
+                   YM_ITEM_WORKDAYS_MAX);
     if (s->nco > YM_ITEM_CO_MAX)
         return ret(err, errlen, YM_ITEM_EINVAL, "co_units: at most %d", YM_ITEM_CO_MAX);
     static const char *const unit_sql = "SELECT 1 FROM core_units WHERE id = ?1";
@@ -400,8 +403,9 @@ int64_t ym_item_create(ym_db *db, const ym_item_spec *s, char *err, size_t errle
     }
     sqlite3_stmt *st = ym_db_prepare(db, "core",
         "INSERT INTO core_items (source, source_kind, record, parent_id, title, content, supervisor_unit, lead_unit, "
-        "leader, deadline, deadline_workdays, report_cycle, created_by, created_at, updated_at, restricted) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15) RETURNING id");
+        "leader, deadline, deadline_workdays, report_cycle, created_by, created_at, updated_at, restricted, "
+        "return_workdays) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14, ?15, ?16) "
+        "RETURNING id");
     int64_t id = 0;
     if (st) {
         sqlite3_bind_text(st, 1, s->source, -1, SQLITE_STATIC);
@@ -425,6 +429,7 @@ int64_t ym_item_create(ym_db *db, const ym_item_spec *s, char *err, size_t errle
             sqlite3_bind_int64(st, 13, s->created_by);
         sqlite3_bind_int64(st, 14, ym_now());
         sqlite3_bind_int(st, 15, s->restricted ? 1 : 0);
+        sqlite3_bind_int(st, 16, s->return_workdays);
         if (sqlite3_step(st) == SQLITE_ROW)
             id = sqlite3_column_int64(st, 0);
         sqlite3_reset(st);
@@ -457,6 +462,11 @@ int ym_item_assign(ym_db *db, int64_t id, int64_t by_user, char *err, size_t err
             return DBERR(db);
         snprintf(it.deadline, sizeof it.deadline, "%s", dl);
     }
+    /* the return window: through the N-th working day after the day of assignment */
+    char until[11];
+    ym__item_return_until(db, id, until);
+    if (exec4(db, "UPDATE core_items SET return_until = nullif(?3, '') WHERE id = ?1", id, until, 0) < 0)
+        return DBERR(db);
     char title[800];
     json_t *d = json_pack("{s:s}", "deadline", it.deadline);
     bool ok = exec4(db, "UPDATE core_items SET assigned_at = ?2, accepted_at = NULL WHERE id = ?1", id, NULL, 0) == 0 &&
@@ -503,6 +513,10 @@ int ym_item_return(ym_db *db, int64_t id, int64_t by_user, const char *reason, c
         return rc;
     if (!reason || !ym__item_text_ok(reason, YM_ITEM_NOTE_MAX, true, false))
         return ret(err, errlen, YM_ITEM_EINVAL, "reason: 1 to %d characters are required", YM_ITEM_NOTE_MAX);
+    /* the return window (return_until, set at assignment): refused after its last day */
+    rc = ym__item_return_closed(db, id, err, errlen);
+    if (rc != 0)
+        return rc < 0 ? DBERR(db) : YM_ITEM_EWINDOW;
     char title[800];
     json_t *d = json_pack("{s:s}", "reason", reason);
     bool ok = todo_done(db, id, "accept", by_user) == 0 && move(db, id, &it, "returned", "returned", by_user, it.lead, d) == 0 &&

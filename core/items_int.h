@@ -32,13 +32,18 @@ size_t ym__items_remind_days(int *out, size_t max);
 /* The next due date (after today) of a reporting cycle of an item assigned at
  * assigned_at, and in since the start (ms) of the period that due date closes; 0 if none. */
 int32_t ym__item_report_next_due(const char *cycle, int64_t assigned_at, int32_t today, int64_t *since);
+/* The return window: the last day (YYYY-MM-DD) of an item assigned today into day, ""
+ * when it has none (return_workdays 0); is it closed today? 1 yes (err names the last
+ * day), 0 no or no window, -1 error. */
+void ym__item_return_until(ym_db *db, int64_t id, char day[11]);
+int ym__item_return_closed(ym_db *db, int64_t id, char *err, size_t errlen);
 /* An item's summary (a list row): the columns, then the row as JSON (items_view.c). */
 #define SUMMARY_COLS                                                                                         \
     "i.id, i.source, i.source_kind, i.title, i.state, i.colour, i.lead_unit, lu.name, i.supervisor_unit, "  \
     "su.name, i.deadline, i.late_kind, i.urge_count, i.escalated, i.updated_at, i.parent_id, i.leader, "     \
     "i.worst_colour, i.created_at, i.assigned_at, i.accepted_at, i.completed_at, i.closed_at, "            \
     "i.last_report_at, i.late_since, i.report_cycle, i.deadline_workdays, i.content, i.record, "          \
-    "i.restricted, i.supervisor_unit "                                                                    \
+    "i.restricted, i.supervisor_unit, i.return_workdays, i.return_until "                                 \
     "FROM core_items i JOIN core_units lu ON lu.id = i.lead_unit JOIN core_units su ON su.id = i.supervisor_unit "
 json_t *ym_items_summary_row(sqlite3_stmt *st);
 #endif

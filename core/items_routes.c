@@ -139,6 +139,9 @@ static void answer_error(ctx *c, int64_t rc)
     case YM_ITEM_ELAG:
         ym_resp_error(c->r, 409, "lag_reason_required", "%s", c->err);
         break;
+    case YM_ITEM_EWINDOW:
+        ym_resp_error(c->r, 409, "return_window_closed", "%s", c->err);
+        break;
     default:
         ym_api_busy(c->r);
     }
@@ -632,10 +635,11 @@ static void test_create(ym_request *r, void *ud)
         return;
     static const char *const keys[] = {"source", "source_kind", "record", "parent_id", "title", "content",
                                        "supervisor_unit", "lead_unit", "co_units", "leader", "deadline",
-                                       "deadline_workdays", "nodes", "report_cycle", "assign", "restricted", NULL};
+                                       "deadline_workdays", "nodes", "report_cycle", "assign", "restricted",
+                                       "return_workdays", NULL};
     ym_item_spec s = {.created_by = r->who->user_id};
     json_t *co = NULL;
-    int64_t parent = 0, sup = 0, lead = 0, wd = 0;
+    int64_t parent = 0, sup = 0, lead = 0, wd = 0, rwd = 0;
     bool assign = false;
     char *nodes = NULL;
     ym_db *db = ym_api_db(r);
@@ -652,6 +656,7 @@ static void test_create(ym_request *r, void *ud)
         ym_api_str(r, body, "leader", 1000, true, &s.leader) < 0 ||
         ym_api_str(r, body, "deadline", 100, true, &s.deadline) < 0 ||
         ym_api_int(r, body, "deadline_workdays", 0, YM_ITEM_WORKDAYS_MAX, &wd) < 0 ||
+        ym_api_int(r, body, "return_workdays", 0, YM_ITEM_WORKDAYS_MAX, &rwd) < 0 ||
         ym_api_str(r, body, "report_cycle", 100, true, &s.report_cycle) < 0 ||
         ym_api_bool(r, body, "assign", &assign) < 0 || ym_api_bool(r, body, "restricted", &s.restricted) < 0)
         goto out;
@@ -664,7 +669,7 @@ static void test_create(ym_request *r, void *ud)
     json_array_foreach(co, i, v)
         cov[s.nco++] = json_integer_value(v);
     s.co_units = cov, s.parent_id = parent, s.supervisor_unit = sup, s.lead_unit = lead;
-    s.deadline_workdays = (int)wd, s.nodes_json = nodes;
+    s.deadline_workdays = (int)wd, s.nodes_json = nodes, s.return_workdays = (int)rwd;
     if (ym_db_write_begin(db) < 0) {
         ym_api_busy(r);
         goto out;

@@ -170,6 +170,8 @@ json_t *ym_item_view(ym_db *db, int64_t id, bool full)
             "deadline_workdays", (json_int_t)sqlite3_column_int64(st, 26), "view", full ? "full" : "public");
         json_object_update(o, more);
         json_decref(more);
+        json_object_set_new(o, "return_workdays", json_integer(sqlite3_column_int64(st, 31)));
+        json_object_set_new(o, "return_until", text_or_null(st, 32));
         if (full) {
             json_object_set_new(o, "content", text_or_null(st, 27));
             json_object_set_new(o, "record", text_or_null(st, 28));

@@ -79,6 +79,8 @@ static int64_t item_error(ym_plugin *p, int64_t rc, const char *err)
     if (rc >= 0)
         return rc;
     snprintf(p->error, sizeof p->error, "%s", err[0] ? err : "refused");
+    if (rc == YM_ITEM_EWINDOW) /* the return window is over: a state the item is in */
+        return YM_ITEM_ESTATE;
     return rc < YM_ITEM_EDB ? YM_ITEM_EDB : rc;
 }
 
@@ -86,7 +88,7 @@ int64_t ym_ps_item_create(ym_plugin *p, int64_t by_user, const char *spec_json)
 {
     static const char *const keys[] = {"source_kind", "record", "parent_id", "title", "content", "supervisor_unit",
                                        "lead_unit", "co_units", "leader", "deadline", "deadline_workdays", "nodes",
-                                       "report_cycle", "assign", "restricted", NULL};
+                                       "report_cycle", "assign", "restricted", "return_workdays", NULL};
     json_t *spec = parse_object(p, spec_json, "the item");
     if (!spec)
         return -1;
@@ -107,6 +109,7 @@ int64_t ym_ps_item_create(ym_plugin *p, int64_t by_user, const char *spec_json)
     int nco = ids_of(spec, "co_units", co, YM_ITEM_CO_MAX);
     char *nodes = json_object_get(spec, "nodes") && !json_is_null(json_object_get(spec, "nodes"))
                       ? json_dumps(json_object_get(spec, "nodes"), JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    int64_t rwd = int_of(spec, "return_workdays", 0, &bad);
     ym_item_spec s = {
         .source = p->name, .source_kind = str_of(spec, "source_kind", &bad), .record = str_of(spec, "record", &bad),
         .parent_id = int_of(spec, "parent_id", 0, &bad), .title = str_of(spec, "title", &bad),
@@ -116,6 +119,7 @@ int64_t ym_ps_item_create(ym_plugin *p, int64_t by_user, const char *spec_json)
         .deadline_workdays = (int)int_of(spec, "deadline_workdays", 0, &bad), .nodes_json = nodes,
         .report_cycle = str_of(spec, "report_cycle", &bad), .created_by = by_user,
         .restricted = bool_of(spec, "restricted", &bad),
+        .return_workdays = rwd < 0 || rwd > YM_ITEM_WORKDAYS_MAX ? -1 : (int)rwd,
     };
     bool assign = bool_of(spec, "assign", &bad);
     int64_t rc = -1;

@@ -1,6 +1,6 @@
 /* Reading: one case, the public board (全员督查) and the per-unit league table. The
- * colour, state, reports and lag reasons are the engine's (item_get); restricted cases
- * are shown only to their parties. */
+ * colour, state, reports and lag reasons are the engine's (item_get for a case; the core
+ * views core_v_item* for the board's rows); restricted cases are shown only to their parties. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -184,48 +184,141 @@ static bool valid_colour(const char *s)
     return false;
 }
 
-static json_t *board_row(const sv_case *c, json_t *item)
+/* The board reads its rows straight from SQL, one query per batch of cases: the case
+ * row, the item's columns (core_v_items), the lead unit's name, whether a lag reason is
+ * missing (core_v_item_lag) and the latest report (core_v_item_latest_report); then one
+ * query each for the page's co-units (core_v_item_units) and lag reasons
+ * (core_v_item_reasons). The shape is the one a case's item gives (docs/api/supervision.md). */
+static const char *const LATE_NAMES[] = {"none", "behind", "overdue"};
+
+static json_t *col_text(ym_stmt *st, int col)
 {
-    json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:s,s:b,s:O,s:O,s:O,s:O,s:O,s:O,s:O,s:O}", "id", (json_int_t)c->id,
-        "item_id", (json_int_t)c->item_id, "title", c->title, "source_kind", c->source_kind, "origin", c->origin,
-        "restricted", c->restricted, "state", json_object_get(item, "state"), "colour", json_object_get(item, "colour"),
-        "late", json_object_get(item, "late"), "escalated", json_object_get(item, "escalated"),
-        "deadline", json_object_get(item, "deadline"), "lead_unit", json_object_get(item, "lead_unit"),
-        "lag_reason_required", json_object_get(item, "lag_reason_required"), "reasons", json_object_get(item, "reasons"));
-    json_object_set_new(o, "leader", c->leader[0] ? json_string(c->leader) : json_null());
-    json_t *co = json_array(), *u;
-    size_t i;
-    json_array_foreach(json_object_get(item, "units"), i, u)
-        if (json_is_string(json_object_get(u, "role")) && !strcmp(json_string_value(json_object_get(u, "role")), "co"))
-            json_array_append_new(co, json_pack("{s:O,s:O}", "id", json_object_get(u, "id"), "name", json_object_get(u, "name")));
-    json_object_set_new(o, "co_units", co);
+    const char *s = api->db_column_type(st, col) == YM_NULL ? NULL : api->db_column_text(st, col);
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *col_int(ym_stmt *st, int col)
+{
+    return api->db_column_type(st, col) == YM_NULL ? json_null() : json_integer(api->db_column_int(st, col));
+}
+
+static json_t *col_time(ym_stmt *st, int col)
+{
+    return api->db_column_type(st, col) == YM_NULL ? json_null() : time_or_null(api->db_column_int(st, col));
+}
+
+static const char *late_name(int64_t k) { return LATE_NAMES[k >= 0 && k <= 2 ? k : 0]; }
+
+/* the columns of a page row (BOARD_PAGE) */
+enum { B_ID, B_ITEM, B_LEADER_USER, B_SUPERVISOR, B_CREATED_BY, B_RESTRICTED, B_ORIGIN, B_SOURCE_KIND, B_TITLE,
+       B_LEADER, B_STATE, B_COLOUR, B_LATE, B_ESCALATED, B_DEADLINE, B_LEAD, B_LEAD_NAME, B_LAG, B_R_ID, B_R_AT,
+       B_R_UNIT, B_R_KIND, B_R_PERCENT, B_R_TEXT };
+
+static json_t *board_row(ym_stmt *st)
+{
+    const char *leader = api->db_column_text(st, B_LEADER);
+    json_t *o = json_pack("{s:I,s:I,s:s,s:s,s:s,s:b,s:s,s:o,s:s,s:b,s:o,s:{s:I,s:o},s:b,s:[]}",
+        "id", (json_int_t)api->db_column_int(st, B_ID), "item_id", (json_int_t)api->db_column_int(st, B_ITEM),
+        "title", api->db_column_text(st, B_TITLE), "source_kind", api->db_column_text(st, B_SOURCE_KIND),
+        "origin", api->db_column_text(st, B_ORIGIN), "restricted", api->db_column_int(st, B_RESTRICTED) != 0,
+        "state", api->db_column_text(st, B_STATE), "colour", col_text(st, B_COLOUR),
+        "late", late_name(api->db_column_int(st, B_LATE)), "escalated", api->db_column_int(st, B_ESCALATED) != 0,
+        "deadline", col_text(st, B_DEADLINE), "lead_unit", "id", (json_int_t)api->db_column_int(st, B_LEAD),
+        "name", col_text(st, B_LEAD_NAME), "lag_reason_required", api->db_column_int(st, B_LAG) != 0, "reasons");
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "leader", leader && *leader ? json_string(leader) : json_null());
+    json_object_set_new(o, "co_units", json_array());
     /* the latest report: its time, unit, share done and text (no files) */
-    json_t *reports = json_object_get(item, "reports");
-    json_t *last = json_array_size(reports) ? json_array_get(reports, json_array_size(reports) - 1) : NULL;
-    json_object_set_new(o, "latest_report", last ? json_pack("{s:O,s:O,s:O,s:O,s:O}", "at", json_object_get(last, "created_at"),
-        "unit_id", json_object_get(last, "unit_id"), "kind", json_object_get(last, "kind"), "percent",
-        json_object_get(last, "percent"), "text", json_object_get(last, "text")) : json_null());
+    json_object_set_new(o, "latest_report", api->db_column_type(st, B_R_ID) == YM_NULL ? json_null()
+        : json_pack("{s:o,s:I,s:s,s:o,s:s}", "at", col_time(st, B_R_AT), "unit_id",
+                    (json_int_t)api->db_column_int(st, B_R_UNIT), "kind", api->db_column_text(st, B_R_KIND),
+                    "percent", col_int(st, B_R_PERCENT), "text", api->db_column_text(st, B_R_TEXT)));
     return o;
 }
 
 #define BOARD_SCAN_MAX 5000
+#define BOARD_BATCH 200
 
 /* The id query of the board, driven by the most selective index it has: a unit's cases
  * (supervision_case_units by unit, in case order), a colour's items (the core's index
  * of items by source, colour and id: item ids grow with case ids, one item per case),
- * or the cases newest first. ?1 the case cursor, ?6 the item cursor (its item id). */
+ * or the cases newest first; k is its order. ?1 the case cursor, ?6 the item cursor (its
+ * item id), ?7 the batch. The page query wraps it: the row's columns by primary keys. */
 #define BOARD_FILTERS "AND (?2 = '' OR c.source_kind = ?2 OR c.origin = ?2) AND (?3 = '' OR c.leader = ?3) "
-static const char *const BOARD_BY_UNIT =
-    "SELECT c.id FROM supervision_case_units u JOIN supervision_cases c ON c.id = u.case_id "
+#define BOARD_PAGE(ids)                                                                                        \
+    "SELECT c.id, c.item_id, coalesce(c.leader_user, 0), c.supervisor_unit, c.created_by, c.restricted, "     \
+    "c.origin, c.source_kind, c.title, coalesce(c.leader, ''), i.state, i.colour, i.late_kind, i.escalated, " \
+    "i.deadline, i.lead_unit, lu.name, coalesce(g.lag_reason_required, 0), lr.id, lr.created_at, "            \
+    "lr.unit_id, lr.kind, lr.percent, lr.text FROM (" ids " LIMIT ?7) p "                                      \
+    "JOIN supervision_cases c ON c.id = p.id JOIN core_v_items i ON i.id = c.item_id "                        \
+    "LEFT JOIN core_v_units lu ON lu.id = i.lead_unit LEFT JOIN core_v_item_lag g ON g.item_id = i.id "      \
+    "LEFT JOIN core_v_item_latest_report lr ON lr.item_id = i.id ORDER BY p.k DESC"
+static const char *const BOARD_BY_UNIT = BOARD_PAGE(
+    "SELECT c.id AS id, u.case_id AS k FROM supervision_case_units u JOIN supervision_cases c ON c.id = u.case_id "
     "JOIN core_v_items i ON i.id = c.item_id WHERE u.unit_id = ?4 AND u.case_id < ?1 " BOARD_FILTERS
-    "AND (?5 = '' OR i.colour = ?5) ORDER BY u.case_id DESC LIMIT 200";
-static const char *const BOARD_BY_COLOUR =
-    "SELECT c.id FROM core_v_items i JOIN supervision_cases c ON c.item_id = i.id "
+    "AND (?5 = '' OR i.colour = ?5) ORDER BY u.case_id DESC");
+static const char *const BOARD_BY_COLOUR = BOARD_PAGE(
+    "SELECT c.id AS id, i.id AS k FROM core_v_items i JOIN supervision_cases c ON c.item_id = i.id "
     "WHERE i.source = 'supervision' AND i.colour = ?5 AND i.id < ?6 AND ?4 = 0 " BOARD_FILTERS
-    "ORDER BY i.id DESC LIMIT 200";
-static const char *const BOARD_ALL =
-    "SELECT c.id FROM supervision_cases c WHERE c.id < ?1 AND c.item_id IS NOT NULL AND ?4 = 0 AND ?5 = '' "
-    BOARD_FILTERS "ORDER BY c.id DESC LIMIT 200";
+    "ORDER BY i.id DESC");
+static const char *const BOARD_ALL = BOARD_PAGE(
+    "SELECT c.id AS id, c.id AS k FROM supervision_cases c WHERE c.id < ?1 AND c.item_id IS NOT NULL AND ?4 = 0 "
+    "AND ?5 = '' " BOARD_FILTERS "ORDER BY c.id DESC");
+
+/* ?1..?100: the page's item ids (unused ones NULL) */
+#define BOARD_IDS                                                                                               \
+    "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,"  \
+    "?29,?30,?31,?32,?33,?34,?35,?36,?37,?38,?39,?40,?41,?42,?43,?44,?45,?46,?47,?48,?49,?50,?51,?52,?53,?54," \
+    "?55,?56,?57,?58,?59,?60,?61,?62,?63,?64,?65,?66,?67,?68,?69,?70,?71,?72,?73,?74,?75,?76,?77,?78,?79,?80," \
+    "?81,?82,?83,?84,?85,?86,?87,?88,?89,?90,?91,?92,?93,?94,?95,?96,?97,?98,?99,?100)"
+#define BOARD_PAGE_MAX 100
+
+/* The co-units and the lag reasons of the page's rows (items[k] has item ids[k]). 0, or -1. */
+static int board_parts(ym_plugin *self, json_t *items, const int64_t *ids, size_t n)
+{
+    static const char *const sql[] = {
+        "SELECT item_id, unit_id, unit_name FROM core_v_item_units WHERE role = 'co' AND item_id IN " BOARD_IDS
+        " ORDER BY item_id, unit_id",
+        "SELECT item_id, id, unit_id, unit_name, user_id, category, text, late_kind, created_at "
+        "FROM core_v_item_reasons WHERE item_id IN " BOARD_IDS " ORDER BY item_id, id"};
+    for (int q = 0; q < 2 && n; q++) {
+        ym_stmt *st = api->db_prepare(self, sql[q]);
+        if (!st)
+            return -1;
+        for (int i = 0; i < BOARD_PAGE_MAX; i++)
+            if ((size_t)i < n)
+                api->db_bind_int(st, i + 1, ids[i]);
+            else
+                api->db_bind_null(st, i + 1);
+        int rc;
+        size_t k = 0;
+        while ((rc = api->db_step(st)) == YM_ROW) {
+            int64_t item = api->db_column_int(st, 0);
+            if (ids[k % n] != item)
+                for (k = 0; k < n && ids[k] != item; k++)
+                    ;
+            if (k == n) {
+                k = 0;
+                continue;
+            }
+            json_t *row = json_array_get(items, k), *v;
+            if (q == 0)
+                v = json_pack("{s:I,s:o}", "id", (json_int_t)api->db_column_int(st, 1), "name", col_text(st, 2));
+            else
+                v = json_pack("{s:I,s:I,s:o,s:I,s:s,s:s,s:s,s:o}", "id", (json_int_t)api->db_column_int(st, 1),
+                              "unit_id", (json_int_t)api->db_column_int(st, 2), "unit_name", col_text(st, 3),
+                              "user_id", (json_int_t)api->db_column_int(st, 4), "category",
+                              api->db_column_text(st, 5), "text", api->db_column_text(st, 6), "late",
+                              late_name(api->db_column_int(st, 7)), "created_at", col_time(st, 8));
+            json_array_append_new(json_object_get(row, q == 0 ? "co_units" : "reasons"), v);
+        }
+        api->db_reset(st);
+        if (rc != YM_DONE)
+            return -1;
+    }
+    return 0;
+}
 
 /* The item id of case id (the colour query's cursor); INT64_MAX for none. */
 static int64_t item_cursor(ym_plugin *self, int64_t case_id)
@@ -239,6 +332,29 @@ static int64_t item_cursor(ym_plugin *self, int64_t case_id)
     int64_t v = api->db_step(st) == YM_ROW ? api->db_column_int(st, 0) : 0;
     api->db_reset(st);
     return v;
+}
+
+/* May the requester see this row? Withdrawn: no one; restricted: its parties; a draft:
+ * the supervising office and the one who took it in. */
+static bool board_visible(ym_request *r, ym_plugin *self, ym_stmt *st)
+{
+    const char *state = api->db_column_text(st, B_STATE);
+    if (!state || !strcmp(state, "withdrawn"))
+        return false;
+    bool restricted = api->db_column_int(st, B_RESTRICTED) != 0;
+    if (!restricted && strcmp(state, "draft"))
+        return true;
+    sv_case c;
+    memset(&c, 0, sizeof c);
+    c.id = api->db_column_int(st, B_ID);
+    c.item_id = api->db_column_int(st, B_ITEM);
+    c.leader_user = api->db_column_int(st, B_LEADER_USER);
+    c.supervisor_unit = api->db_column_int(st, B_SUPERVISOR);
+    c.created_by = api->db_column_int(st, B_CREATED_BY);
+    c.restricted = restricted;
+    return restricted ? sv_party(r, self, &c)
+                      : api->req_may(r, "supervision.manage", c.supervisor_unit) == 1 ||
+                            api->req_user_id(r) == c.created_by;
 }
 
 /* GET /api/supervision/board?source=&unit=&leader=&colour=&limit=&after= */
@@ -258,7 +374,7 @@ void sv_board(ym_request *r, void *ud)
         api->resp_invalid(r, "after", "the next of the previous page");
         return;
     }
-    if (limit < 1 || limit > 100) {
+    if (limit < 1 || limit > BOARD_PAGE_MAX) {
         api->resp_invalid(r, "limit", "1 to 100");
         return;
     }
@@ -271,16 +387,19 @@ void sv_board(ym_request *r, void *ud)
         return;
     }
     json_t *items = json_array();
-    int64_t cursor = after, scanned = 0, next = 0;
-    bool more = true;
-    while (more && (int64_t)json_array_size(items) < limit && scanned < BOARD_SCAN_MAX) {
-        /* filters in SQL, so that only cases that will show cost an item_get */
+    int64_t cursor = after, scanned = 0, next = 0, item_ids[BOARD_PAGE_MAX];
+    size_t shown = 0;
+    bool more = true, failed = false;
+    while (!failed && more && (int64_t)shown < limit && scanned < BOARD_SCAN_MAX) {
+        /* every filter in SQL; a batch a little larger than what the page still needs,
+         * for the rows the requester may not see */
+        int64_t batch = limit - (int64_t)shown + 10, n = 0;
+        batch = batch > BOARD_BATCH ? BOARD_BATCH : batch;
         int64_t icur = unit || !colour ? INT64_MAX : item_cursor(self, cursor);
         ym_stmt *st = icur < 0 ? NULL : api->db_prepare(self, unit ? BOARD_BY_UNIT : colour ? BOARD_BY_COLOUR : BOARD_ALL);
         if (!st) {
-            json_decref(items);
-            api->resp_error(r, 503, "storage_busy", "cannot read the cases");
-            return;
+            failed = true;
+            break;
         }
         api->db_bind_int(st, 1, cursor ? cursor : INT64_MAX);
         api->db_bind_int(st, 6, icur);
@@ -288,38 +407,42 @@ void sv_board(ym_request *r, void *ud)
         api->db_bind_text(st, 3, leader ? leader : "");
         api->db_bind_int(st, 4, unit);
         api->db_bind_text(st, 5, colour ? colour : "");
-        int64_t ids[200];
-        size_t n = 0;
-        while (n < 200 && api->db_step(st) == YM_ROW)
-            ids[n++] = api->db_column_int(st, 0);
-        api->db_reset(st);
-        more = n == 200;
-        for (size_t i = 0; i < n && (int64_t)json_array_size(items) < limit; i++) {
-            cursor = ids[i];
+        api->db_bind_int(st, 7, batch);
+        int rc;
+        bool extra = false; /* a row after a full page: there is a next page */
+        while ((rc = api->db_step(st)) == YM_ROW) {
+            if ((int64_t)shown == limit) {
+                extra = true;
+                break;
+            }
+            n++;
             scanned++;
-            sv_case c;
-            if (sv_case_load(self, ids[i], &c) != 1)
+            cursor = api->db_column_int(st, B_ID);
+            if (!board_visible(r, self, st))
                 continue;
-            json_t *item = sv_item(self, c.item_id);
-            const char *state = json_string_value(json_object_get(item, "state"));
-            const char *col = json_string_value(json_object_get(item, "colour"));
-            bool show = item && (!colour || (col && !strcmp(col, colour))) && !(state && !strcmp(state, "withdrawn"));
-            if (show && (c.restricted || (state && !strcmp(state, "draft"))))
-                show = c.restricted ? sv_party(r, self, &c)
-                                    : api->req_may(r, "supervision.manage", c.supervisor_unit) == 1 ||
-                                          api->req_user_id(r) == c.created_by;
-            if (show)
-                json_array_append_new(items, board_row(&c, item));
-            json_decref(item);
-            sv_case_free(&c);
-            if (i + 1 == n && !more)
-                cursor = 0;
+            json_t *row = board_row(st);
+            if (!row) {
+                failed = true;
+                break;
+            }
+            item_ids[shown++] = api->db_column_int(st, B_ITEM);
+            json_array_append_new(items, row);
         }
-        if (n < 200 && (int64_t)json_array_size(items) < limit)
+        if (!extra && !failed && rc != YM_DONE)
+            failed = true;
+        else if (!extra && n < batch) { /* a short batch: nothing after it */
             more = false;
+            cursor = 0;
+        }
+        api->db_reset(st);
+    }
+    if (failed || board_parts(self, items, item_ids, shown) < 0) {
+        json_decref(items);
+        api->resp_error(r, 503, "storage_busy", "cannot read the cases");
+        return;
     }
     /* next: after a full page, or where a long filtered scan stopped */
-    if ((int64_t)json_array_size(items) == limit || (more && scanned >= BOARD_SCAN_MAX))
+    if ((int64_t)shown == limit || (more && scanned >= BOARD_SCAN_MAX))
         next = cursor;
     json_t *o = json_pack("{s:o}", "items", items);
     json_object_set_new(o, "next", next ? json_integer(next) : json_null());

@@ -43,9 +43,24 @@ static void send_case(ym_request *r, ym_plugin *self, int64_t id, int status)
  * party), 403 (not the lead unit's handler); the item's state, deadline and assignment
  * time. true when c was loaded and may be acted on (free it). */
 typedef struct item_facts {
-    char state[16], deadline[11];
+    char state[16], deadline[11], return_until[11];
     int64_t assigned_at;
 } item_facts;
+
+/* The last day of the return window into last: the engine's (return_until, set at
+ * assignment from the case's return_workdays); for a case assigned before the engine
+ * kept it, return_workdays working days from the day of assignment. 0, or -1. */
+static int window_last(const char *return_until, int64_t assigned_at, char last[11])
+{
+    if (return_until && *return_until) {
+        snprintf(last, 11, "%s", return_until);
+        return 0;
+    }
+    char when[40], day[11];
+    api->time_format(assigned_at, when, sizeof when);
+    snprintf(day, sizeof day, "%.10s", when);
+    return api->date_add_working_days(day, sv_cfg.return_workdays, last);
+}
 
 static bool lead_case(ym_request *r, ym_plugin *self, sv_case *c, item_facts *f, const char *what)
 {
@@ -68,13 +83,14 @@ static bool lead_case(ym_request *r, ym_plugin *self, sv_case *c, item_facts *f,
         api->resp_error(r, 403, "forbidden", msg);
         return false;
     }
-    ym_stmt *st = api->db_prepare(self, "SELECT state, coalesce(deadline, ''), coalesce(assigned_at, 0) "
-                                        "FROM core_v_items WHERE id = ?1");
+    ym_stmt *st = api->db_prepare(self, "SELECT state, coalesce(deadline, ''), coalesce(assigned_at, 0), "
+                                        "coalesce(return_until, '') FROM core_v_items WHERE id = ?1");
     rc = st ? (api->db_bind_int(st, 1, c->item_id), api->db_step(st)) : -1;
     if (rc == YM_ROW) {
         snprintf(f->state, sizeof f->state, "%s", api->db_column_text(st, 0));
         snprintf(f->deadline, sizeof f->deadline, "%s", api->db_column_text(st, 1));
         f->assigned_at = api->db_column_int(st, 2);
+        snprintf(f->return_until, sizeof f->return_until, "%s", api->db_column_text(st, 3));
     }
     if (st)
         api->db_reset(st);
@@ -213,7 +229,7 @@ void sv_decompose(ym_request *r, void *ud)
 {
     ym_plugin *self = ud;
     sv_case parent;
-    item_facts f = {{0}, {0}, 0};
+    item_facts f = {{0}, {0}, {0}, 0};
     if (!lead_case(r, self, &parent, &f, "decompose"))
         return;
     json_t *body = json_body(r);
@@ -303,18 +319,21 @@ void sv_case_actions(ym_request *r, ym_plugin *self, const sv_case *c, json_t *o
     bool ret = handler && !strcmp(state, "assigned");
     json_t *until = json_null();
     int64_t assigned = 0;
-    ym_stmt *st = ret ? api->db_prepare(self, "SELECT coalesce(assigned_at, 0) FROM core_v_items WHERE id = ?1") : NULL;
+    char window[11] = "";
+    ym_stmt *st = ret ? api->db_prepare(self, "SELECT coalesce(assigned_at, 0), coalesce(return_until, '') "
+                                              "FROM core_v_items WHERE id = ?1") : NULL;
     if (st) {
         api->db_bind_int(st, 1, c->item_id);
-        assigned = api->db_step(st) == YM_ROW ? api->db_column_int(st, 0) : 0;
+        if (api->db_step(st) == YM_ROW) {
+            assigned = api->db_column_int(st, 0);
+            snprintf(window, sizeof window, "%s", api->db_column_text(st, 1));
+        }
         api->db_reset(st);
     }
     if (assigned) {
-        char when[40], day[11], last[11], today[11];
-        api->time_format(assigned, when, sizeof when);
-        snprintf(day, sizeof day, "%.10s", when);
+        char last[11], today[11];
         sv_today(today);
-        if (api->date_add_working_days(day, sv_cfg.return_workdays, last) == 0) {
+        if (window_last(window, assigned, last) == 0) {
             until = json_string(last);
             ret = strcmp(today, last) <= 0;
         }
@@ -344,7 +363,7 @@ void sv_return_case(ym_request *r, void *ud)
 {
     ym_plugin *self = ud;
     sv_case c;
-    item_facts f = {{0}, {0}, 0};
+    item_facts f = {{0}, {0}, {0}, 0};
     if (!lead_case(r, self, &c, &f, "return"))
         return;
     json_t *body = json_body(r);
@@ -369,17 +388,19 @@ void sv_return_case(ym_request *r, void *ud)
         api->resp_error(r, 409, "wrong_state", msg);
         return;
     }
-    /* the window: through the N-th working day after the day of assignment */
+    /* the window: through the N-th working day after the day of assignment. The engine
+     * keeps it (return_until) and refuses through item_act; a case assigned before it
+     * did is checked here. */
     char when[40], assigned[11], last[11], today[11];
     api->time_format(f.assigned_at, when, sizeof when);
     snprintf(assigned, sizeof assigned, "%.10s", when);
     sv_today(today);
-    if (api->date_add_working_days(assigned, sv_cfg.return_workdays, last) < 0) {
+    if (window_last(f.return_until, f.assigned_at, last) < 0) {
         json_decref(body);
         api->resp_error(r, 500, "internal", "cannot count working days");
         return;
     }
-    if (strcmp(today, last) > 0) {
+    if (!f.return_until[0] && strcmp(today, last) > 0) {
         char msg[240];
         snprintf(msg, sizeof msg, "a case can be returned only within %d working days of its assignment on %s "
                  "(by %s); ask the supervising office instead", sv_cfg.return_workdays, assigned, last);
@@ -397,6 +418,10 @@ void sv_return_case(ym_request *r, void *ud)
     int ok = rc >= 0 && api->audit(r, "supervision.return", target, "ok", NULL) == 0;
     api->db_write_end(self, ok);
     free(args);
+    if (rc == YM_E_STATE && strcmp(today, last) > 0) { /* the engine's refusal after the window */
+        api->resp_error(r, 409, "return_window_closed", api->error(self) ? api->error(self) : "the window closed");
+        return;
+    }
     if (!ok) {
         sv_engine_error(r, self, rc < 0 ? rc : YM_E_DB);
         return;

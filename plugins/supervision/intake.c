@@ -108,6 +108,8 @@ int64_t sv_case_create(ym_plugin *self, const sv_new *n)
         json_object_set_new(spec, "parent_id", json_integer(n->parent_item));
     if (n->restricted) /* the engine hides it too: 404 on /api/items to non-parties */
         json_object_set_new(spec, "restricted", json_true());
+    /* the return window: the engine refuses a return after it, on every route */
+    json_object_set_new(spec, "return_workdays", json_integer(sv_cfg.return_workdays));
     if (n->text)
         json_object_set_new(spec, "content", json_string(n->text));
     if (n->leader)

@@ -271,3 +271,39 @@ def test_restricted_only_for_parties(t):
     error(t.admin.post("/api/test/items", {"source": "itemtest", "source_kind": "other", "title": "x",
                                            "supervisor_unit": t.OFFICE, "lead_unit": t.A, "deadline": "2026-12-01",
                                            "restricted": "yes"}), 400, "invalid", "restricted")
+
+
+def test_return_window_kept_by_the_engine(t):
+    # assigned on Monday 2026-11-02 with return_workdays 2: the lead unit may return it through Wednesday 11-04
+    set_day(t, "2026-11-02")
+    late = create(t, title="退回时限甲", deadline="2027-03-01", return_workdays=2, assign=True)
+    ok = create(t, title="退回时限乙", deadline="2027-03-01", return_workdays=2, assign=True)
+    free = create(t, title="无退回时限", deadline="2027-03-01", assign=True)
+    assert late["return_workdays"] == 2 and late["return_until"] == "2026-11-04", late
+    assert free["return_workdays"] == 0 and free["return_until"] is None, free
+    # bad input: nothing is created
+    before = db_value(t.srv, "SELECT count(*) FROM core_items")
+    for bad in ("2", -1, 1001, 1.5, True):
+        error(t.admin.post("/api/test/items", {"source": "itemtest", "source_kind": "other", "title": "x",
+                                               "supervisor_unit": t.OFFICE, "lead_unit": t.A,
+                                               "deadline": "2027-03-01", "return_workdays": bad}),
+              400, "invalid", "return_workdays")
+    assert db_value(t.srv, "SELECT count(*) FROM core_items") == before
+    # another unit's handler cannot return it; a return needs a reason
+    error(t.other.api.post("/api/items/%d/return" % late["id"], {"reason": "x"}), 404)
+    error(t.lead.api.post("/api/items/%d/return" % late["id"], {}), 400, "invalid", "reason")
+    # the last day of the window: returned
+    set_day(t, "2026-11-04", hour=17)
+    assert act(t.lead.api, ok["id"], "return", {"reason": "不属本单位职责"})["state"] == "returned"
+    # the day after: refused with the last day named, nothing written
+    set_day(t, "2026-11-05")
+    rows = db_value(t.srv, "SELECT count(*) FROM core_item_timeline WHERE item_id = %d" % late["id"])
+    err = error(t.lead.api.post("/api/items/%d/return" % late["id"], {"reason": "太晚了"}), 409,
+                "return_window_closed")
+    assert "2026-11-04" in err["message"], err
+    assert t.lead.api.get("/api/items/%d" % late["id"]).json()["state"] == "assigned"
+    assert db_value(t.srv, "SELECT count(*) FROM core_item_timeline WHERE item_id = %d" % late["id"]) == rows
+    # an item without a window is returned at any time; a returned item assigned again gets a new window
+    assert act(t.lead.api, free["id"], "return", {"reason": "不属本单位职责"})["state"] == "returned"
+    again = act(t.sup.api, ok["id"], "assign")
+    assert again["state"] == "assigned" and again["return_until"] == "2026-11-09", again

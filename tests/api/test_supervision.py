@@ -391,6 +391,49 @@ def test_board_filters_and_paging(sv):
         [x["id"] for x in all_board(sv.staff, "?colour=green&source=minutes")]
 
 
+def test_board_rows_match_the_items(sv):
+    """Every board row carries what the case's item says: state, colour, lateness, lead and
+    co-units, the lag reasons and the latest report (a case with two reports, two co-units
+    and a lag reason; a withdrawn case is left out)."""
+    c = new_case(sv, title="看板行核对：老旧小区改造", deadline="2026-01-05")
+    recolour(sv)
+    iid = c["item_id"]
+    assert sv.lead.post("/api/items/%d/accept" % iid).status_code == 200
+    r = sv.lead.post("/api/items/%d/reasons" % iid, {"category": "funding", "text": "专项资金未下达"})
+    assert r.status_code == 201, r.text
+    for text, pct in (("第一次进展", 20), ("第二次进展：已完成招标", 45)):
+        r = sv.lead.post("/api/items/%d/report" % iid, {"text": text, "percent": pct})
+        assert r.status_code == 201, r.text
+    gone = new_case(sv, title="看板行核对：撤销的事项")
+    r = sv.office.post("/api/items/%d/withdraw" % gone["item_id"], {"reason": "重复立项"})
+    assert r.status_code == 200, r.text
+    rows = all_board(sv.office, "?limit=100")
+    assert gone["id"] not in [x["id"] for x in rows]
+    assert [x["id"] for x in rows] == [x["id"] for x in all_board(sv.office, "?limit=3")]
+    assert c["id"] in [x["id"] for x in rows]
+    for row in rows:
+        case = sv.office.get("/api/supervision/cases/%d" % row["id"]).json()
+        item = case["item"]
+        for k in ("state", "colour", "late", "escalated", "deadline", "lead_unit", "lag_reason_required", "reasons"):
+            assert row[k] == item[k], (row["id"], k, row[k], item[k])
+        for k in ("title", "source_kind", "origin", "restricted", "leader", "item_id"):
+            assert row[k] == case[k], (row["id"], k, row[k], case[k])
+        assert row["co_units"] == [{"id": u["id"], "name": u["name"]} for u in item["units"] if u["role"] == "co"]
+        last = tp.db_rows(sv.s, "SELECT unit_id, kind, percent, text FROM core_item_reports WHERE item_id = ? "
+                                "ORDER BY id DESC LIMIT 1", row["item_id"])
+        got = row["latest_report"]
+        assert (got and (got["unit_id"], got["kind"], got["percent"], got["text"])) == (last[0] if last else None)
+        if "reports" in item:  # the full view: the same time as the item's newest report
+            newest = item["reports"][-1] if item["reports"] else None
+            assert got == (newest and {k: newest[k] for k in ("unit_id", "kind", "percent", "text")}
+                           | {"at": newest["created_at"]}), row["id"]
+    mine = [x for x in rows if x["id"] == c["id"]][0]
+    assert mine["latest_report"]["text"] == "第二次进展：已完成招标" and mine["latest_report"]["percent"] == 45
+    assert len(mine["co_units"]) == 1 and [x["text"] for x in mine["reasons"]] == ["专项资金未下达"]
+    # an unrelated staff member reads the same public row
+    assert [x for x in all_board(sv.staff, "?limit=100") if x["id"] == c["id"]] == [mine]
+
+
 @pytest.mark.parametrize("query,field", [("limit=0", "limit"), ("limit=101", "limit"), ("limit=x", "limit"),
                                          ("after=-1", "after"), ("unit=abc", "unit"), ("colour=purple", "colour")])
 def test_board_bad_query(sv, query, field):

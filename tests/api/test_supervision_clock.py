@@ -97,6 +97,44 @@ def test_return_only_within_the_working_days_after_assignment(ck):
                       b["item_id"])[0][0] == 0
 
 
+def test_the_engine_keeps_the_return_window_on_its_own_route(ck):
+    # the case carries the window into the engine: the engine's own route refuses too
+    goto(ck, "2030-05-08T10:00:00")
+    d = new_case(ck, title="退回测试丁", deadline="2030-06-28")
+    item = ck.office.get("/api/supervision/cases/%d" % d["id"]).json()["item"]
+    # assigned on Wednesday 05-08: 3 working days are 05-09, 05-10 and (after the weekend) Monday 05-13
+    assert item["return_workdays"] == 3 and item["return_until"] == "2030-05-13", item
+    got = ck.lead.get("/api/supervision/cases/%d" % d["id"]).json()
+    assert got["actions"]["return"] is True and got["actions"]["return_until"] == "2030-05-13", got["actions"]
+    b = [c for c in ck.office.get("/api/supervision/board?limit=100").json()["items"] if c["title"] == "退回测试乙"][0]
+    path = "/api/items/%d/return"
+    # the window of case 乙 closed on 05-07: the engine refuses it, naming the last day, and writes nothing
+    err = error(ck.lead.post(path % b["item_id"], {"reason": "绕过插件退回"}), 409, "return_window_closed")
+    assert "2030-05-07" in err["message"], err
+    assert state(ck, b) == "assigned"
+    assert tp.db_rows(ck.s, "SELECT count(*) FROM core_item_timeline WHERE item_id = ? AND kind = 'returned'",
+                      b["item_id"])[0][0] == 0
+    # bad input is still a 400 before the window (no reason)
+    error(ck.lead.post(path % d["item_id"], {}), 400, "invalid", "reason")
+    # Monday 05-13, the last day: the engine's route returns it
+    goto(ck, "2030-05-13T17:00:00")
+    r = ck.lead.post(path % d["item_id"], {"reason": "职责不符"})
+    assert r.status_code == 200, r.text
+    assert state(ck, d) == "returned"
+    # assigned again on Tuesday 05-14: a new window from that day (05-17), then closed on 05-20
+    goto(ck, "2030-05-14T09:00:00")
+    r = ck.office.post("/api/items/%d/assign" % d["item_id"])
+    assert r.status_code == 200, r.text
+    assert r.json()["return_until"] == "2030-05-17", r.json()
+    goto(ck, "2030-05-20T09:00:00")
+    err = error(ck.lead.post(path % d["item_id"], {"reason": "再次退回"}), 409, "return_window_closed")
+    assert "2030-05-17" in err["message"], err
+    err = error(ck.lead.post("/api/supervision/cases/%d/return" % d["id"], {"reason": "再次退回"}), 409,
+                "return_window_closed")
+    assert "2030-05-17" in err["message"], err
+    assert state(ck, d) == "assigned"
+
+
 def colour(t, c):
     r = t.admin.post("/api/test/items/recolour")
     assert r.status_code == 200, r.text

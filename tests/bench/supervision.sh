@@ -114,13 +114,16 @@ FILTERS=(
     "unit+red|unit=$UNITR&colour=red"
     "limit=100|limit=100"
 )
-# the board's id queries as plugins/supervision/board.c has them (BOARD_BY_UNIT, BOARD_BY_COLOUR)
+# the board's id queries as plugins/supervision/board.c has them (BOARD_BY_UNIT, BOARD_BY_COLOUR), and
+# the page query around them (BOARD_PAGE: the row's columns through the core views, here around BOARD_ALL)
 F="AND ('' = '' OR c.source_kind = '' OR c.origin = '') AND ('' = '' OR c.leader = '')"
 PLAN_UNIT=$(sqlite3 "$DB" "EXPLAIN QUERY PLAN SELECT c.id FROM supervision_case_units u JOIN supervision_cases c ON c.id = u.case_id JOIN core_v_items i ON i.id = c.item_id WHERE u.unit_id = $UNIT AND u.case_id < 9223372036854775807 $F AND ('red' = '' OR i.colour = 'red') ORDER BY u.case_id DESC LIMIT 200")
 PLAN_COLOUR=$(sqlite3 "$DB" "EXPLAIN QUERY PLAN SELECT c.id FROM core_v_items i JOIN supervision_cases c ON c.item_id = i.id WHERE i.source = 'supervision' AND i.colour = 'blue' AND i.id < 9223372036854775807 AND 0 = 0 $F ORDER BY i.id DESC LIMIT 200")
+PLAN_PAGE=$(sqlite3 "$DB" "EXPLAIN QUERY PLAN SELECT c.id, i.state, lu.name, g.lag_reason_required, lr.text FROM (SELECT c.id AS id, c.id AS k FROM supervision_cases c WHERE c.id < 9223372036854775807 AND c.item_id IS NOT NULL AND 0 = 0 AND '' = '' $F ORDER BY c.id DESC LIMIT 110) p JOIN supervision_cases c ON c.id = p.id JOIN core_v_items i ON i.id = c.item_id LEFT JOIN core_v_units lu ON lu.id = i.lead_unit LEFT JOIN core_v_item_lag g ON g.item_id = i.id LEFT JOIN core_v_item_latest_report lr ON lr.item_id = i.id ORDER BY p.k DESC")
 echo
 echo "== the board query plans: unit: $(tr '\n' ';' <<<"$PLAN_UNIT")"
 echo "                        colour: $(tr '\n' ';' <<<"$PLAN_COLOUR")"
+echo "                        page: $(tr '\n' ';' <<<"$PLAN_PAGE")"
 echo "== each filter once (curl, unloaded; admin): matching cases in the table, items, bytes, ms"
 for e in "${FILTERS[@]}"; do
     IFS='|' read -r name qs <<<"$e"
