@@ -13,6 +13,7 @@
 #include "jobs.h"
 #include "plugin_services.h"
 #include "totp.h"
+#include "directory.h"
 
 #define STMT(s) ((sqlite3_stmt *)(s))
 
@@ -116,6 +117,14 @@ static const char *api_req_username(ym_request *r) { return r->who ? r->who->use
 static int api_req_may(ym_request *r, const char *perm, int64_t unit)
 {
     return r->who ? ym_may(ym_server_db(ym_req_server(r)), r->who, perm, unit) : 0;
+}
+
+static char *api_req_scope(ym_request *r, const char *perm)
+{
+    json_t *scope = r->who ? ym_scope_get(ym_server_db(ym_req_server(r)), r->who, perm) : json_array();
+    char *text = scope ? json_dumps(scope, JSON_COMPACT) : NULL;
+    json_decref(scope);
+    return text;
 }
 
 static int api_req_json_ok(ym_request *r)
@@ -317,6 +326,8 @@ static const ym_api g_api = {
     .item_create = ym_ps_item_create, .item_act = ym_ps_item_act, .item_get = ym_ps_c_item_get,
     .dispatch_create = ym_ps_dispatch_create, .dispatch_act = ym_ps_dispatch_act,
     .dispatch_board = ym_ps_c_dispatch_board, .qr_svg = ym_qr_svg,
+    .file_info = ym_ps_file_info, .data_path = ym_ps_data_path, .queue_work = ym_ps_queue_work,
+    .req_scope = api_req_scope,
 };
 
 const ym_api *ym_plugin_api(void) { return &g_api; }

@@ -60,4 +60,8 @@ int64_t ym_ps_dispatch_act(ym_plugin *p, int64_t id, const char *action, int64_t
                            const char *args_json);
 json_t *ym_ps_dispatch_board(ym_plugin *p, int64_t id);
 char *ym_ps_c_dispatch_board(ym_plugin *p, int64_t id);
+/* ABI minor 4 (plugin_files.c) */
+char *ym_ps_file_info(ym_plugin *p, int64_t file_id);
+const char *ym_ps_data_path(ym_plugin *p);
+int ym_ps_queue_work(ym_plugin *p, void (*work)(void *ud), void (*done)(ym_plugin *p, void *ud), void *ud);
 #endif

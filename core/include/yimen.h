@@ -17,7 +17,7 @@ extern "C" {
 #endif
 
 #define YM_ABI_MAJOR 1
-#define YM_ABI_MINOR 3
+#define YM_ABI_MINOR 5
 
 typedef struct ym_plugin ym_plugin;     /* the host's record of one loaded plugin */
 typedef struct ym_request ym_request;   /* one HTTP request; valid until answered */
@@ -237,7 +237,9 @@ struct ym_api {
      * {unit_id (default: the lead unit), text, file_ids, node_id, percent}, "complete" {text, file_ids}, "review"
      * {accept, comment}, "close", "extend" {until, reason}, "decide" {extension_id,
      * approve, comment}, "reason" {category, text}, "urge" {message}, "escalate" {on,
-     * reason}, "link" {record}; returns an id (report, extension, reason) or 0. */
+     * reason}, "link" {record}, "update" {title, content, deadline, co_units, leader}
+     * (some of them; refused on a closed item), "withdraw" {reason} (撤销, any state but
+     * closed); returns an id (report, extension, reason) or 0. */
     int64_t (*item_create)(ym_plugin *self, int64_t by_user, const char *spec_json);
     int64_t (*item_act)(ym_plugin *self, int64_t item_id, const char *action, int64_t by_user, const char *args_json);
     char *(*item_get)(ym_plugin *self, int64_t item_id);   /* the item as JSON (api->free) */
@@ -261,7 +263,59 @@ struct ym_api {
      * A QR code of text (a check-in code, a link) as a standalone SVG document, drawn by
      * libqrencode on the server; malloc'ed (api->free), NULL on error. */
     char *(*qr_svg)(const char *text);
+
+    /* ==== ABI minor 4 (check api->abi_minor >= 4) ====
+     * A file attached to one of this plugin's records (owner "<plugin>_<table>:<id>"): its
+     * file object (docs/api/files.md: id, name, size, type, sha256, owner, uploader_id,
+     * unit_id) plus "path", its content-addressed blob on disk, to be read and never
+     * written; malloc'ed JSON text (api->free), NULL when unknown or not attached to a
+     * record of this plugin. */
+    char *(*file_info)(ym_plugin *self, int64_t file_id);
+    /* The plugin's own directory, <data_dir>/plugins/<name> (made on first use), for
+     * caches of derived files; NULL on error. The string is the calling thread's. */
+    const char *(*data_path)(ym_plugin *self);
+    /* Slow work (rendering, compression) off the event loop: work(ud) runs on the
+     * worker's thread pool and must not call api; then done(self, ud) runs back on the
+     * event loop, where a request left unanswered by its handler may be answered.
+     * 0, or -1 (neither runs). */
+    int (*queue_work)(ym_plugin *self, void (*work)(void *ud), void (*done)(ym_plugin *self, void *ud), void *ud);
+
+    /* ==== ABI minor 5 (check api->abi_minor >= 5) ====
+     * Where may the caller use perm? The scope req_may checks against, as a JSON array
+     * [{"p": unit path, "d": 0|1}] (d: with the subtree; paths as core_v_units.path):
+     * grants, then delegations, cut to an API token's own scope. For lists that filter by
+     * unit in SQL instead of asking req_may row by row. malloc'ed (api->free), NULL on error. */
+    char *(*req_scope)(ym_request *r, const char *perm);
 };
+
+/* ==== Text: header-only helpers (no ABI change), the C side of yimen.text in Lua ====
+ * Field limits in county records are counted in characters (a title of 200 字), not bytes;
+ * text from jansson is valid UTF-8. */
+
+/* The characters (code points) of a UTF-8 string. */
+static inline size_t ym_utf8_len(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* Is s (len bytes) a text of min_chars..max_chars characters, with no NUL inside and no
+ * control character (multiline: \n, \r and \t allowed)? 1 yes, 0 no. */
+static inline int ym_text_ok(const char *s, size_t len, size_t min_chars, size_t max_chars, int multiline)
+{
+    size_t n = 0, i = 0;
+    if (!s)
+        return 0;
+    for (; i < len && s[i]; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if ((c < 0x20 && !(multiline && (c == '\n' || c == '\r' || c == '\t'))) || c == 0x7f)
+            return 0;
+        n += (c & 0xC0) != 0x80;
+    }
+    return i == len && n >= min_chars && n <= max_chars;
+}
 
 #ifdef __cplusplus
 }

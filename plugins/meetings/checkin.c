@@ -203,16 +203,7 @@ out:
 
 static bool line_ok(json_t *v, size_t max, bool multiline)
 {
-    const char *s = json_string_value(v);
-    if (!s || !*s || strlen(s) != json_string_length(v))
-        return false;
-    size_t n = 0;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p < 0x20 && !(multiline && (*p == '\n' || *p == '\r' || *p == '\t'))) || *p == 0x7f)
-            return false;
-        n += (*p & 0xc0) != 0x80;
-    }
-    return n <= max;
+    return json_is_string(v) && ym_text_ok(json_string_value(v), json_string_length(v), 1, max, multiline);
 }
 
 static bool date_ok(json_t *v)

@@ -8,27 +8,10 @@ static const char *const FIELDS[] = {"title", "type", "organiser_unit", "convene
                                      "place", "room_id", "content", "attendance", "materials", "reply_deadline",
                                      "sms", "sms_text", NULL};
 
-static size_t utf8_len(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xc0) != 0x80;
-    return n;
-}
-
 /* A string of min..max characters; multi-line allows \n, \r and \t. */
 static bool text_ok(json_t *v, size_t min, size_t max, bool multiline)
 {
-    if (!json_is_string(v))
-        return false;
-    const char *s = json_string_value(v);
-    if (strlen(s) != json_string_length(v))
-        return false;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        if ((*p < 0x20 && !(multiline && (*p == '\n' || *p == '\r' || *p == '\t'))) || *p == 0x7f)
-            return false;
-    size_t n = utf8_len(s);
-    return n >= min && n <= max;
+    return json_is_string(v) && ym_text_ok(json_string_value(v), json_string_length(v), min, max, multiline);
 }
 
 bool mt_id_ok(json_t *v)

@@ -16,14 +16,6 @@ static int64_t parse_id(const char *s)
     return atoll(s);
 }
 
-static size_t utf8_chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
 static void send_case(ym_request *r, ym_plugin *self, int64_t id, int status)
 {
     sv_case c;
@@ -189,13 +181,13 @@ static bool child_body(ym_request *r, ym_plugin *self, json_t *body, const sv_ca
         }
     }
     v = json_object_get(body, "text");
-    if (v && (!json_is_string(v) || !json_string_length(v) || utf8_chars(json_string_value(v)) > 10000))
+    if (v && (!json_is_string(v) || !json_string_length(v) || ym_utf8_len(json_string_value(v)) > 10000))
         BAD("text", "1 to 10000 characters");
     n->text = v ? json_string_value(v) : parent->original_text ? parent->original_text : parent->title;
     v = json_object_get(body, "title");
     if (v) {
         const char *t = json_string_value(v);
-        if (!t || !*t || utf8_chars(t) > 200 || strpbrk(t, "\r\n"))
+        if (!t || !*t || ym_utf8_len(t) > 200 || strpbrk(t, "\r\n"))
             BAD("title", "1 to 200 characters on one line");
         snprintf(title, tlen, "%s", t);
     } else {
@@ -376,7 +368,7 @@ void sv_return_case(ym_request *r, void *ud)
     const char *reason = json_string_value(json_object_get(body, "reason"));
     int64_t id = c.id, item = c.item_id;
     sv_case_free(&c);
-    if (!reason || !*reason || utf8_chars(reason) > 2000) {
+    if (!reason || !*reason || ym_utf8_len(reason) > 2000) {
         json_decref(body);
         api->resp_invalid(r, "reason", "the reason for returning, 1 to 2000 characters, is required");
         return;

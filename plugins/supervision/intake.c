@@ -48,14 +48,6 @@ void sv_clip(const char *s, size_t max_chars, char *out, size_t outlen)
     snprintf(out, outlen, "%.*s%s", (int)n, s, cut ? "…" : "");
 }
 
-static size_t utf8_chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xC0) != 0x80;
-    return n;
-}
-
 static int exists(ym_plugin *self, const char *sql, int64_t id)
 {
     ym_stmt *st = api->db_prepare(self, sql);
@@ -212,12 +204,12 @@ static bool hand_body(ym_request *r, ym_plugin *self, json_t *body, sv_new *n, c
     if (!kind_ok)
         BAD("source_kind", "expected instruction, minutes, task_list, proposal, project or other");
     n->text = json_string_value(json_object_get(body, "text"));
-    if (!n->text || !*n->text || utf8_chars(n->text) > 10000)
+    if (!n->text || !*n->text || ym_utf8_len(n->text) > 10000)
         BAD("text", "the original text (批示, decision, task) of 1 to 10000 characters is required");
     v = json_object_get(body, "title");
     if (v) {
         const char *t = json_string_value(v);
-        if (!t || !*t || utf8_chars(t) > 200 || strpbrk(t, "\r\n"))
+        if (!t || !*t || ym_utf8_len(t) > 200 || strpbrk(t, "\r\n"))
             BAD("title", "1 to 200 characters on one line");
         snprintf(title, tlen, "%s", t);
     } else {
@@ -225,7 +217,7 @@ static bool hand_body(ym_request *r, ym_plugin *self, json_t *body, sv_new *n, c
     }
     n->title = title;
     v = json_object_get(body, "leader");
-    if (v && (!json_is_string(v) || !json_string_length(v) || utf8_chars(json_string_value(v)) > 64))
+    if (v && (!json_is_string(v) || !json_string_length(v) || ym_utf8_len(json_string_value(v)) > 64))
         BAD("leader", "the leader's name, 1 to 64 characters");
     n->leader = json_string_value(v);
     v = json_object_get(body, "leader_user");
