@@ -10,7 +10,11 @@ LLHTTP_SRC ?= /usr/share/llhttp
 LLHTTP_INC ?= /usr/share/include/llhttp
 
 PKGS     := libuv lua5.4 jansson sqlite3 openssl libargon2 libqrencode libmagic xlsxwriter libzip expat libcurl zlib
-DEPS_OK  := $(shell pkg-config --exists $(PKGS) 2>/dev/null && test -f $(LLHTTP_SRC)/llhttp.c && echo yes)
+# Per-plugin extra flags: PLUGIN_PKGS_<name> are pkg-config packages the plugin alone
+# compiles and links against (their Debian -dev packages are in DEB_PKGS).
+PLUGIN_PKGS_documents := poppler-glib cairo libzip
+PLUGIN_PKGS_ALL := $(sort $(foreach v,$(filter PLUGIN_PKGS_%,$(.VARIABLES)),$($(v))))
+DEPS_OK  := $(shell pkg-config --exists $(PKGS) $(PLUGIN_PKGS_ALL) 2>/dev/null && test -f $(LLHTTP_SRC)/llhttp.c && echo yes)
 PKG_CFLAGS := $(if $(DEPS_OK),$(shell pkg-config --cflags $(PKGS)))
 PKG_LIBS   := $(if $(DEPS_OK),$(shell pkg-config --libs $(PKGS)))
 
@@ -31,6 +35,8 @@ PLUGIN_SOS   := $(foreach n,$(sort $(PLUGIN_NAMES)),$(BUILD)/plugins/$(n)/$(n).s
 # ... and plugins/<name>/www (its pages) -> build/plugins/<name>/www, refreshed when a file changes.
 PLUGIN_WWW   := $(foreach n,$(sort $(PLUGIN_NAMES)),$(BUILD)/plugins/$(n)/.www-stamp)
 PLUGIN_CFLAGS := -std=gnu11 $(WARN) $(CFLAGS) $(SANITIZE) -D_GNU_SOURCE -fPIC -Icore/include $(if $(DEPS_OK),$(shell pkg-config --cflags jansson))
+plugin_cflags = $(if $(and $(DEPS_OK),$(PLUGIN_PKGS_$(1))),$(shell pkg-config --cflags $(PLUGIN_PKGS_$(1))))
+plugin_libs   = $(if $(and $(DEPS_OK),$(PLUGIN_PKGS_$(1))),$(shell pkg-config --libs $(PLUGIN_PKGS_$(1))))
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -46,7 +52,7 @@ check-deps:
 DEB_PKGS  := gcc make pkg-config libuv1-dev node-llhttp libsqlite3-dev sqlite3 liblua5.4-dev \
              libssl-dev libjansson-dev libcmocka-dev python3 python3-pytest python3-requests \
              libargon2-dev libqrencode-dev libmagic-dev libxlsxwriter-dev libzip-dev libexpat1-dev libcurl4-openssl-dev zlib1g-dev procps \
-             python3-selenium chromium chromium-driver
+             python3-selenium chromium chromium-driver libpoppler-glib-dev libcairo2-dev
 BENCH_PKGS := nginx-light wrk curl libnginx-mod-http-lua lua-cjson
 FUZZ_PKGS  := clang libclang-rt-14-dev
 deps:
@@ -84,7 +90,7 @@ $(BUILD)/yimen: $(BUILD)/obj/main.o $(BUILD)/libyimen.a
 .SECONDEXPANSION:
 $(BUILD)/plugins/%.so: $$(wildcard plugins/$$(*D)/*.c plugins/$$(*D)/*.h plugins/$$(*D)/schema/*.sql) core/include/yimen.h
 	@mkdir -p $(dir $@)
-	@echo "  CC   $@"; $(CC) $(PLUGIN_CFLAGS) -shared -o $@.tmp $(filter %.c,$^) $(if $(DEPS_OK),$(shell pkg-config --libs jansson)) && mv -f $@.tmp $@
+	@echo "  CC   $@"; $(CC) $(PLUGIN_CFLAGS) $(call plugin_cflags,$(*D)) -shared -o $@.tmp $(filter %.c,$^) $(if $(DEPS_OK),$(shell pkg-config --libs jansson)) $(call plugin_libs,$(*D)) && mv -f $@.tmp $@
 	@rm -rf $(dir $@)schema; if [ -d plugins/$(*D)/schema ]; then cp -r plugins/$(*D)/schema $(dir $@)schema; fi
 
 # A worker reads www/ once at start: replacing the directory whole is safe while serving.

@@ -104,13 +104,15 @@ json_t *incoming_json(ym_plugin *self, int64_t id)
     }
     json_object_set_new(j, "document", dj ? dj : json_null());
     json_t *circ = json_array();
-    st = api->db_prepare(self, "SELECT user_id, seq, mode, state, comment, read_at FROM documents_circulation "
-                               "WHERE incoming_id = ?1 ORDER BY seq");
+    st = api->db_prepare(self, "SELECT c.user_id, c.seq, c.mode, c.state, c.comment, c.read_at, u.display_name "
+                               "FROM documents_circulation c LEFT JOIN core_v_users u ON u.id = c.user_id "
+                               "WHERE c.incoming_id = ?1 ORDER BY c.seq, c.id");
     if (st) {
         api->db_bind_int(st, 1, id);
         while (api->db_step(st) == YM_ROW)
-            json_array_append_new(circ, json_pack("{s:I,s:I,s:s,s:s,s:o,s:o}", "user_id",
-                                                  (json_int_t)api->db_column_int(st, 0), "seq",
+            json_array_append_new(circ, json_pack("{s:I,s:o,s:I,s:s,s:s,s:o,s:o}", "user_id",
+                                                  (json_int_t)api->db_column_int(st, 0), "name", opt_text_col(st, 6),
+                                                  "seq",
                                                   (json_int_t)api->db_column_int(st, 1), "mode", api->db_column_text(st, 2),
                                                   "state", api->db_column_text(st, 3), "comment", opt_text_col(st, 4),
                                                   "read_at", time_json(api->db_column_type(st, 5) == YM_NULL
@@ -319,6 +321,16 @@ static void register_incoming(ym_request *r, void *ud)
     int64_t id = ok ? api->db_last_insert_id(self) : 0;
     char ref[40];
     snprintf(ref, sizeof ref, "in:%lld", (long long)id);
+    /* the recipient row leaves the unit's to_receive list */
+    st = ok ? api->db_prepare(self, "UPDATE documents_recipients SET received = 1 WHERE doc_id = ?1 AND unit_id = ?2")
+            : NULL;
+    if (st) {
+        api->db_bind_int(st, 1, docid);
+        api->db_bind_int(st, 2, unit);
+        ok = api->db_step(st) == YM_DONE;
+        api->db_reset(st);
+    } else
+        ok = 0;
     ok = ok && flow_add(self, docid, id, uid, unit, "register", NULL) == 0 &&
          in_todo(self, r, id, "propose", 0, unit, role_clerk, "拟办", 0) == 0 &&
          api->search_put(self, "documents.incoming", ref, d.title, d.title, unit, "documents.read") == 0 &&

@@ -702,9 +702,37 @@ static void archive_doc(ym_request *r, void *ud)
     step_end(r, self, ok, b, answer_doc, d.id, "cannot archive the document");
 }
 
+/* GET /api/documents/units: the active units to pick recipients (分发) or countersigning
+ * units (会签) from, for whoever may dispatch or review somewhere; no units.read needed. */
+static void list_units(ym_request *r, void *ud)
+{
+    ym_plugin *self = ud;
+    if (api->req_may(r, "documents.send", 0) != 1 && api->req_may(r, "documents.review", 0) != 1) {
+        api->resp_error(r, 403, "forbidden", "documents.send or documents.review is needed to pick units");
+        return;
+    }
+    ym_stmt *st = api->db_prepare(self, "SELECT id, parent_id, kind, name, short_name, sort, active FROM core_v_units "
+                                        "WHERE active = 1 ORDER BY id");
+    char *rows = st ? api->db_rows_json(st) : NULL;
+    if (!rows) {
+        internal_error(r, self, "cannot read the units");
+        return;
+    }
+    size_t n = strlen(rows) + 16;
+    char *text = malloc(n);
+    if (text) {
+        snprintf(text, n, "{\"items\":%s}", rows);
+        api->resp_json(r, 200, text);
+    } else
+        internal_error(r, self, "cannot read the units");
+    free(text);
+    api->free(rows);
+}
+
 int out_routes(ym_plugin *self)
 {
-    return api->route(self, "POST", "/api/documents", "documents.draft", create_doc, self) < 0 ||
+    return api->route(self, "GET", "/api/documents/units", "user", list_units, self) < 0 ||
+                   api->route(self, "POST", "/api/documents", "documents.draft", create_doc, self) < 0 ||
                    api->route(self, "PATCH", "/api/documents/:id", "documents.draft", update_doc, self) < 0 ||
                    api->route(self, "POST", "/api/documents/:id/submit", "documents.draft", submit_doc, self) < 0 ||
                    api->route(self, "POST", "/api/documents/:id/review", "documents.review", review_doc, self) < 0 ||

@@ -541,7 +541,7 @@ int search_doc(ym_plugin *self, int64_t id)
 static int check_settings(ym_plugin *self)
 {
     static const char *const KEYS[] = {"max_secrecy", "reviewer_role", "countersign_role", "leader_role", "clerk_role",
-                                       NULL};
+                                       "retention", NULL};
     for (size_t i = 0; api->setting_key(self, i); i++) {
         const char *k = api->setting_key(self, i);
         if (in_list(k, KEYS) < 0) {

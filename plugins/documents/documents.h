@@ -4,7 +4,11 @@
  *                 numbering, dispatch, archive
  *   doc_in.c      incoming flow (收文): register, propose, instruct, handle, complete,
  *                 archive, circulation
- *   doc_routes.c  reading: one document, its flow, versions, the lists */
+ *   doc_routes.c  reading: one document, its flow, versions, the lists
+ *   doc_annot.c   attachments and annotations (圈阅) per user per page
+ *   doc_render.c  PDF pages rendered to PNG (poppler + cairo, cached, on the thread pool)
+ *   doc_diff.c    the difference of two saved versions, by character
+ *   doc_archive.c retention periods and the yearly archive export (DA/T 22 manifest) */
 #ifndef DOCUMENTS_H
 #define DOCUMENTS_H
 #include <stdint.h>
@@ -85,5 +89,27 @@ int incoming_may_see(ym_request *r, ym_plugin *self, const in_rec *in);
 /* ---- doc_routes.c ---- */
 int read_routes(ym_plugin *self);
 json_t *flow_json(ym_plugin *self, int64_t doc, int64_t incoming);
+/* May the caller read this outgoing document (its unit's documents permissions, or
+ * countersign for a unit it went to)? */
+int doc_may_see(ym_request *r, ym_plugin *self, const doc *d);
+
+/* ---- doc_annot.c: attachments and annotations (圈阅) ---- */
+int annot_routes(ym_plugin *self);
+/* Loads :id for a reader: doc_may_see, or a reader of one of its incoming records;
+ * else 404 (answered) and 0. */
+int doc_reader(ym_request *r, ym_plugin *self, doc *d);
+/* The annotations of a document in drawing order; target -1, page 0, user 0 and unit 0
+ * (the annotating user's primary unit) mean any. */
+json_t *annotations_json(ym_plugin *self, int64_t docid, int64_t target, int64_t page, int64_t user, int64_t unit);
+/* The attachments of a document as a JSON array. */
+json_t *attachments_json(ym_plugin *self, int64_t docid);
+/* ---- doc_render.c: PDF pages (poppler) ---- */
+/* Page count and sizes ([[w, h], ...] in points) of the PDF at path; -1 when unreadable. */
+int pdf_pages(const char *path, json_t **sizes);
+int render_routes(ym_plugin *self);
+/* ---- doc_diff.c: the difference of two saved versions ---- */
+int diff_routes(ym_plugin *self);
+/* ---- doc_archive.c: retention period and the yearly archive export ---- */
+int archive_routes(ym_plugin *self);
 
 #endif

@@ -453,3 +453,64 @@ def test_lists_filter_and_page(d):
     error(d.drafter.get("/api/documents?box=drafts&secrecy=x"), 400, "invalid", "secrecy")
     error(d.drafter.get("/api/documents?box=drafts&from=2026-13-01"), 400, "invalid", "from")
     assert d.xclerk.get("/api/documents?box=signoff").json()["items"] == []
+
+
+def test_circulation_shows_reader_names(d):
+    n = registered(d, "传阅显示姓名")["id"]
+    r1, r2 = d.readers[:2]
+    for u, name in ((r1, "王传阅"), (r2, "李传阅")):
+        assert d.admin.patch("/api/users/%d" % u.id, {"display_name": name}).status_code == 200
+    r = d.tclerk.post("/api/documents/incoming/%d/circulate" % n, {"user_ids": [r2.id, r1.id], "mode": "parallel"})
+    assert r.status_code == 200, r.text
+    assert [(c["user_id"], c["name"]) for c in r.json()["circulation"]] == [(r2.id, "李传阅"), (r1.id, "王传阅")]
+    got = r1.get("/api/documents/incoming/%d" % n).json()["circulation"]
+    assert {c["name"] for c in got} == {"王传阅", "李传阅"}
+
+
+def test_units_to_pick_without_units_read(d):
+    # the drafting clerk's role has documents.send but not units.read
+    error(d.drafter.get("/api/units"), 403)
+    r = d.drafter.get("/api/documents/units")
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    ids = {u["id"] for u in items}
+    assert set(d.towns) <= ids and d.O in ids
+    assert all(set(u) >= {"id", "parent_id", "kind", "name", "active"} for u in items)
+    assert d.reviewer.get("/api/documents/units").status_code == 200     # picks countersigning units
+    error(d.handler.get("/api/documents/units"), 403, "forbidden")       # may neither dispatch nor review
+    error(d.readers[0].get("/api/documents/units"), 403, "forbidden")
+
+
+def test_lists_unit_filter_and_received(d):
+    T1, T3 = d.towns[0], d.towns[2]
+    i, did = sent_to_t1(d, "按单位筛选")
+    box = lambda unit: [x["id"] for x in d.tclerk.get("/api/documents?box=to_receive&limit=200&unit=%d" % unit)
+                        .json()["items"]]
+    assert i in box(T1) and i in box(T3)
+    assert i not in box(d.towns[5])                                          # not sent there
+    assert d.xclerk.get("/api/documents?box=to_receive&unit=%d" % T1).json()["items"] == []   # not theirs
+    assert d.tclerk.post("/api/dispatches/%d/sign" % did, {"unit_id": T1}).status_code == 200
+    assert d.tclerk.post("/api/documents/incoming", {"dispatch_id": did, "unit_id": T1}).status_code == 201
+    assert i not in box(T1) and i in box(T3)                                 # registered at T1 only
+    inc = [x for x in d.tclerk.get("/api/documents?box=incoming&unit=%d" % T1).json()["items"] if x["id"] == i]
+    assert len(inc) == 1 and inc[0]["incoming"]["unit_id"] == T1
+    assert not [x for x in d.tclerk.get("/api/documents?box=incoming&unit=%d" % T3).json()["items"] if x["id"] == i]
+    for bad in ("0", "x", "-3", "1.5"):
+        error(d.tclerk.get("/api/documents?box=incoming&unit=" + bad), 400, "invalid", "unit")
+    error(d.tclerk.get("/api/documents?box=incoming&after=x"), 400, "invalid", "after")
+    error(d.tclerk.get("/api/documents?box=incoming&to=2026-02-30"), 400, "invalid", "to")
+    error(d.tclerk.get("/api/documents?box=incoming&urgency=x"), 400, "invalid", "urgency")
+
+
+def test_lists_merge_units_in_key_order(d):
+    # to_receive over several units: one page merges the units' rows, newest first, no repeats
+    sent = [sent_to_t1(d, "合并分页%d" % k)[0] for k in range(3)]
+    seen, after = [], None
+    for _ in range(20):
+        r = d.tclerk.get("/api/documents?box=to_receive&limit=2" + ("&after=%d" % after if after else "")).json()
+        seen += [(x["id"], x["for_unit"]) for x in r["items"]]
+        after = r["next"]
+        if not after:
+            break
+    assert len(seen) == len(set(seen))
+    assert [x for x in seen if x[0] in sent] == [(i, u) for i in reversed(sent) for u in (d.towns[2], d.towns[0])]

@@ -6,6 +6,7 @@ township then registers it. The draft form is also used at phone size (360 px).
 
 A server of its own with the "documents" plugin; units, roles and users through the API."""
 import tempfile
+import time
 
 import pytest
 
@@ -176,3 +177,130 @@ def test_draft_form_at_phone_width(dsrv, browser):
     p.open("/#/p/documents/documents?box=drafts")
     p.wait_until(lambda: any(title in t for t in p.texts("[data-testid=documents-table]")), 10, "the drafts box")
     assert p.js("return document.documentElement.scrollWidth") <= p.js("return innerWidth") + 1, "the boxes are too wide"
+
+
+# ---------------------------------------------------------------- annotation (圈阅) and the version diff
+
+def _pdf(w, h):
+    """A one-page PDF of w x h points with a blue box, written by hand."""
+    stream = b"0 0 1 rg 50 50 200 100 re f"
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 %d %d] /Contents 4 0 R >>" % (w, h),
+            b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream"]
+    out, offsets = b"%PDF-1.4\n", []
+    for k, o in enumerate(objs):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % (k + 1) + o + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 5\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    return out + b"trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+
+
+def _doc_with_pdf(dsrv, title):
+    import requests
+    api = dsrv.clerk["api"]
+    doc = api.ok("POST", "/api/documents", {
+        "doc_type": "通知", "title": title, "issuer_organ": "某县人民政府办公室", "org_code": "县政办发",
+        "main_to": ["各乡镇人民政府"], "body": "各乡镇人民政府：\n请做好冬季安全生产工作。",
+        "signature_organ": "某县人民政府办公室", "doc_date": "2026-11-20"})
+    r = requests.post(dsrv.url + "/api/files?name=%E9%99%84%E4%BB%B6.pdf", data=_pdf(595, 842),
+                      headers={"Authorization": "Bearer " + api.token, "Content-Type": "application/pdf"}, timeout=20)
+    assert r.status_code == 201, r.text
+    api.ok("POST", "/api/documents/%d/attachments" % doc["id"], {"file_id": r.json()["id"]})
+    return doc["id"], r.json()["id"]
+
+
+def test_leader_draws_with_a_finger_and_the_stroke_comes_back(dsrv, browser):
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.actions.pointer_input import PointerInput
+    from selenium.webdriver.common.actions import interaction
+    i, fid = _doc_with_pdf(dsrv, uniq("关于冬季防火的通知"))
+    p = browser(dsrv, "phone")
+    assert p.js("return [innerWidth, innerHeight]") == [375, 667]
+    form_login(p, dsrv.leader["username"], NEW_PW)
+    # from the document page to its attachment's annotator
+    p.open("/#/p/documents/documents?doc=%d" % i)
+    p.click("[data-testid=doc-attachment][data-file='%d'] button[data-testid=doc-annotate]" % fid)
+    img = p.wait("[data-testid=annot-image]", 10, what="the page image")
+    p.wait_until(lambda: p.js("const i = arguments[0]; return i.complete && i.naturalWidth > 0", img), 15, "the page PNG")
+    assert p.js("return arguments[0].naturalWidth", img) in (595, 1190)
+    assert p.js("return document.documentElement.scrollWidth") <= 376, "the annotator is wider than the phone"
+    overlay = p.wait("[data-testid=annot-overlay]", 10)
+    p.js("arguments[0].scrollIntoView({block: 'center'})", overlay)
+    rect = p.js("const r = arguments[0].getBoundingClientRect(); return [r.left, r.top, r.width, r.height]", overlay)
+    # a finger: touch pointer events through the W3C actions
+    finger = PointerInput(interaction.POINTER_TOUCH, "finger")
+    ab = ActionBuilder(p.d, mouse=finger)
+    x0, y0 = int(rect[0] + rect[2] * 0.2), int(rect[1] + rect[3] * 0.3)
+    ab.pointer_action.move_to_location(x0, y0).pointer_down()
+    for k in range(1, 9):
+        ab.pointer_action.move_to_location(x0 + int(rect[2] * 0.06 * k), y0 + int(rect[3] * 0.02 * k))
+    ab.pointer_action.pointer_up()
+    ab.perform()
+    p.wait_until(lambda: p.js("return document.querySelector('[data-testid=annot-view]').dataset.pending") == "1", 10,
+                 "one pending stroke")
+    assert p.js("return document.querySelector('[data-testid=annot-view]').dataset.pointer") == "touch"
+    # a circle too, in the circle mode
+    p.click("button[data-testid=annot-mode-circle]")
+    ab = ActionBuilder(p.d, mouse=PointerInput(interaction.POINTER_TOUCH, "finger2"))
+    cx, cy = int(rect[0] + rect[2] * 0.5), int(rect[1] + rect[3] * 0.6)
+    ab.pointer_action.move_to_location(cx, cy).pointer_down().move_to_location(cx + 40, cy).pointer_up()
+    ab.perform()
+    p.wait_until(lambda: p.js("return document.querySelector('[data-testid=annot-view]').dataset.pending") == "2", 10,
+                 "the pending circle")
+    p.click("button[data-testid=annot-save]")
+    p.wait("[data-testid=annot-saved] [data-testid=annot-shape][data-kind=stroke]", 10, visible=False, what="saved")
+    p.d.refresh()
+    p.wait_until(lambda: p.js("const v = document.querySelector('[data-testid=annot-view]'); return v && v.dataset.loaded") == "2",
+                 15, "the strokes replayed after reload")
+    kinds = p.js("return [...document.querySelectorAll('[data-testid=annot-saved] [data-testid=annot-shape]')]"
+                 ".map(e => e.dataset.kind)")
+    assert kinds == ["stroke", "circle"], kinds
+    pts = p.js("return document.querySelector('[data-testid=annot-saved] polyline').getAttribute('points')").split()
+    assert len(pts) >= 5, pts
+    first = [float(v) for v in pts[0].split(",")]
+    assert abs(first[0] - 595 * 0.2) < 595 * 0.03 and abs(first[1] - 842 * 0.3) < 842 * 0.03, first
+    # the clerk's own annotations of that page: none; the leader's are the leader's
+    assert dsrv.clerk["api"].get("/api/documents/%d/annotations" % i).json()["items"] == []
+    assert not console_errors(p), console_errors(p)
+
+
+def test_version_diff_view(dsrv, browser):
+    api = dsrv.clerk["api"]
+    i, _ = _doc_with_pdf(dsrv, "关于做好冬季安全生产工作的通知")
+    api.ok("PATCH", "/api/documents/%d" % i, {"title": "关于做好冬春季节安全生产工作的紧急通知"})
+    p = browser(dsrv)
+    form_login(p, dsrv.clerk["username"], NEW_PW)
+    p.open("/#/p/documents/documents?doc=%d" % i)
+    p.click("button[data-testid=doc-version-diff][data-version='2']")
+    p.wait("[data-testid=doc-diff] [data-testid=doc-diff-field][data-field=title]", 10, what="the diff")
+    ins = p.texts("[data-testid=doc-diff] [data-field=title] ins")
+    dels = p.texts("[data-testid=doc-diff] [data-field=title] del")
+    assert ins == ["春", "节", "紧急"] and dels == [], (ins, dels)
+    assert p.text("[data-testid=doc-diff] [data-field=title] .doc-diff-text") == "关于做好冬春季节安全生产工作的紧急通知"
+    # the archived box offers the year's archive export (a zip of GET /api/documents/archives/<year>)
+    p.click("button[data-testid=modal-ok]")
+    p.open("/#/p/documents/documents?box=archived")
+    link = p.wait("a[data-testid=doc-export]", 10, what="the export button")
+    assert link.get_attribute("href").endswith("/api/documents/archives/%d" % time.localtime().tm_year)
+    assert not console_errors(p), console_errors(p)
+
+
+def test_marks_on_the_body_page_with_the_mouse(dsrv, browser):
+    from selenium.webdriver.common.action_chains import ActionChains
+    i, _ = _doc_with_pdf(dsrv, uniq("关于冬季供暖的通知"))
+    p = browser(dsrv)
+    form_login(p, dsrv.clerk["username"], NEW_PW)
+    p.open("/#/p/documents/documents?doc=%d" % i)
+    p.click("button[data-testid=doc-annotate-body]")
+    p.wait_until(lambda: "请做好冬季安全生产工作" in (p.text("[data-testid=annot-body]") or ""), 10, "the body on its page")
+    p.click("button[data-testid=annot-mode-check]")
+    overlay = p.wait("[data-testid=annot-overlay]", 10)
+    ActionChains(p.d).move_to_element_with_offset(overlay, 20, 30).click().perform()
+    p.wait_until(lambda: p.js("return document.querySelector('[data-testid=annot-view]').dataset.pending") == "1", 10,
+                 "the pending mark")
+    p.click("button[data-testid=annot-save]")
+    p.wait("[data-testid=annot-saved] [data-testid=annot-shape][data-kind=mark]", 10, visible=False, what="the saved mark")
+    items = dsrv.clerk["api"].get("/api/documents/%d/annotations?target=body&page=1" % i).json()["items"]
+    assert [(a["kind"], a["symbol"]) for a in items] == [("mark", "check")], items
+    assert not console_errors(p), console_errors(p)

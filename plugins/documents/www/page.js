@@ -5,17 +5,19 @@
 //   #/p/documents/documents?new=1        a new draft;   ?edit=<id>  edit a draft
 //   #/p/documents/documents?doc=<id>     an outgoing document
 //   #/p/documents/documents?incoming=<id> an incoming record
+//   #/p/documents/documents?annotate=<id>&file=<file id>|body&page=<n>  annotating a page (annotate.js)
 import { api } from "/kit/api.js";
 import { t, fmtDate, fmtDateTime, fmtNumber } from "/kit/i18n.js";
 import { h } from "/kit/dom.js";
 import { toast, modal, confirmDialog, errorText, showErrorText } from "/kit/ui.js";
 import { can, me } from "/kit/session.js";
 import { navigate } from "/kit/router.js";
-import { loadUnits, unitTree } from "/kit/pickers.js";
+import { unitTree } from "/kit/pickers.js";
 import "/kit/table.js";
 import "/kit/form.js";
 import "/kit/timeline.js";
 import "/kit/board.js";
+import { annotStyle, annotateView, attachmentsSection, diffModal, retentionControl, exportBar } from "/ui/documents/annotate.js";
 
 const BASE = "#/p/documents/documents";
 const TYPES = ["决议", "决定", "命令", "公报", "公告", "通告", "意见", "通知", "通报", "报告", "请示", "批复", "议案", "函", "纪要"];
@@ -53,6 +55,8 @@ const anyOf = (perms) => !perms || perms.some((p) => can(p));
 
 export default async function render(el, params) {
   el.append(style());
+  if (params.annotate) return annotateView(el, Number(params.annotate), params.file === "body" ? "body" : Number(params.file),
+    Number(params.page) || 1);
   if (params.new || params.edit) return draftView(el, params.edit ? Number(params.edit) : null);
   if (params.doc) return docView(el, Number(params.doc));
   if (params.incoming) return incomingView(el, Number(params.incoming));
@@ -75,6 +79,7 @@ function boxesView(el, params) {
     select(b);
     tabs.querySelector(`[data-box="${b}"]`).focus();
   });
+  const exporter = exportBar() || null;
   const typeFilter = h("select", { id: "documents-filter-type", onchange: () => load() },
     h("option", { value: "" }, t("documents.all")), TYPES.map((x) => h("option", { value: x }, x)));
   const urgFilter = h("select", { id: "documents-filter-urgency", onchange: () => load() },
@@ -116,6 +121,7 @@ function boxesView(el, params) {
   }
   function select(b) {
     box = b;
+    if (exporter) exporter.hidden = b !== "archived";
     for (const tab of tabs.querySelectorAll("[role=tab]")) {
       const on = tab.dataset.box === b;
       tab.setAttribute("aria-selected", on ? "true" : "false");
@@ -152,7 +158,7 @@ function boxesView(el, params) {
         t("documents.new")) : "",
       h("div", { class: "field" }, h("label", { for: "documents-filter-type" }, t("documents.f.doc_type")), typeFilter),
       h("div", { class: "field" }, h("label", { for: "documents-filter-urgency" }, t("documents.f.urgency")), urgFilter)),
-    tabs, table);
+    tabs, exporter || "", table);
   if (box) select(box); else table.replaceChildren(h("p", {}, t("documents.no_boxes")));
 }
 
@@ -296,14 +302,15 @@ async function docView(el, id) {
       h("h1", { class: "doc-title", "data-testid": "doc-title" }, e.title || ""),
       h("p", {}, badge(doc.state), " ", h("span", { "data-testid": "doc-number" }, doc.number || t("documents.no_number")),
         doc.signer ? ` · ${t("documents.signer")}：${doc.signer}` : "", ` · ${doc.unit ? doc.unit.name : ""}`),
-      actions, dispatchPanel,
+      actions, retentionControl(id, doc), dispatchPanel,
       doc.dispatch_id ? h("section", { class: "card" }, h("h2", {}, t("documents.board")),
         h("yi-board", { "dispatch-id": String(doc.dispatch_id), "data-testid": "doc-board" })) : "",
       h("div", { class: "yi-grid" },
         h("section", { class: "card" }, h("h2", {}, t("documents.elements")), elementsList(e),
           h("h3", {}, t("documents.f.body")), h("div", { class: "doc-body", "data-testid": "doc-body" }, e.body || "")),
         h("section", { class: "card" }, h("h2", {}, t("documents.flow")), flow,
-          h("h2", {}, t("documents.versions")), versions)));
+          h("h2", {}, t("documents.versions")), versions)),
+      attachmentsSection(id, doc, draw), annotStyle());
     api.get(p + "/flow").then((r) => {
       flow.items = r.items.map((x) => ({ at: x.at, kind: x.action, title: t("documents.action." + x.action),
         by: [x.user && x.user.name, x.unit && x.unit.name].filter(Boolean).join(" · "), body: x.comment || "" }));
@@ -312,7 +319,9 @@ async function docView(el, id) {
       versions.replaceChildren(...r.items.map((v) => h("li", { "data-testid": "doc-version" },
         h("button", { type: "button", class: "link", "aria-label": t("documents.version_open", { v: v.version }),
           onclick: () => showVersion(id, v.version) }, t("documents.version_n", { v: v.version })),
-        ` ${fmtDateTime(v.saved_at)}`)));
+        ` ${fmtDateTime(v.saved_at)} `,
+        v.version > 1 ? h("button", { type: "button", class: "link", "data-testid": "doc-version-diff", "data-version": v.version,
+          onclick: () => diffModal(id, v.version - 1, v.version) }, t("documents.diff_prev")) : "")));
     }).catch((err) => versions.replaceChildren(h("li", { role: "alert" }, errorText(err))));
   }
   await draw();
@@ -327,10 +336,10 @@ async function showVersion(id, v) {
   } catch (e) { toast(errorText(e), "error"); }
 }
 
-// The unit tree needs units.read (GET /api/units); without it, the server's 403 as an error.
+// The unit tree of GET /api/documents/units (whoever may dispatch or review; units.read not needed);
+// on a refusal, the server's error.
 async function unitsOrError() {
-  if (!can("units.read")) return { status: 403, code: "forbidden", message: "units.read is needed to list the units" };
-  try { return unitTree(await loadUnits()); } catch (e) { return e; }
+  try { return unitTree((await api.get("/api/documents/units")).items); } catch (e) { return e; }
 }
 
 async function reviewPass(path, doc) {
