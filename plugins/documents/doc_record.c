@@ -98,14 +98,6 @@ static int one_line(const char *s)
     return 1;
 }
 
-static size_t utf8_chars(const char *s)
-{
-    size_t n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xc0) != 0x80;
-    return n;
-}
-
 int opt_text(ym_request *r, json_t *body, const char *key, size_t max_chars, int required, const char **out)
 {
     json_t *v = json_object_get(body, key);
@@ -113,7 +105,7 @@ int opt_text(ym_request *r, json_t *body, const char *key, size_t max_chars, int
     if (!v || json_is_null(v)) {
         if (!required)
             return 0;
-    } else if (json_is_string(v) && json_string_length(v) > 0 && utf8_chars(json_string_value(v)) <= max_chars) {
+    } else if (json_is_string(v) && json_string_length(v) > 0 && ym_utf8_len(json_string_value(v)) <= max_chars) {
         *out = json_string_value(v);
         return 0;
     }
@@ -195,7 +187,7 @@ int elements_check(json_t *el, char *field, size_t flen, char *msg, size_t mlen)
         if (e->kind == E_STR || e->kind == E_DATE) {
             const char *s = json_string_value(v);
             int multi = strcmp(key, "body") == 0 || strcmp(key, "attachment_notes") == 0 || strcmp(key, "notes") == 0;
-            if (!s || utf8_chars(s) > e->max || (!multi && !one_line(s))) {
+            if (!s || ym_utf8_len(s) > e->max || (!multi && !one_line(s))) {
                 snprintf(m, sizeof m, "must be a string of at most %zu characters%s", e->max, multi ? "" : " on one line");
                 return bad(field, flen, msg, mlen, key, m);
             }
@@ -209,7 +201,7 @@ int elements_check(json_t *el, char *field, size_t flen, char *msg, size_t mlen)
                 return bad(field, flen, msg, mlen, key, "must be a list of at most 500 organ names");
             json_array_foreach(v, i, x) {
                 const char *s = json_string_value(x);
-                if (!s || !*s || utf8_chars(s) > e->max || !one_line(s))
+                if (!s || !*s || ym_utf8_len(s) > e->max || !one_line(s))
                     return bad(field, flen, msg, mlen, key, "each entry must be an organ name of 1 to 100 characters");
             }
         }
