@@ -3,6 +3,7 @@
  * on the working-day calendar, its recomputation (on change: timeline, event, notice,
  * urge; in the job's run one notice per lead unit) and the jobs core.items_recolour and
  * core.items_remind (items_remind.c); shared helpers of items_flow.c and items_routes.c. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -782,4 +783,15 @@ int ym__item_return_closed(ym_db *db, int64_t id, char *err, size_t errlen)
         snprintf(err, errlen, "the return window closed on %s (%d working days from the assignment); "
                  "ask the supervising office instead", until, workdays);
     return 1;
+}
+
+int ym__item_ret(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return code;
 }

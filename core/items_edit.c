@@ -14,19 +14,6 @@
 #include "todo.h"
 #include "clock.h"
 
-static int ret(char *err, size_t errlen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int ret(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
-#define DBERR(db) ret(err, errlen, YM_ITEM_EDB, "database error: %s", ym_db_errmsg(db))
 
 /* Every state an item may still be edited or withdrawn in. */
 static const char *const EDITABLE[] = {"draft", "assigned", "returned", "accepted", "in_progress", "completed",
@@ -99,28 +86,28 @@ static int check(ym_db *db, int64_t id, const ym__item_row *it, const json_t *ch
     const char *k;
     json_t *v;
     if (!json_is_object(changes))
-        return ret(err, errlen, YM_ITEM_EINVAL, "body: expected an object of the fields to change");
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "body: expected an object of the fields to change");
     json_object_foreach((json_t *)changes, k, v) {
         size_t i = 0;
         while (keys[i] && strcmp(keys[i], k))
             i++;
         if (!keys[i])
-            return ret(err, errlen, YM_ITEM_EINVAL, "%.60s: unknown field", k);
+            return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "%.60s: unknown field", k);
     }
     const char *s;
     if ((v = json_object_get(changes, "title")) &&
         (!(s = json_string_value(v)) || !ym__item_text_ok(s, YM_ITEM_TITLE_MAX, false, false)))
-        return ret(err, errlen, YM_ITEM_EINVAL, "title: 1 to %d characters on one line", YM_ITEM_TITLE_MAX);
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "title: 1 to %d characters on one line", YM_ITEM_TITLE_MAX);
     if ((v = json_object_get(changes, "content")) &&
         (!(s = json_string_value(v)) || !ym__item_text_ok(s, YM_ITEM_TEXT_MAX, true, true)))
-        return ret(err, errlen, YM_ITEM_EINVAL, "content: a text of at most %d characters", YM_ITEM_TEXT_MAX);
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "content: a text of at most %d characters", YM_ITEM_TEXT_MAX);
     if ((v = json_object_get(changes, "leader")) && !json_is_null(v) &&
         (!(s = json_string_value(v)) || !ym__item_text_ok(s, 64, false, true)))
-        return ret(err, errlen, YM_ITEM_EINVAL, "leader: null or at most 64 characters on one line");
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "leader: null or at most 64 characters on one line");
     if ((v = json_object_get(changes, "deadline"))) {
         int32_t d;
         if (!(s = json_string_value(v)) || ym_date_parse(s, &d) < 0)
-            return ret(err, errlen, YM_ITEM_EINVAL, "deadline: expected YYYY-MM-DD");
+            return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "deadline: expected YYYY-MM-DD");
         /* a node due on the old deadline (the completion node) moves with it */
         sqlite3_stmt *st = ym_db_prepare(db, "core", "SELECT seq, deadline FROM core_item_nodes WHERE item_id = ?1 "
                                                      "AND deadline > ?2 AND deadline IS NOT ?3 ORDER BY seq LIMIT 1");
@@ -134,7 +121,7 @@ static int check(ym_db *db, int64_t id, const ym__item_row *it, const json_t *ch
         int seq = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
         sqlite3_reset(st);
         if (rc == SQLITE_ROW)
-            return ret(err, errlen, YM_ITEM_EINVAL, "deadline: node %d of the plan is due after it", seq);
+            return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "deadline: node %d of the plan is due after it", seq);
         if (rc != SQLITE_DONE)
             return DBERR(db);
     }
@@ -142,10 +129,10 @@ static int check(ym_db *db, int64_t id, const ym__item_row *it, const json_t *ch
         size_t i, j;
         json_t *u;
         if (!json_is_array(v) || json_array_size(v) > YM_ITEM_CO_MAX)
-            return ret(err, errlen, YM_ITEM_EINVAL, "co_units: expected a list of at most %d unit ids", YM_ITEM_CO_MAX);
+            return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "co_units: expected a list of at most %d unit ids", YM_ITEM_CO_MAX);
         json_array_foreach(v, i, u) {
             if (!json_is_integer(u) || json_integer_value(u) < 1)
-                return ret(err, errlen, YM_ITEM_EINVAL, "co_units: expected unit ids");
+                return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "co_units: expected unit ids");
             int64_t unit = json_integer_value(u);
             sqlite3_stmt *st = ym_db_prepare(db, "core", "SELECT 1 FROM core_units WHERE id = ?1");
             if (!st)
@@ -156,11 +143,11 @@ static int check(ym_db *db, int64_t id, const ym__item_row *it, const json_t *ch
             if (rc != SQLITE_ROW && rc != SQLITE_DONE)
                 return DBERR(db);
             if (rc == SQLITE_DONE || unit == it->lead)
-                return ret(err, errlen, YM_ITEM_EINVAL, "co_units: no such unit %lld, or the lead unit",
+                return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "co_units: no such unit %lld, or the lead unit",
                            (long long)unit);
             for (j = 0; j < i; j++)
                 if (json_integer_value(json_array_get(v, j)) == unit)
-                    return ret(err, errlen, YM_ITEM_EINVAL, "co_units: unit %lld listed twice", (long long)unit);
+                    return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "co_units: unit %lld listed twice", (long long)unit);
         }
     }
     return 0;
@@ -304,7 +291,7 @@ int ym_item_withdraw(ym_db *db, int64_t id, int64_t by_user, const char *reason,
     if (rc < 0)
         return rc;
     if (!reason || !ym__item_text_ok(reason, YM_ITEM_NOTE_MAX, true, false))
-        return ret(err, errlen, YM_ITEM_EINVAL, "reason: 1 to %d characters are required", YM_ITEM_NOTE_MAX);
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "reason: 1 to %d characters are required", YM_ITEM_NOTE_MAX);
     char prefix[48];
     snprintf(prefix, sizeof prefix, "item:%lld:", (long long)id);
     bool started = strcmp(it.state, "draft") != 0;
@@ -335,7 +322,7 @@ int ym_item_link(ym_db *db, int64_t id, int64_t by_user, const char *record, cha
     if (rc < 0)
         return rc;
     if (!record || !ym__item_record_ok(record))
-        return ret(err, errlen, YM_ITEM_EINVAL, "record: expected \"<table>:<id>\" of at most %d bytes",
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "record: expected \"<table>:<id>\" of at most %d bytes",
                    YM_ITEM_RECORD_MAX);
     sqlite3_stmt *st = ym_db_prepare(db, "core",
         "INSERT INTO core_item_links (item_id, record, created_by, created_at) VALUES (?1, ?2, ?3, ?4) "

@@ -16,19 +16,6 @@
 #include "todo.h"
 #include "clock.h"
 
-static int ret(char *err, size_t errlen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-static int ret(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return code;
-}
-
-#define DBERR(db) ret(err, errlen, YM_ITEM_EDB, "database error: %s", ym_db_errmsg(db))
 
 const char *ym_item_err_field(const char *err, char *field, size_t flen)
 {
@@ -193,14 +180,14 @@ static const char *todo_title(ym_db *db, int64_t id, const char *prefix, char *b
 static int common(ym_db *db, int64_t id, item_row *it, const char *const *states, char *err, size_t errlen)
 {
     if (!ym_db_in_write(db))
-        return ret(err, errlen, YM_ITEM_EDB, "items are written inside a write (ym_db_write_begin)");
+        return ym__item_ret(err, errlen, YM_ITEM_EDB, "items are written inside a write (ym_db_write_begin)");
     int rc = load(db, id, it);
     if (rc < 0)
         return DBERR(db);
     if (rc == 0)
-        return ret(err, errlen, YM_ITEM_ENOTFOUND, "no such item %lld", (long long)id);
+        return ym__item_ret(err, errlen, YM_ITEM_ENOTFOUND, "no such item %lld", (long long)id);
     if (states && !in_states(it->state, states))
-        return ret(err, errlen, YM_ITEM_ESTATE, "the item is %s", it->state);
+        return ym__item_ret(err, errlen, YM_ITEM_ESTATE, "the item is %s", it->state);
     return 0;
 }
 
@@ -267,7 +254,7 @@ static int check_nodes(json_t *nodes, const char *deadline, char *err, size_t er
     int32_t dl = 0, d;
     bool has_dl = deadline && ym_date_parse(deadline, &dl) == 0;
     if (!json_is_array(nodes) || json_array_size(nodes) > YM_ITEM_NODES_MAX)
-        return ret(err, errlen, YM_ITEM_EINVAL, "nodes: expected a list of at most %d {title, deadline}",
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "nodes: expected a list of at most %d {title, deadline}",
                    YM_ITEM_NODES_MAX);
     size_t i;
     json_t *n;
@@ -275,14 +262,14 @@ static int check_nodes(json_t *nodes, const char *deadline, char *err, size_t er
         const char *t = json_string_value(json_object_get(n, "title"));
         const char *nd = json_string_value(json_object_get(n, "deadline"));
         if (!json_is_object(n) || json_object_size(n) != 2 || !t || !nd)
-            return ret(err, errlen, YM_ITEM_EINVAL, "nodes: node %zu must be {title, deadline}", i + 1);
+            return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "nodes: node %zu must be {title, deadline}", i + 1);
         if (!ym__item_text_ok(t, YM_ITEM_TITLE_MAX, false, false))
-            return ret(err, errlen, YM_ITEM_EINVAL, "nodes: node %zu: title must be 1 to %d characters", i + 1,
+            return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "nodes: node %zu: title must be 1 to %d characters", i + 1,
                        YM_ITEM_TITLE_MAX);
         if (ym_date_parse(nd, &d) < 0)
-            return ret(err, errlen, YM_ITEM_EINVAL, "nodes: node %zu: deadline must be YYYY-MM-DD", i + 1);
+            return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "nodes: node %zu: deadline must be YYYY-MM-DD", i + 1);
         if (has_dl && d > dl)
-            return ret(err, errlen, YM_ITEM_EINVAL, "nodes: node %zu: deadline is after the item's", i + 1);
+            return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "nodes: node %zu: deadline is after the item's", i + 1);
     }
     return 0;
 }
@@ -292,33 +279,33 @@ static int check_spec(ym_db *db, const ym_item_spec *s, json_t **nodes, char *er
     static const char *const kinds[] = {"instruction", "minutes", "task_list", "proposal", "project", "other", NULL};
     int32_t d;
     if (!s->source || !name_ok(s->source))
-        return ret(err, errlen, YM_ITEM_EINVAL, "source: the owning plugin's name is required");
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "source: the owning plugin's name is required");
     if (!s->source_kind || !in_states(s->source_kind, kinds))
-        return ret(err, errlen, YM_ITEM_EINVAL,
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL,
                    "source_kind: expected instruction, minutes, task_list, proposal, project or other");
     if (s->record && !ym__item_record_ok(s->record))
-        return ret(err, errlen, YM_ITEM_EINVAL, "record: expected \"<table>:<id>\" of at most %d bytes",
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "record: expected \"<table>:<id>\" of at most %d bytes",
                    YM_ITEM_RECORD_MAX);
     if (!s->title || !ym__item_text_ok(s->title, YM_ITEM_TITLE_MAX, false, false))
-        return ret(err, errlen, YM_ITEM_EINVAL, "title: 1 to %d characters on one line", YM_ITEM_TITLE_MAX);
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "title: 1 to %d characters on one line", YM_ITEM_TITLE_MAX);
     if (s->content && !ym__item_text_ok(s->content, YM_ITEM_TEXT_MAX, true, true))
-        return ret(err, errlen, YM_ITEM_EINVAL, "content: at most %d characters", YM_ITEM_TEXT_MAX);
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "content: at most %d characters", YM_ITEM_TEXT_MAX);
     if (s->leader && !ym__item_text_ok(s->leader, 64, false, true))
-        return ret(err, errlen, YM_ITEM_EINVAL, "leader: at most 64 characters on one line");
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "leader: at most 64 characters on one line");
     if (s->deadline && s->deadline_workdays)
-        return ret(err, errlen, YM_ITEM_EINVAL, "deadline: give a date or deadline_workdays, not both");
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "deadline: give a date or deadline_workdays, not both");
     if (s->deadline && ym_date_parse(s->deadline, &d) < 0)
-        return ret(err, errlen, YM_ITEM_EINVAL, "deadline: expected YYYY-MM-DD");
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "deadline: expected YYYY-MM-DD");
     if (!s->deadline && (s->deadline_workdays < 1 || s->deadline_workdays > YM_ITEM_WORKDAYS_MAX))
-        return ret(err, errlen, YM_ITEM_EINVAL, "deadline_workdays: a date or 1 to %d working days is required",
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "deadline_workdays: a date or 1 to %d working days is required",
                    YM_ITEM_WORKDAYS_MAX);
     if (s->report_cycle && !cycle_ok(s->report_cycle))
-        return ret(err, errlen, YM_ITEM_EINVAL, "report_cycle: expected \"weekly\" or \"monthly N\" (1 to 31)");
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "report_cycle: expected \"weekly\" or \"monthly N\" (1 to 31)");
     if (s->return_workdays < 0 || s->return_workdays > YM_ITEM_WORKDAYS_MAX)
-        return ret(err, errlen, YM_ITEM_EINVAL, "return_workdays: 0 (no window) to %d working days",
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "return_workdays: 0 (no window) to %d working days",
                    YM_ITEM_WORKDAYS_MAX);
     if (s->nco > YM_ITEM_CO_MAX)
-        return ret(err, errlen, YM_ITEM_EINVAL, "co_units: at most %d", YM_ITEM_CO_MAX);
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "co_units: at most %d", YM_ITEM_CO_MAX);
     static const char *const unit_sql = "SELECT 1 FROM core_units WHERE id = ?1";
     struct { int64_t id; const char *field; } units[] = {{s->supervisor_unit, "supervisor_unit"},
                                                         {s->lead_unit, "lead_unit"}};
@@ -327,31 +314,31 @@ static int check_spec(ym_db *db, const ym_item_spec *s, json_t **nodes, char *er
         if (rc < 0)
             return DBERR(db);
         if (rc == 0)
-            return ret(err, errlen, YM_ITEM_EINVAL, "%s: no such unit", units[i].field);
+            return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "%s: no such unit", units[i].field);
     }
     for (size_t i = 0; i < s->nco; i++) {
         int rc = s->co_units[i] > 0 ? exists(db, unit_sql, s->co_units[i]) : 0;
         if (rc < 0)
             return DBERR(db);
         if (rc == 0 || s->co_units[i] == s->lead_unit)
-            return ret(err, errlen, YM_ITEM_EINVAL, "co_units: no such unit %lld, or the lead unit",
+            return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "co_units: no such unit %lld, or the lead unit",
                        (long long)s->co_units[i]);
         for (size_t j = 0; j < i; j++)
             if (s->co_units[j] == s->co_units[i])
-                return ret(err, errlen, YM_ITEM_EINVAL, "co_units: unit %lld listed twice", (long long)s->co_units[i]);
+                return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "co_units: unit %lld listed twice", (long long)s->co_units[i]);
     }
     if (s->parent_id) {
         int rc = s->parent_id > 0 ? exists(db, "SELECT 1 FROM core_items WHERE id = ?1", s->parent_id) : 0;
         if (rc < 0)
             return DBERR(db);
         if (rc == 0)
-            return ret(err, errlen, YM_ITEM_EINVAL, "parent_id: no such item");
+            return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "parent_id: no such item");
     }
     if (s->nodes_json) {
         json_error_t je;
         *nodes = json_loads(s->nodes_json, 0, &je);
         if (!*nodes)
-            return ret(err, errlen, YM_ITEM_EINVAL, "nodes: not JSON: %s", je.text);
+            return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "nodes: not JSON: %s", je.text);
         return check_nodes(*nodes, s->deadline, err, errlen);
     }
     return 0;
@@ -394,7 +381,7 @@ static int insert_nodes(ym_db *db, int64_t id, json_t *nodes)
 int64_t ym_item_create(ym_db *db, const ym_item_spec *s, char *err, size_t errlen)
 {
     if (!ym_db_in_write(db))
-        return ret(err, errlen, YM_ITEM_EDB, "items are written inside a write (ym_db_write_begin)");
+        return ym__item_ret(err, errlen, YM_ITEM_EDB, "items are written inside a write (ym_db_write_begin)");
     json_t *nodes = NULL;
     int rc = check_spec(db, s, &nodes, err, errlen);
     if (rc < 0) {
@@ -512,7 +499,7 @@ int ym_item_return(ym_db *db, int64_t id, int64_t by_user, const char *reason, c
     if (rc < 0)
         return rc;
     if (!reason || !ym__item_text_ok(reason, YM_ITEM_NOTE_MAX, true, false))
-        return ret(err, errlen, YM_ITEM_EINVAL, "reason: 1 to %d characters are required", YM_ITEM_NOTE_MAX);
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "reason: 1 to %d characters are required", YM_ITEM_NOTE_MAX);
     /* the return window (return_until, set at assignment): refused after its last day */
     rc = ym__item_return_closed(db, id, err, errlen);
     if (rc != 0)
@@ -531,11 +518,11 @@ static int attach(ym_db *db, int64_t rid, int64_t by_user, const int64_t *files,
 {
     char owner[64], why[200];
     if (n > YM_ITEM_FILES_MAX)
-        return ret(err, errlen, YM_ITEM_EINVAL, "file_ids: at most %d files", YM_ITEM_FILES_MAX);
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "file_ids: at most %d files", YM_ITEM_FILES_MAX);
     snprintf(owner, sizeof owner, "core_item_report:%lld", (long long)rid);
     for (size_t i = 0; i < n; i++)
         if (ym_files_attach(db, files[i], by_user, owner, why, sizeof why) < 0)
-            return ret(err, errlen, YM_ITEM_EINVAL, "file_ids: file %lld: %s", (long long)files[i], why);
+            return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "file_ids: file %lld: %s", (long long)files[i], why);
     return 0;
 }
 
@@ -598,11 +585,11 @@ int64_t ym_item_report(ym_db *db, int64_t id, int64_t by_user, int64_t unit, con
     if (role < 0)
         return DBERR(db);
     if (role == 0)
-        return ret(err, errlen, YM_ITEM_ESTATE, "unit %lld has no part in this item", (long long)unit);
+        return ym__item_ret(err, errlen, YM_ITEM_ESTATE, "unit %lld has no part in this item", (long long)unit);
     if (!a->text || !ym__item_text_ok(a->text, YM_ITEM_TEXT_MAX, true, false))
-        return ret(err, errlen, YM_ITEM_EINVAL, "text: 1 to %d characters are required", YM_ITEM_TEXT_MAX);
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "text: 1 to %d characters are required", YM_ITEM_TEXT_MAX);
     if (a->percent < -1 || a->percent > 100)
-        return ret(err, errlen, YM_ITEM_EINVAL, "percent: expected 0 to 100");
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "percent: expected 0 to 100");
     if (a->node_id) {
         sqlite3_stmt *st = ym_db_prepare(db, "core", "SELECT 1 FROM core_item_nodes WHERE id = ?1 AND item_id = ?2");
         if (!st)
@@ -612,7 +599,7 @@ int64_t ym_item_report(ym_db *db, int64_t id, int64_t by_user, int64_t unit, con
         rc = sqlite3_step(st);
         sqlite3_reset(st);
         if (rc != SQLITE_ROW)
-            return rc == SQLITE_DONE ? ret(err, errlen, YM_ITEM_EINVAL, "node_id: no such node of this item") : DBERR(db);
+            return rc == SQLITE_DONE ? ym__item_ret(err, errlen, YM_ITEM_EINVAL, "node_id: no such node of this item") : DBERR(db);
     }
     if (ym_item_recolour(db, id, ym_now()) < 0)
         return DBERR(db);
@@ -621,7 +608,7 @@ int64_t ym_item_report(ym_db *db, int64_t id, int64_t by_user, int64_t unit, con
         if (missing < 0)
             return DBERR(db);
         if (missing)
-            return ret(err, errlen, YM_ITEM_ELAG, "the item is late: record a lag reason first");
+            return ym__item_ret(err, errlen, YM_ITEM_ELAG, "the item is late: record a lag reason first");
     }
     int64_t rid = insert_report(db, id, unit, by_user, "progress", a->node_id, a->percent, a->text, a->file_ids,
                                 a->nfiles);
@@ -652,14 +639,14 @@ int64_t ym_item_complete(ym_db *db, int64_t id, int64_t by_user, const char *tex
     if (rc < 0)
         return rc;
     if (!text || !ym__item_text_ok(text, YM_ITEM_TEXT_MAX, true, false))
-        return ret(err, errlen, YM_ITEM_EINVAL, "text: 1 to %d characters are required", YM_ITEM_TEXT_MAX);
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "text: 1 to %d characters are required", YM_ITEM_TEXT_MAX);
     if (ym_item_recolour(db, id, ym_now()) < 0)
         return DBERR(db);
     int missing = ym__item_reason_missing(db, id);
     if (missing < 0)
         return DBERR(db);
     if (missing)
-        return ret(err, errlen, YM_ITEM_ELAG, "the item is late: record a lag reason first");
+        return ym__item_ret(err, errlen, YM_ITEM_ELAG, "the item is late: record a lag reason first");
     int64_t rid = insert_report(db, id, it.lead, by_user, "completion", 0, 100, text, file_ids, nfiles);
     if (rid < 0)
         return DBERR(db);
@@ -687,7 +674,7 @@ int ym_item_review(ym_db *db, int64_t id, int64_t by_user, bool accept, const ch
     if (rc < 0)
         return rc;
     if (comment ? !ym__item_text_ok(comment, YM_ITEM_NOTE_MAX, true, accept) : !accept)
-        return ret(err, errlen, YM_ITEM_EINVAL, "comment: %s", accept ? "at most 2000 characters"
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "comment: %s", accept ? "at most 2000 characters"
                                                                       : "say why it is sent back (1 to 2000 characters)");
     char title[800];
     json_t *d = json_pack("{s:b,s:s}", "accept", accept, "comment", comment ? comment : "");
@@ -728,16 +715,16 @@ int64_t ym_item_extend_request(ym_db *db, int64_t id, int64_t by_user, const cha
         return rc;
     int32_t u, dl;
     if (!until || ym_date_parse(until, &u) < 0)
-        return ret(err, errlen, YM_ITEM_EINVAL, "until: expected YYYY-MM-DD");
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "until: expected YYYY-MM-DD");
     if (ym_date_parse(it.deadline, &dl) == 0 && u <= dl)
-        return ret(err, errlen, YM_ITEM_EINVAL, "until: must be after the deadline %s", it.deadline);
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "until: must be after the deadline %s", it.deadline);
     if (!reason || !ym__item_text_ok(reason, YM_ITEM_NOTE_MAX, true, false))
-        return ret(err, errlen, YM_ITEM_EINVAL, "reason: 1 to %d characters are required", YM_ITEM_NOTE_MAX);
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "reason: 1 to %d characters are required", YM_ITEM_NOTE_MAX);
     rc = exists(db, "SELECT 1 FROM core_item_extensions WHERE item_id = ?1 AND state = 'pending'", id);
     if (rc < 0)
         return DBERR(db);
     if (rc)
-        return ret(err, errlen, YM_ITEM_ESTATE, "an extension request is pending already");
+        return ym__item_ret(err, errlen, YM_ITEM_ESTATE, "an extension request is pending already");
     sqlite3_stmt *st = ym_db_prepare(db, "core",
         "INSERT INTO core_item_extensions (item_id, unit_id, requested_by, old_deadline, until, reason, created_at) "
         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id");
@@ -787,13 +774,13 @@ int ym_item_extend_decide(ym_db *db, int64_t id, int64_t ext_id, int64_t by_user
     }
     sqlite3_reset(st);
     if (rc != SQLITE_ROW)
-        return rc == SQLITE_DONE ? ret(err, errlen, YM_ITEM_ENOTFOUND, "no such extension request") : DBERR(db);
+        return rc == SQLITE_DONE ? ym__item_ret(err, errlen, YM_ITEM_ENOTFOUND, "no such extension request") : DBERR(db);
     if (strcmp(state, "pending") != 0)
-        return ret(err, errlen, YM_ITEM_ESTATE, "the extension request is %s already", state);
+        return ym__item_ret(err, errlen, YM_ITEM_ESTATE, "the extension request is %s already", state);
     if (!in_states(it.state, OPEN))
-        return ret(err, errlen, YM_ITEM_ESTATE, "the item is %s", it.state);
+        return ym__item_ret(err, errlen, YM_ITEM_ESTATE, "the item is %s", it.state);
     if (comment && !ym__item_text_ok(comment, YM_ITEM_NOTE_MAX, true, true))
-        return ret(err, errlen, YM_ITEM_EINVAL, "comment: at most %d characters", YM_ITEM_NOTE_MAX);
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "comment: at most %d characters", YM_ITEM_NOTE_MAX);
     st = ym_db_prepare(db, "core",
         "UPDATE core_item_extensions SET state = ?2, decided_by = ?3, comment = ?4, decided_at = ?5 WHERE id = ?1");
     if (!st)
@@ -831,9 +818,9 @@ int64_t ym_item_reason_add(ym_db *db, int64_t id, int64_t by_user, const char *c
     if (rc < 0)
         return rc;
     if (!category || !ym__item_category_ok(category))
-        return ret(err, errlen, YM_ITEM_EINVAL, "category: not one of items.lag_categories");
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "category: not one of items.lag_categories");
     if (!text || !ym__item_text_ok(text, YM_ITEM_NOTE_MAX, true, false))
-        return ret(err, errlen, YM_ITEM_EINVAL, "text: 1 to %d characters are required", YM_ITEM_NOTE_MAX);
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "text: 1 to %d characters are required", YM_ITEM_NOTE_MAX);
     if (ym_item_recolour(db, id, ym_now()) < 0)
         return DBERR(db);
     sqlite3_stmt *st = ym_db_prepare(db, "core",
@@ -863,7 +850,7 @@ int ym_item_urge(ym_db *db, int64_t id, int64_t by_user, const char *message, ch
     if (rc < 0)
         return rc;
     if (message && !ym__item_text_ok(message, YM_ITEM_NOTE_MAX, true, true))
-        return ret(err, errlen, YM_ITEM_EINVAL, "message: at most %d characters", YM_ITEM_NOTE_MAX);
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "message: at most %d characters", YM_ITEM_NOTE_MAX);
     json_t *d = json_pack("{s:s,s:b}", "message", message ? message : "", "auto", by_user == 0);
     char why[256];
     bool ok = exec4(db, "UPDATE core_items SET urge_count = urge_count + 1, updated_at = ?2 WHERE id = ?1", id, NULL, 0) == 0 &&
@@ -871,7 +858,7 @@ int ym_item_urge(ym_db *db, int64_t id, int64_t by_user, const char *message, ch
               ym__item_notify(db, id, it.lead, "urgent", "催办督办事项", message && *message ? message : NULL, why,
                               sizeof why) == 0;
     json_decref(d);
-    return ok ? 0 : ret(err, errlen, YM_ITEM_EDB, "urge failed: %s", why);
+    return ok ? 0 : ym__item_ret(err, errlen, YM_ITEM_EDB, "urge failed: %s", why);
 }
 
 int ym_item_escalate(ym_db *db, int64_t id, int64_t by_user, bool on, const char *reason, char *err, size_t errlen)
@@ -881,7 +868,7 @@ int ym_item_escalate(ym_db *db, int64_t id, int64_t by_user, bool on, const char
     if (rc < 0)
         return rc;
     if (reason && !ym__item_text_ok(reason, YM_ITEM_NOTE_MAX, true, true))
-        return ret(err, errlen, YM_ITEM_EINVAL, "reason: at most %d characters", YM_ITEM_NOTE_MAX);
+        return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "reason: at most %d characters", YM_ITEM_NOTE_MAX);
     json_t *d = json_pack("{s:b,s:s}", "escalated", on, "reason", reason ? reason : "");
     bool ok = exec4(db, "UPDATE core_items SET escalated = ?4, updated_at = ?2 WHERE id = ?1", id, NULL, on) == 0 &&
               ym__item_timeline(db, id, on ? "escalated" : "deescalated", by_user, it.supervisor, it.state, NULL, d) == 0 &&

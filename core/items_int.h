@@ -8,6 +8,10 @@
 #include <jansson.h>
 #include "db.h"
 
+/* Writes the reason into err (when given) and returns code: the engine's refusals. */
+int ym__item_ret(char *err, size_t errlen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+#define DBERR(db) ym__item_ret(err, errlen, YM_ITEM_EDB, "database error: %s", ym_db_errmsg(db))
+
 #define YM_ITEM_OPEN_STATES "('assigned', 'accepted', 'in_progress')"
 
 /* Well-formed UTF-8 of 1..max characters (0..max when empty_ok), no control characters

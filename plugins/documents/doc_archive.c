@@ -358,6 +358,37 @@ static int add_document(ym_plugin *self, zip_t *za, const arch_row *a, int64_t u
     return rc ? -1 : 0;
 }
 
+/* Appends the rows (id, archived_at, incoming id or 0) of sql (?1 unit, ?2..?3 the year's
+ * ms range) to *rows; 0, or -1. */
+static int collect_year(ym_plugin *self, const char *sql, int64_t unit, int64_t from, int64_t to, arch_row **rows,
+                        size_t *n, size_t *cap)
+{
+    ym_stmt *st = api->db_prepare(self, sql);
+    if (!st)
+        return -1;
+    api->db_bind_int(st, 1, unit);
+    api->db_bind_int(st, 2, from);
+    api->db_bind_int(st, 3, to);
+    int rc = 0;
+    while (api->db_step(st) == YM_ROW) {
+        if (*n == *cap) {
+            arch_row *g = realloc(*rows, (*cap = *cap ? *cap * 2 : 64) * sizeof **rows);
+            if (!g) {
+                rc = -1;
+                break;
+            }
+            *rows = g;
+        }
+        arch_row *a = &(*rows)[(*n)++];
+        memset(a, 0, sizeof *a);
+        a->id = api->db_column_int(st, 0);
+        a->archived_at = api->db_column_int(st, 1);
+        a->incoming = api->db_column_int(st, 2);
+    }
+    api->db_reset(st);
+    return rc;
+}
+
 /* GET /api/documents/archives/:year?unit=<id>: the unit's documents archived in that year,
  * sent (发文, by documents.send) and received (收文, by documents.receive). */
 static void export_year(ym_request *r, void *ud)
@@ -382,58 +413,27 @@ static void export_year(ym_request *r, void *ud)
         api->resp_error(r, 403, "forbidden", "the archive export needs documents.send or documents.receive on the unit");
         return;
     }
-    /* outgoing documents (发文) for documents.send; ?2 = 0 reads none */
-    ym_stmt *st = api->db_prepare(self, "SELECT id, archived_at FROM documents_docs WHERE unit_id = ?1 "
-                                        "AND state = 'archived' AND ?2 = 1 ORDER BY archived_at, id");
-    if (!st) {
-        internal_error(r, self, "cannot read the archive");
-        return;
-    }
+    /* the year in the server's time zone: after the last ms of the year before, up to its own */
+    char d0[16], d1[16];
+    snprintf(d0, sizeof d0, "%04d-12-31", (int)year - 1);
+    snprintf(d1, sizeof d1, "%04d-12-31", (int)year);
+    int64_t from = api->date_end_ms(d0), to = api->date_end_ms(d1);
     arch_row *rows = NULL;
     size_t n = 0, cap = 0;
-    api->db_bind_int(st, 1, unit);
-    api->db_bind_int(st, 2, sent);
-    while (api->db_step(st) == YM_ROW) {
-        char when[40];
-        api->time_format(api->db_column_int(st, 1), when, sizeof when);
-        if (atoi(when) != year)
-            continue;
-        if (n == cap) {
-            arch_row *g = realloc(rows, (cap = cap ? cap * 2 : 64) * sizeof *rows);
-            if (!g)
-                break;
-            rows = g;
-        }
-        memset(&rows[n], 0, sizeof rows[n]);
-        rows[n].id = api->db_column_int(st, 0);
-        rows[n].archived_at = api->db_column_int(st, 1);
-        n++;
-    }
-    api->db_reset(st);
+    /* outgoing documents (发文) for documents.send; incoming records (收文) for
+     * documents.receive, whose last change is the archiving */
+    int rc = sent ? collect_year(self, "SELECT id, archived_at, 0 FROM documents_docs WHERE unit_id = ?1 AND "
+                                       "state = 'archived' AND archived_at > ?2 AND archived_at <= ?3 "
+                                       "ORDER BY archived_at, id", unit, from, to, &rows, &n, &cap) : 0;
     size_t outgoing = n;
-    /* incoming records (收文) the unit archived that year: their last change is the archiving */
-    st = api->db_prepare(self, "SELECT i.doc_id, i.updated_at, i.id FROM documents_incoming i WHERE i.unit_id = ?1 "
-                               "AND i.state = 'archived' ORDER BY i.updated_at, i.id");
-    if (st && received) {
-        api->db_bind_int(st, 1, unit);
-        while (api->db_step(st) == YM_ROW) {
-            char when[40];
-            api->time_format(api->db_column_int(st, 1), when, sizeof when);
-            if (atoi(when) != year)
-                continue;
-            if (n == cap) {
-                arch_row *g = realloc(rows, (cap = cap ? cap * 2 : 64) * sizeof *rows);
-                if (!g)
-                    break;
-                rows = g;
-            }
-            memset(&rows[n], 0, sizeof rows[n]);
-            rows[n].id = api->db_column_int(st, 0);
-            rows[n].archived_at = api->db_column_int(st, 1);
-            rows[n].incoming = api->db_column_int(st, 2);
-            n++;
-        }
-        api->db_reset(st);
+    if (rc == 0 && received)
+        rc = collect_year(self, "SELECT doc_id, updated_at, id FROM documents_incoming WHERE unit_id = ?1 AND "
+                                "state = 'archived' AND updated_at > ?2 AND updated_at <= ?3 "
+                                "ORDER BY updated_at, id", unit, from, to, &rows, &n, &cap);
+    if (rc < 0) {
+        free(rows);
+        internal_error(r, self, "cannot read the archive");
+        return;
     }
     for (size_t i = 0; i < n; i++) {
         char *type = doc_type_of(self, rows[i].id);
@@ -461,7 +461,7 @@ static void export_year(ym_request *r, void *ud)
         return;
     }
     json_t *items = json_array();
-    int rc = 0, seq = 0, last_period = -1;
+    int seq = 0, last_period = -1;
     for (size_t i = 0; i < n; i++) {
         seq = rows[i].period == last_period ? seq + 1 : 1;
         last_period = rows[i].period;

@@ -132,9 +132,10 @@ def test_yearly_export_zip_with_manifest_and_files(d):
     error(d.leader.get("/api/documents/archives/%d" % YEAR), 403)
     error(d.drafter.get("/api/documents/archives/12"), 400, "invalid", "year")
     error(d.drafter.get("/api/documents/archives/%d?unit=x" % YEAR), 400, "invalid", "unit")
-    r = d.drafter.get("/api/documents/archives/%d" % (YEAR - 5))
-    z = zipfile.ZipFile(io.BytesIO(r.content))
-    assert json.loads(z.read("manifest.json"))["items"] == [] and z.namelist() == ["manifest.json"]
+    for other in (YEAR - 1, YEAR + 1):   # the years on either side hold none of them
+        r = d.drafter.get("/api/documents/archives/%d" % other)
+        z = zipfile.ZipFile(io.BytesIO(r.content))
+        assert json.loads(z.read("manifest.json"))["items"] == [] and z.namelist() == ["manifest.json"]
     assert tp.db_rows(d.s, "SELECT count(*) FROM core_audit WHERE action = 'documents.archive_export'")[0][0] >= 2
 
 
