@@ -305,6 +305,22 @@ int ym__item_notify(ym_db *db, int64_t id, int64_t unit, const char *severity, c
     return ym_notify_unit(db, "core", unit, false, &n, err, errlen) < 0 ? -1 : 0;
 }
 
+int ym__item_notify_units(ym_db *db, int64_t id, const char *units_sql, const char *severity, const char *prefix,
+                          const char *body, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = ym_db_prepare(db, "core", units_sql);
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = 0, step;
+    while (rc == 0 && (step = sqlite3_step(st)) == SQLITE_ROW)
+        rc = ym__item_notify(db, id, sqlite3_column_int64(st, 0), severity, prefix, body, err, errlen);
+    if (rc == 0 && step != SQLITE_DONE)
+        rc = -1;
+    sqlite3_reset(st);
+    return rc;
+}
+
 int ym__item_reason_missing(ym_db *db, int64_t id)
 {
     sqlite3_stmt *st = ym_db_prepare(db, "core",

@@ -302,16 +302,9 @@ int ym_item_withdraw(ym_db *db, int64_t id, int64_t by_user, const char *reason,
               ym_todo_resolve_prefix(db, "core", prefix, by_user > 0 ? by_user : 0) >= 0 &&
               ym__item_move(db, id, &it, "withdrawn", "withdrawn", by_user, it.supervisor, d) == 0;
     json_decref(d);
-    sqlite3_stmt *st = ok && started ? ym_db_prepare(db, "core", "SELECT unit_id FROM core_item_units "
-                                                                 "WHERE item_id = ?1 ORDER BY role = 'lead' DESC, unit_id")
-                                     : NULL;
-    if (st) {
-        sqlite3_bind_int64(st, 1, id);
-        while (ok && sqlite3_step(st) == SQLITE_ROW)
-            ok = ym__item_notify(db, id, sqlite3_column_int64(st, 0), "warning", "督办事项已撤销", reason, err,
-                                 errlen) == 0;
-        sqlite3_reset(st);
-    }
+    ok = ok && (!started || ym__item_notify_units(db, id, "SELECT unit_id FROM core_item_units WHERE item_id = ?1 "
+                                                          "ORDER BY role = 'lead' DESC, unit_id",
+                                                  "warning", "督办事项已撤销", reason, err, errlen) == 0);
     return ok ? 0 : DBERR(db);
 }
 

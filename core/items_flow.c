@@ -463,15 +463,8 @@ int ym_item_assign(ym_db *db, int64_t id, int64_t by_user, char *err, size_t err
                        it.deadline) == 0 &&
               ym__item_notify(db, id, it.lead, "reminder", "新交办督办事项", NULL, err, errlen) == 0;
     json_decref(d);
-    sqlite3_stmt *st = ok ? ym_db_prepare(db, "core", "SELECT unit_id FROM core_item_units WHERE item_id = ?1 "
-                                                      "AND role = 'co' ORDER BY unit_id") : NULL;
-    if (st) {
-        sqlite3_bind_int64(st, 1, id);
-        while (ok && sqlite3_step(st) == SQLITE_ROW)
-            ok = ym__item_notify(db, id, sqlite3_column_int64(st, 0), "reminder", "配合督办事项", NULL, err,
-                                 errlen) == 0;
-        sqlite3_reset(st);
-    }
+    ok = ok && ym__item_notify_units(db, id, "SELECT unit_id FROM core_item_units WHERE item_id = ?1 AND role = 'co' "
+                                             "ORDER BY unit_id", "reminder", "配合督办事项", NULL, err, errlen) == 0;
     return ok ? 0 : DBERR(db);
 }
 

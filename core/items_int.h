@@ -25,6 +25,9 @@ int ym__item_timeline(ym_db *db, int64_t id, const char *kind, int64_t user, int
 /* A notice to the active users of unit: "<prefix>「<title>」" linking #/items/<id>. 0, or -1. */
 int ym__item_notify(ym_db *db, int64_t id, int64_t unit, const char *severity, const char *prefix,
                     const char *body, char *err, size_t errlen);
+/* ym__item_notify to each unit units_sql (?1 = the item) selects, in its order; 0, or -1. */
+int ym__item_notify_units(ym_db *db, int64_t id, const char *units_sql, const char *severity, const char *prefix,
+                          const char *body, char *err, size_t errlen);
 /* Is category in items.lag_categories? */
 bool ym__item_category_ok(const char *category);
 /* The lateness names, 0..2: "none", "behind", "overdue". */

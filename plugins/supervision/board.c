@@ -127,7 +127,7 @@ json_t *sv_case_json(ym_plugin *self, const sv_case *c, bool full)
     return o;
 }
 
-static int64_t parse_id(const char *s)
+int64_t sv_parse_id(const char *s)
 {
     if (!s || !*s || strlen(s) > 18)
         return -1;
@@ -152,7 +152,7 @@ static void send_json(ym_request *r, int status, json_t *o)
 void sv_get_case(ym_request *r, void *ud)
 {
     ym_plugin *self = ud;
-    int64_t id = parse_id(api->req_param(r, "id"));
+    int64_t id = sv_parse_id(api->req_param(r, "id"));
     sv_case c;
     int rc = id > 0 ? sv_case_load(self, id, &c) : 0;
     if (rc < 0) {
@@ -364,8 +364,8 @@ void sv_board(ym_request *r, void *ud)
     const char *source = api->req_query(r, "source"), *unit_s = api->req_query(r, "unit");
     const char *leader = api->req_query(r, "leader"), *colour = api->req_query(r, "colour");
     const char *limit_s = api->req_query(r, "limit"), *after_s = api->req_query(r, "after");
-    int64_t unit = unit_s ? parse_id(unit_s) : 0, after = after_s ? parse_id(after_s) : 0;
-    int64_t limit = limit_s ? parse_id(limit_s) : 20;
+    int64_t unit = unit_s ? sv_parse_id(unit_s) : 0, after = after_s ? sv_parse_id(after_s) : 0;
+    int64_t limit = limit_s ? sv_parse_id(limit_s) : 20;
     if (unit < 0 || (unit_s && unit == 0)) {
         api->resp_invalid(r, "unit", "a unit id");
         return;

@@ -6,16 +6,6 @@
 #include <string.h>
 #include "supervision.h"
 
-static int64_t parse_id(const char *s)
-{
-    if (!s || !*s || strlen(s) > 18)
-        return -1;
-    for (const char *p = s; *p; p++)
-        if (*p < '0' || *p > '9')
-            return -1;
-    return atoll(s);
-}
-
 static void send_case(ym_request *r, ym_plugin *self, int64_t id, int status)
 {
     sv_case c;
@@ -56,7 +46,7 @@ static int window_last(const char *return_until, int64_t assigned_at, char last[
 
 static bool lead_case(ym_request *r, ym_plugin *self, sv_case *c, item_facts *f, const char *what)
 {
-    int64_t id = parse_id(api->req_param(r, "id"));
+    int64_t id = sv_parse_id(api->req_param(r, "id"));
     int rc = id > 0 ? sv_case_load(self, id, c) : 0;
     if (rc < 0) {
         api->resp_error(r, 503, "storage_busy", "cannot read the case");

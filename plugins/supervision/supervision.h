@@ -45,6 +45,8 @@ int sv_on_minutes(ym_plugin *self, const char *name, const char *payload, void *
 int sv_on_task_lagging(ym_plugin *self, const char *name, const char *payload, void *ud);
 void sv_engine_error(ym_request *r, ym_plugin *self, int64_t rc);
 void sv_clip(const char *s, size_t max_chars, char *out, size_t outlen);
+/* A decimal id (1..18 digits) from a path or query parameter, or -1. */
+int64_t sv_parse_id(const char *s);
 
 /* board.c */
 int sv_case_load(ym_plugin *self, int64_t id, sv_case *c);    /* 1 found, 0 none, -1 error */
