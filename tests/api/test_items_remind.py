@@ -6,18 +6,13 @@ in the period spares the report reminder. Under the test clock on a calendar of 
 clock only moves forward and the job runs when it falls due. Items are created through
 the test-only POST /api/test/items (source "itemtest"). Also: items.remind_days checked
 by check-config."""
-import os
 import tempfile
 import time
-from datetime import datetime
 
 import pytest
 
 import test_plugins as tp
 from conftest import BIN, run_bin
-
-AUTH = ('auth = { argon2 = { memory = "1MiB", iterations = 1 }, idle_timeout = "3650d", '
-        'absolute_timeout = "3650d", rate_limit = { per_ip = 100000, per_account = 100000 } }\n')
 
 CALENDAR_2030 = '''holidays = { { "2030-10-01", "2030-10-07", "国庆节" } }
 workdays = { "2030-09-29", "2030-10-12" }
@@ -27,12 +22,8 @@ workdays = { "2030-09-29", "2030-10-12" }
 @pytest.fixture(scope="module")
 def rm():
     with tempfile.TemporaryDirectory(prefix="yimen-items-remind-") as tmp:
-        cal = os.path.join(tmp, "calendar")
-        os.makedirs(cal)
-        with open(os.path.join(cal, "2030.conf"), "w") as f:
-            f.write(CALENDAR_2030)
-        conf = (tp.plugin_conf([tp.BUILT], []).replace(tp.AUTH, AUTH) + 'calendar_dir = "%s"\n' % cal
-                + "items = { remind_days = { 3, 1 } }\n")
+        conf = (tp.plugin_conf([tp.BUILT], []).replace(tp.AUTH, tp.LONG_AUTH)
+                + tp.calendar_conf(tmp, 2030, CALENDAR_2030) + "items = { remind_days = { 3, 1 } }\n")
         s = tp.new_server(tmp, conf).start()
         try:
             admin = tp.admin_api(s)
@@ -52,12 +43,7 @@ def rm():
 
 
 def goto(t, when):
-    """Moves the test clock forward to when (local time, +08:00); due jobs run."""
-    now = t.admin.post("/api/test/clock", {"advance": 0}).json()["now"]
-    delta = (datetime.fromisoformat(when + "+08:00") - datetime.fromisoformat(now)).total_seconds()
-    assert delta >= 0, (now, when)
-    r = t.admin.post("/api/test/clock", {"advance": delta})
-    assert r.status_code == 200, r.text
+    tp.clock_to(t.admin, when)
 
 
 def reminders(api):

@@ -10,6 +10,7 @@ second). Servers are grouped so the file runs in well under a minute."""
 import atexit
 import json
 import os
+from datetime import datetime
 import re
 import shutil
 import signal
@@ -245,6 +246,30 @@ def refusal_logged(log, name, fragment):
 def new_server(tmp, extra, workers=2):
     os.makedirs(os.path.join(tmp, "plugins"), exist_ok=True)
     return Server(tmp, extra, workers=workers)
+
+
+# sessions that outlive test-clock jumps of months
+LONG_AUTH = ('auth = { argon2 = { memory = "1MiB", iterations = 1 }, idle_timeout = "3650d", '
+             'absolute_timeout = "3650d", rate_limit = { per_ip = 100000, per_account = 100000 } }\n')
+
+
+def calendar_conf(tmp, year, text):
+    """A calendar file <tmp>/calendar/<year>.conf holding text; the config line that uses it."""
+    cal = os.path.join(tmp, "calendar")
+    os.makedirs(cal, exist_ok=True)
+    with open(os.path.join(cal, "%d.conf" % year), "w") as f:
+        f.write(text)
+    return 'calendar_dir = "%s"\n' % cal
+
+
+def clock_to(admin, when):
+    """Moves the test clock forward to when (local time, +08:00); the jobs that fall due run."""
+    now = admin.post("/api/test/clock", {"advance": 0}).json()["now"]
+    delta = (datetime.fromisoformat(when + "+08:00") - datetime.fromisoformat(now)).total_seconds()
+    assert delta >= 0, (now, when)
+    r = admin.post("/api/test/clock", {"advance": delta})
+    assert r.status_code == 200, r.text
+    return r
 
 
 def stop_clean(server):

@@ -4,18 +4,13 @@ of an assigned case only within return_workdays working days of its assignment, 
 a case's colour over time across a weekend and a holiday, and the recolour job's one
 notice per unit on a mass change. The clock only moves forward,
 so the tests run in the order written."""
-import os
 import tempfile
-from datetime import datetime
 
 import pytest
 
 import test_plugins as tp
 from directory_helpers import error
 from test_supervision import county, case_body
-
-AUTH = ('auth = { argon2 = { memory = "1MiB", iterations = 1 }, idle_timeout = "3650d", '
-        'absolute_timeout = "3650d", rate_limit = { per_ip = 100000, per_account = 100000 } }\n')
 
 CALENDAR_2030 = '''-- a test calendar
 holidays = {
@@ -29,11 +24,8 @@ workdays = { "2030-09-29", "2030-10-12" }
 @pytest.fixture(scope="module")
 def ck():
     with tempfile.TemporaryDirectory(prefix="yimen-supervision-clock-") as tmp:
-        cal = os.path.join(tmp, "calendar")
-        os.makedirs(cal)
-        with open(os.path.join(cal, "2030.conf"), "w") as f:
-            f.write(CALENDAR_2030)
-        conf = tp.plugin_conf([tp.BUILT], ["supervision"]).replace(tp.AUTH, AUTH) + 'calendar_dir = "%s"\n' % cal
+        conf = (tp.plugin_conf([tp.BUILT], ["supervision"]).replace(tp.AUTH, tp.LONG_AUTH)
+                + tp.calendar_conf(tmp, 2030, CALENDAR_2030))
         s = tp.new_server(tmp, conf).start()
         try:
             yield county(s)
@@ -42,12 +34,7 @@ def ck():
 
 
 def goto(t, when):
-    """Moves the test clock forward to when (local time, +08:00)."""
-    now = t.admin.post("/api/test/clock", {"advance": 0}).json()["now"]
-    delta = (datetime.fromisoformat(when + "+08:00") - datetime.fromisoformat(now)).total_seconds()
-    assert delta >= 0, (now, when)
-    r = t.admin.post("/api/test/clock", {"advance": delta})
-    assert r.status_code == 200, r.text
+    r = tp.clock_to(t.admin, when)
     assert r.json()["now"].startswith(when[:16]), r.json()
 
 
