@@ -335,7 +335,7 @@ static int box_rows(ym_stmt *st, const list_q *q, list_row *rows, size_t *n, siz
     bind_opt(st, 6, q->from);
     bind_opt(st, 7, q->to);
     api->db_bind_int(st, 9, q->limit + 1);
-    int rc;
+    int rc = YM_DONE;
     while (*n < cap && (rc = api->db_step(st)) == YM_ROW) {
         rows[*n] = (list_row){api->db_column_int(st, 0), api->db_column_int(st, 1), api->db_column_int(st, 2),
                               api->db_column_int(st, 3)};
