@@ -492,6 +492,8 @@ static void add_annotations(ym_request *r, void *ud)
         conflict(r, "document", d.state, "not archived");
         return;
     }
+    /* read from r before the items are checked: a refused item answers r, which ends it */
+    int64_t page = json_integer_value(pv), user = api->req_user_id(r), first = 0, now = api->now();
     size_t n = json_array_size(items);
     json_t **shapes = calloc(n, sizeof *shapes);
     const char **kinds = calloc(n, sizeof *kinds);
@@ -499,7 +501,6 @@ static void add_annotations(ym_request *r, void *ud)
     for (size_t i = 0; ok && i < n; i++)
         ok = (shapes[i] = item_shape(r, i, json_array_get(items, i), &kinds[i])) != NULL;
     int answered = !ok && shapes && kinds;
-    int64_t page = json_integer_value(pv), user = api->req_user_id(r), first = 0, now = api->now();
     json_decref(b);
     if (ok)
         ok = api->db_write_begin(self) == 0;
