@@ -1,6 +1,6 @@
 /* config: validate what yimen.conf assigned (evaluated by config_eval.c in an empty,
  * capped Lua sandbox) into a ym_config (absolute paths, bytes, milliseconds); defaults,
- * sizes and durations, and the diff for reload. */
+ * and the diff for reload; sizes, durations and paths are in config_values.c. */
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -23,8 +23,6 @@
 
 #define MAX_FILE (1u << 20)
 #define MAX_DEPTH 32             /* plugin settings nesting; also stops `t.t = t` cycles */
-
-static char g_bindir[PATH_MAX];  /* per process, the same for every generation */
 
 typedef struct parse_ctx {
     const char *file;            /* as the caller named it, for messages */
@@ -92,148 +90,6 @@ static bool strlist_has(const ym_strlist *l, const char *s)
     return false;
 }
 
-/* ---- sizes and durations ---- */
-
-static const char *parse_digits(const char *s, uint64_t *n)
-{
-    const char *start = s;
-    for (*n = 0; isdigit((unsigned char)*s); s++)
-        if (__builtin_mul_overflow(*n, 10, n) || __builtin_add_overflow(*n, (uint64_t)(*s - '0'), n))
-            return NULL;
-    return s > start ? s : NULL;
-}
-
-int ym_parse_size(const char *s, size_t *out)
-{
-    /* "KB"/"MB" are refused on purpose: whether they mean 1000 or 1024 is a guess */
-    static const struct { const char *unit; uint64_t mul; } units[] = {
-        {"", 1}, {"b", 1}, {"k", 1u << 10}, {"kib", 1u << 10}, {"m", 1u << 20},
-        {"mib", 1u << 20}, {"g", 1u << 30}, {"gib", 1u << 30},
-    };
-    uint64_t n, v;
-    if (!s || !(s = parse_digits(s, &n)))
-        return -1;
-    if (*s == ' ' && s[1]) /* "8 MiB" reads naturally; a trailing space is a typo */
-        s++;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (strcasecmp(s, units[i].unit) == 0) {
-            if (__builtin_mul_overflow(n, units[i].mul, &v) || v > SIZE_MAX)
-                return -1;
-            *out = (size_t)v;
-            return 0;
-        }
-    return -1;
-}
-
-int ym_parse_duration(const char *s, uint64_t *out_ms)
-{
-    static const struct { const char *unit; uint64_t ms; } units[] = {
-        {"", 1000}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000},
-    };
-    uint64_t ip, frac = 0, scale = 1, v, f;
-    int fd = 0;
-    if (!s || !(s = parse_digits(s, &ip)))
-        return -1;
-    if (*s == '.') {
-        for (s++; isdigit((unsigned char)*s); s++, fd++)
-            if (fd < 9) /* below a nanosecond is noise: checked, not kept */
-                frac = frac * 10 + (uint64_t)(*s - '0'), scale *= 10;
-        if (!fd)
-            return -1;
-    }
-    if (*s == ' ' && s[1])
-        s++;
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (strcmp(s, units[i].unit) == 0) {
-            if (__builtin_mul_overflow(ip, units[i].ms, &v) ||
-                __builtin_mul_overflow(frac, units[i].ms, &f) ||
-                __builtin_add_overflow(v, f / scale, &v))
-                return -1;
-            *out_ms = v;
-            return 0;
-        }
-    return -1;
-}
-
-/* ---- paths ---- */
-
-/* Lexically drop ".", ".." and repeated slashes from an absolute path, in place. */
-static void path_clean(char *path)
-{
-    char *out = path, *seg = path;
-    while (*seg) {
-        while (*seg == '/')
-            seg++;
-        size_t len = strcspn(seg, "/");
-        if (len == 2 && seg[0] == '.' && seg[1] == '.') {
-            while (out > path && *--out != '/')
-                ;
-        } else if (len && !(len == 1 && seg[0] == '.')) {
-            *out++ = '/';
-            memmove(out, seg, len);
-            out += len;
-        }
-        seg += len;
-    }
-    if (out == path)
-        *out++ = '/';
-    *out = '\0';
-}
-
-/* base + rel as an absolute path: the longest existing prefix goes through realpath (so
- * symlinks resolve as the kernel would), the rest, not created yet, is joined textually. */
-static char *path_resolve(const char *base, const char *rel)
-{
-    char joined[PATH_MAX], buf[PATH_MAX], real[PATH_MAX], out[PATH_MAX];
-    int n = snprintf(joined, sizeof joined, rel[0] == '/' ? "%.0s%s" : "%s/%s", base, rel);
-    if (n < 0 || (size_t)n >= sizeof joined)
-        return NULL;
-    if (realpath(joined, real))
-        return strdup(real);
-    memcpy(buf, joined, (size_t)n + 1);
-    for (char *slash; (slash = strrchr(buf, '/'));) {
-        *slash = '\0';
-        if (!realpath(buf[0] ? buf : "/", real))
-            continue;
-        n = snprintf(out, sizeof out, "%s/%s", real, joined + (slash - buf) + 1);
-        if (n < 0 || (size_t)n >= sizeof out)
-            return NULL;
-        path_clean(out);
-        return strdup(out);
-    }
-    path_clean(joined);
-    return strdup(joined);
-}
-
-static void dirname_into(char *path)
-{
-    char *slash = strrchr(path, '/');
-    if (slash)
-        slash[slash == path] = '\0'; /* "/x" keeps its root */
-}
-
-void ym_config_set_bindir(const char *argv0)
-{
-    char buf[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
-    if (n > 0)
-        buf[n] = '\0';
-    else if (!argv0 || !realpath(argv0, buf)) { /* last resort: the working directory */
-        if (!getcwd(buf, sizeof buf - 2))
-            buf[0] = '\0';
-        strcat(buf, "/.");
-    }
-    dirname_into(buf);
-    snprintf(g_bindir, sizeof g_bindir, "%s", buf[0] ? buf : "/");
-}
-
-const char *ym_config_bindir(void)
-{
-    if (!g_bindir[0])
-        ym_config_set_bindir(NULL);
-    return g_bindir;
-}
-
 /* ---- defaults ---- */
 
 static int set_defaults(ym_config *c)
@@ -251,9 +107,9 @@ static int set_defaults(ym_config *c)
     c->timeouts.drain = 30000;
     c->database.busy_timeout_ms = 5000;
     c->metrics.loopback_only = true;
-    c->data_dir = path_resolve(bin, "../var");
-    c->www_root = path_resolve(bin, "../core/www");
-    c->calendar_dir = path_resolve(bin, "../config/calendar");
+    c->data_dir = ym_path_resolve(bin, "../var");
+    c->www_root = ym_path_resolve(bin, "../core/www");
+    c->calendar_dir = ym_path_resolve(bin, "../config/calendar");
     c->timezone = strdup("Asia/Shanghai");
     c->database.synchronous = strdup("full");
     c->plugin_settings = json_object();
@@ -262,13 +118,13 @@ static int set_defaults(ym_config *c)
     c->auth.rate_limit.per_ip = 20, c->auth.rate_limit.per_account = 10;
     c->auth.argon2.memory = 19u << 20, c->auth.argon2.iterations = 2;
     c->auth.argon2.parallelism = 1, c->auth.password.min_length = 12;
-    c->auth.password.common_list = path_resolve(bin, "../config/common-passwords.txt");
+    c->auth.password.common_list = ym_path_resolve(bin, "../config/common-passwords.txt");
     c->auth.audit_hash = strdup("sm3"), c->auth.issuer = strdup("yimen");
     c->notify.heartbeat = 25000, c->notify.keep = 365ull * 86400000, c->notify.channels = json_object();
     c->items.colours = ym_items_config_default("colours");
     c->items.lag_categories = ym_items_config_default("lag_categories");
     c->items.auto_urge = ym_items_config_default("auto_urge");
-    char *p1 = path_resolve(bin, "plugins"), *p2 = path_resolve(bin, "../lua");
+    char *p1 = ym_path_resolve(bin, "plugins"), *p2 = ym_path_resolve(bin, "../lua");
     bool ok = p1 && p2 && !strlist_push(&c->plugin_paths, p1) && !strlist_push(&c->plugin_paths, p2);
     free(p1);
     free(p2);
@@ -349,7 +205,7 @@ static int parse_hostport(const char *s, ym_listen_addr *out)
     else if (af == AF_INET && !strcmp(host, "localhost"))
         strcpy(host, "127.0.0.1");
     colon += af == AF_INET6; /* skip the ']' */
-    const char *end = parse_digits(colon + 1, &port);
+    const char *end = ym_parse_digits(colon + 1, &port);
     if (!end || *end || port < 1 || port > 65535 || inet_pton(af, host, bin) != 1 ||
         !inet_ntop(af, bin, out->host, sizeof out->host))
         return -1;
@@ -391,7 +247,7 @@ static int proxy_item(parse_ctx *p, const char *s, const char *key)
            : inet_pton(AF_INET6, addr, bin) == 1 ? AF_INET6 : 0;
     if (!af)
         return fail(p, key, "expected an IP address or CIDR, got \"%s\"", s);
-    if (slash && (!(end = parse_digits(slash + 1, &prefix)) || *end ||
+    if (slash && (!(end = ym_parse_digits(slash + 1, &prefix)) || *end ||
                   prefix > (af == AF_INET ? 32u : 128u)))
         return fail(p, key, "bad prefix length in \"%s\"", s);
     return strlist_push(&p->c->trusted_proxies, s) < 0 ? fail(p, key, "out of memory") : 0;
@@ -399,7 +255,7 @@ static int proxy_item(parse_ctx *p, const char *s, const char *key)
 
 static int path_item(parse_ctx *p, const char *s, const char *key)
 {
-    char *abs = s[0] ? path_resolve(p->c->dir, s) : NULL;
+    char *abs = s[0] ? ym_path_resolve(p->c->dir, s) : NULL;
     int rc = abs ? strlist_push(&p->c->plugin_paths, abs) : -1;
     free(abs);
     return rc < 0 ? fail(p, key, "expected a directory path") : 0;
@@ -605,7 +461,7 @@ static int set_text(parse_ctx *p, lua_State *L, int idx, const field *f, const c
     if (f->kind == F_URL && (!skip || !s[skip] || s[skip] == '/'))
         return fail(p, key, "expected a URL starting with http:// or https://");
     if (f->kind == F_PATH) {
-        char *abs = s[0] ? path_resolve(p->c->dir, s) : NULL;
+        char *abs = s[0] ? ym_path_resolve(p->c->dir, s) : NULL;
         if (!abs)
             return fail(p, key, "expected a path");
         free(*dst);
@@ -881,12 +737,12 @@ static ym_config *config_new(const char *path, char *err, size_t errlen)
 {
     char cwd[PATH_MAX];
     ym_config *c = calloc(1, sizeof *c);
-    if (c && path && (c->path = path_resolve(getcwd(cwd, sizeof cwd) ? cwd : "/", path)))
+    if (c && path && (c->path = ym_path_resolve(getcwd(cwd, sizeof cwd) ? cwd : "/", path)))
         c->dir = strdup(c->path);
     else if (c && !path)
         c->dir = strdup(ym_config_bindir());
     if (c && c->dir && path)
-        dirname_into(c->dir);
+        ym_path_dirname(c->dir);
     if (!c || !c->dir || set_defaults(c) < 0) {
         set_err(err, errlen, "%s: out of memory", path ? path : "config");
         ym_config_free(c);

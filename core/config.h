@@ -113,9 +113,15 @@ int ym_config_reloadable(const ym_config *a, const ym_config *b, char *err, size
 /* "8MiB", "512k", 1024 -> bytes; "30m", "1.5s", "250ms", 10 -> milliseconds. */
 int ym_parse_size(const char *s, size_t *out);
 int ym_parse_duration(const char *s, uint64_t *out_ms);
+/* The decimal digits at s into *n: past them, or NULL (none, or overflow). */
+const char *ym_parse_digits(const char *s, uint64_t *n);
 
 /* Directory holding the running binary (from /proc/self/exe); set once at start. */
 void ym_config_set_bindir(const char *argv0);
 const char *ym_config_bindir(void);
+/* base + rel as an absolute path, the existing prefix through realpath, the rest cleaned
+ * of "." and ".." (malloc'ed; NULL when too long); path cut to its directory in place. */
+char *ym_path_resolve(const char *base, const char *rel);
+void ym_path_dirname(char *path);
 
 #endif
