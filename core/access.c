@@ -682,3 +682,26 @@ int ym_access_routes(ym_router *rt, char *err, size_t errlen)
     };
     return ym_api_routes(rt, routes, sizeof routes / sizeof *routes, err, errlen) < 0 ? -1 : ym_delegation_routes(rt, err, errlen);
 }
+
+long ym_perm_holders(ym_db *db, int64_t unit, const char *perm, int64_t *out, size_t max)
+{
+    char all[96];
+    const char *dot = strchr(perm, '.');
+    snprintf(all, sizeof all, "%.*s.*", dot ? (int)(dot - perm) : (int)strlen(perm), perm);
+    sqlite3_stmt *st = ym_db_prepare(db, "core",
+        "SELECT DISTINCT g.user_id FROM core_grants g JOIN core_role_permissions p ON p.role_id = g.role_id "
+        "JOIN core_users u ON u.id = g.user_id WHERE g.unit_id = ?1 AND u.status = 'active' "
+        "AND p.permission IN (?2, ?3) ORDER BY g.user_id LIMIT ?4");
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, unit);
+    sqlite3_bind_text(st, 2, perm, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, all, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)max);
+    long n = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        out[n++] = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? n : -1;
+}

@@ -7,6 +7,7 @@
 #include <string.h>
 #include "dispatch.h"
 #include "dispatch_private.h"
+#include "access.h"
 #include "api.h"
 #include "channels.h"
 #include "clock.h"
@@ -100,22 +101,12 @@ int ym_dsp_push_receipt(ym_db *db, const disp *d, int64_t rid, const char *actio
         ym_dsp_free(&x);
         if (x.sender_user)
             push_add(users, &n, sizeof users / sizeof *users, x.sender_user);
-        char send[96], all[96];
+        char send[96];
+        int64_t holders[YM_DISPATCH_LIVE_MAX];
         snprintf(send, sizeof send, "%s.send", x.source);
-        snprintf(all, sizeof all, "%s.*", x.source);
-        st = ym_db_prepare(db, "core",
-            "SELECT DISTINCT g.user_id FROM core_grants g JOIN core_role_permissions p ON p.role_id = g.role_id "
-            "JOIN core_users u ON u.id = g.user_id WHERE g.unit_id = ?1 AND u.status = 'active' "
-            "AND p.permission IN (?2, ?3) ORDER BY g.user_id LIMIT ?4");
-        if (st) {
-            sqlite3_bind_int64(st, 1, x.sender_unit);
-            sqlite3_bind_text(st, 2, send, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 3, all, -1, SQLITE_STATIC);
-            sqlite3_bind_int(st, 4, YM_DISPATCH_LIVE_MAX);
-            while (sqlite3_step(st) == SQLITE_ROW)
-                push_add(users, &n, sizeof users / sizeof *users, sqlite3_column_int64(st, 0));
-            sqlite3_reset(st);
-        }
+        long nh = ym_perm_holders(db, x.sender_unit, send, holders, YM_DISPATCH_LIVE_MAX);
+        for (long i = 0; i < nh; i++)
+            push_add(users, &n, sizeof users / sizeof *users, holders[i]);
         cur = x.parent_id;
     }
     int rc = 0;

@@ -327,7 +327,7 @@ static const ym_api g_api = {
     .dispatch_create = ym_ps_dispatch_create, .dispatch_act = ym_ps_dispatch_act,
     .dispatch_board = ym_ps_c_dispatch_board, .qr_svg = ym_qr_svg,
     .file_info = ym_ps_file_info, .data_path = ym_ps_data_path, .queue_work = ym_ps_queue_work,
-    .req_scope = api_req_scope,
+    .req_scope = api_req_scope, .perm_holders = ym_ps_perm_holders,
 };
 
 const ym_api *ym_plugin_api(void) { return &g_api; }

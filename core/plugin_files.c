@@ -1,5 +1,6 @@
 /* plugin services of ABI minor 4: reading the files attached to a plugin's own records,
- * the plugin's own directory under the data directory, and slow work on the thread pool. */
+ * the plugin's own directory under the data directory, and slow work on the thread pool;
+ * and of minor 6: who holds a permission on a unit. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "plugin_services.h"
 #include "files.h"
 #include "db.h"
+#include "access.h"
 
 /* The file object, plus "path" (its blob on disk), of a file attached to a record of
  * this plugin ("<plugin>_<table>:<id>"); NULL otherwise. */
@@ -108,4 +110,19 @@ int ym_ps_queue_work(ym_plugin *p, void (*work)(void *ud), void (*done)(ym_plugi
         return ym_ps_fail(p, "cannot queue the work");
     }
     return 0;
+}
+
+char *ym_ps_perm_holders(ym_plugin *p, const char *perm, int64_t unit)
+{
+    ym_db *db = ym_ps_db(p);
+    int64_t ids[200];
+    long n = db && perm && *perm ? ym_perm_holders(db, unit, perm, ids, sizeof ids / sizeof *ids) : -1;
+    if (n < 0) {
+        ym_ps_fail(p, "%s", db ? ym_db_errmsg(db) : "no database in this process (perm_holders)");
+        return NULL;
+    }
+    json_t *a = json_array();
+    for (long i = 0; i < n; i++)
+        json_array_append_new(a, json_integer(ids[i]));
+    return ym_ps_text(a);
 }

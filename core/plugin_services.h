@@ -64,4 +64,6 @@ char *ym_ps_c_dispatch_board(ym_plugin *p, int64_t id);
 char *ym_ps_file_info(ym_plugin *p, int64_t file_id);
 const char *ym_ps_data_path(ym_plugin *p);
 int ym_ps_queue_work(ym_plugin *p, void (*work)(void *ud), void (*done)(ym_plugin *p, void *ud), void *ud);
+/* ABI minor 6 (plugin_files.c) */
+char *ym_ps_perm_holders(ym_plugin *p, const char *perm, int64_t unit);
 #endif

@@ -17,7 +17,7 @@ extern "C" {
 #endif
 
 #define YM_ABI_MAJOR 1
-#define YM_ABI_MINOR 5
+#define YM_ABI_MINOR 6
 
 typedef struct ym_plugin ym_plugin;     /* the host's record of one loaded plugin */
 typedef struct ym_request ym_request;   /* one HTTP request; valid until answered */
@@ -286,6 +286,14 @@ struct ym_api {
      * grants, then delegations, cut to an API token's own scope. For lists that filter by
      * unit in SQL instead of asking req_may row by row. malloc'ed (api->free), NULL on error. */
     char *(*req_scope)(ym_request *r, const char *perm);
+
+    /* ==== ABI minor 6 (check api->abi_minor >= 6) ====
+     * Who holds perm on exactly unit: the active users with a grant there of a role that
+     * names perm or "<plugin>.*", as a JSON array of user ids (ascending, at most 200) —
+     * the audience of a board's live events (the dispatch engine's receipt events reach
+     * the same people); not a permission check, which req_may is. malloc'ed (api->free),
+     * NULL on error. */
+    char *(*perm_holders)(ym_plugin *self, const char *perm, int64_t unit);
 };
 
 /* ==== Text: header-only helpers (no ABI change), the C side of yimen.text in Lua ====

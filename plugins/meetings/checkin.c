@@ -77,11 +77,12 @@ void mt_checkin_code(ym_request *r, void *ud)
 }
 
 /* The live event "meetings.checkin" of a fresh check-in, inside the write, to the organising
- * side: the convener, the author and whoever sent the notice (the board's viewers; the
- * dispatch engine's "core.dispatch.receipt" reaches the same people). 0 ok, -1 error. */
+ * side: the convener, the author, whoever sent the notice and the holders of meetings.send
+ * on the organising unit (the board's viewers; the dispatch engine's "core.dispatch.receipt"
+ * reaches the same people). 0 ok, -1 error. */
 static int push_checkin(ym_plugin *self, mt_meeting *m, int64_t uid, int64_t unit, int64_t at, bool late)
 {
-    int64_t total = 0, n_late = 0, users[64];
+    int64_t total = 0, n_late = 0, users[264];
     size_t n = 0;
     ym_stmt *st = api->db_prepare(self, "SELECT count(*), coalesce(sum(late), 0) FROM meetings_checkins "
                                         "WHERE meeting_id = ?1");
@@ -102,6 +103,19 @@ static int push_checkin(ym_plugin *self, mt_meeting *m, int64_t uid, int64_t uni
     while (n < sizeof users / sizeof *users && api->db_step(st) == YM_ROW)
         users[n++] = api->db_column_int(st, 0);
     api->db_reset(st);
+    /* and whoever may send for the organising unit: the board's other viewers */
+    char *held = api->perm_holders(self, "meetings.send", m->organiser_unit);
+    json_t *ids = held ? json_loads(held, 0, NULL) : NULL, *v;
+    size_t j;
+    api->free(held);
+    json_array_foreach(ids, j, v) {
+        bool seen = false;
+        for (size_t k = 0; k < n && !seen; k++)
+            seen = users[k] == json_integer_value(v);
+        if (!seen && n < sizeof users / sizeof *users)
+            users[n++] = json_integer_value(v);
+    }
+    json_decref(ids);
     json_t *data = json_pack("{s:I,s:I,s:I,s:I,s:o,s:b,s:{s:I,s:I}}", "meeting_id", (json_int_t)m->id, "dispatch_id",
                              (json_int_t)m->dispatch_id, "user_id", (json_int_t)uid, "unit_id", (json_int_t)unit, "at",
                              mt_time_json(at), "late", late, "checkins", "total", (json_int_t)total, "late",

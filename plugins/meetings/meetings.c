@@ -715,8 +715,8 @@ typedef struct {
 static int init(ym_plugin *self, const ym_api *a)
 {
     api = a;
-    if (api->abi_minor < 3) {
-        api->fail(self, "meetings needs a host of ABI 1.3 or newer");
+    if (api->abi_minor < 6) {
+        api->fail(self, "meetings needs a host of ABI 1.6 or newer");
         return -1;
     }
     if (check_settings(self) < 0)

@@ -545,11 +545,14 @@ def test_checkin_pushes_live_event_to_the_organiser(m):
     mt = create(m, title="签到推送测试", start_at=iso(server_now(m) + timedelta(hours=1)))
     send(m, mt["id"], [a])
     code = m.org.get("/api/meetings/%d/checkin-code" % mt["id"]).json()["code"]
-    org, clerk = Sse(m.s, m.org.token), Sse(m.s, m.clerks[a].token)
+    # a colleague who may send for the organising unit watches the board too
+    colleague = tp.person(m.s, m.admin, m.O, [("mt_org", m.O, False)])
+    org, clerk, col = Sse(m.s, m.org.token), Sse(m.s, m.clerks[a].token), Sse(m.s, colleague.token)
     try:
-        assert org.status == 200 and clerk.status == 200
+        assert org.status == 200 and clerk.status == 200 and col.status == 200
         org.frames(timeout=0.3)
         clerk.frames(timeout=0.3)
+        col.frames(timeout=0.3)
         # a refused check-in pushes nothing
         wrong = "000000" if code != "000000" else "111111"
         error(m.clerks[a].post("/api/meetings/%d/checkin" % mt["id"], {"code": wrong}), 400, "invalid", "code")
@@ -563,6 +566,8 @@ def test_checkin_pushes_live_event_to_the_organiser(m):
         assert d["late"] is False and d["checkins"] == {"total": 1, "late": 0}
         assert d["dispatch_id"] == m.org.get("/api/meetings/%d" % mt["id"]).json()["dispatch_id"]
         assert board(m, mt["id"])["checkins"] == d["checkins"]
+        c = live_event(col, "meetings.checkin")
+        assert c is not None and c["meeting_id"] == mt["id"] and c["checkins"] == d["checkins"], c
         # a second check-in is refused and pushes nothing; the attendee's own stream gets none
         error(m.clerks[a].post("/api/meetings/%d/checkin" % mt["id"], {"code": code}), 409, "already_checked_in")
         assert live_event(org, "meetings.checkin", timeout=0.5) is None
@@ -570,6 +575,7 @@ def test_checkin_pushes_live_event_to_the_organiser(m):
     finally:
         org.close()
         clerk.close()
+        col.close()
 
 
 def test_my_meetings_need_no_permission(m):
