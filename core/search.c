@@ -1,5 +1,6 @@
-/* search: the FTS5 trigram index (core_search_fts, rowid = core_search_docs.id) fed from C
- * in the caller's write, the directory feed, and GET /api/search. */
+/* search: the FTS5 trigram indexes (core_search_fts over title and body, core_search_title
+ * over the title; rowid = core_search_docs.id) fed from C in the caller's write, the
+ * directory feed, and GET /api/search. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,18 @@ long ym_search_utf8_len(const char *s)
 }
 
 /* ---------- the feed ---------- */
+
+/* The title-only index (core_search_title, schema 016) holds every title again. */
+static int title_del(ym_db *db, int64_t id)
+{
+    sqlite3_stmt *st = ym_db_prepare(db, "core", "DELETE FROM core_search_title WHERE rowid = ?1");
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
 
 int ym_search_put(ym_db *db, const char *kind, const char *ref, const char *title, const char *body,
                   int64_t unit_id, const char *permission)
@@ -75,6 +88,15 @@ int ym_search_put(ym_db *db, const char *kind, const char *ref, const char *titl
     sqlite3_bind_text(st, 3, body, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
+    if (rc != SQLITE_DONE || title_del(db, id) < 0)
+        return -1;
+    st = ym_db_prepare(db, "core", "INSERT INTO core_search_title (rowid, title) VALUES (?1, ?2)");
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, title, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    sqlite3_reset(st);
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -102,7 +124,7 @@ int ym_search_del(ym_db *db, const char *kind, const char *ref)
     sqlite3_bind_int64(st, 1, id);
     rc = sqlite3_step(st);
     sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 1 : -1;
+    return rc == SQLITE_DONE && title_del(db, id) == 0 ? 1 : -1;
 }
 
 /* One unit or user as the directory has it now: indexed while active, removed
@@ -295,6 +317,86 @@ static json_t *like_snippet(const char *title, const char *body, const char *q)
                         *end ? ELLIPSIS : "");
 }
 
+/* FTS cursors (`after`/`next`): a document id in the title stream, TIER1 + the id in the rest. */
+#define TIER1 ((int64_t)1 << 50)
+#define KIND_OK(t) "(?3 IS NULL OR (SELECT kind FROM core_search_docs WHERE id = " t ".rowid) = ?3)"
+
+/* The rows of one request in order, each with its cursor. 3+ characters: the title
+ * stream (core_search_title, schema 016), then the rest (core_search_fts, which holds
+ * title and body, minus the title matches: merged against a second title stream),
+ * newest first in each; both are read in rowid order, so a page stops after limit + 1
+ * visible rows and the rest is not opened while titles fill the page. Before, one
+ * UNION ALL read the rest as '"q" NOT (title : "q")' on core_search_fts: the column
+ * filter decodes every row whose body holds the trigrams (all 130,000 documents of a
+ * year for 县政办发〔2026〕 at 1,000,000 documents), and the NOT walked every title
+ * match of a common phrase to learn that the rest was empty (tests/bench/README.md).
+ * 1-2 characters: LIKE, by id. */
+typedef struct scan {
+    ym_db *db;
+    bool fts;
+    int tier;
+    sqlite3_stmt *st, *ex; /* the current stream; the title stream the rest skips */
+    int64_t ex_id;         /* ex's current row; 0 when it is done */
+    const char *match, *kind;
+} scan;
+
+static sqlite3_stmt *fts_stream(scan *s, const char *sql, int64_t below)
+{
+    sqlite3_stmt *st = ym_db_prepare(s->db, "core", sql);
+    if (!st)
+        return NULL;
+    sqlite3_bind_text(st, 1, s->match, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 2, below);
+    if (s->kind)
+        sqlite3_bind_text(st, 3, s->kind, -1, SQLITE_TRANSIENT);
+    return st;
+}
+
+static int scan_open(scan *s, int tier, int64_t below)
+{
+    s->tier = tier;
+    if (tier == 0) {
+        s->st = fts_stream(s, "SELECT rowid FROM core_search_title WHERE core_search_title MATCH ?1 AND rowid < ?2 "
+                              "AND " KIND_OK("core_search_title") " ORDER BY rowid DESC", below);
+        return s->st ? 0 : -1;
+    }
+    s->st = fts_stream(s, "SELECT rowid FROM core_search_fts WHERE core_search_fts MATCH ?1 AND rowid < ?2 "
+                          "AND " KIND_OK("core_search_fts") " ORDER BY rowid DESC", below);
+    s->ex = s->st ? fts_stream(s, "SELECT rowid FROM core_search_title WHERE core_search_title MATCH ?1 "
+                                  "AND rowid < ?2 ORDER BY rowid DESC", below) : NULL;
+    s->ex_id = INT64_MAX;
+    return s->ex ? 0 : -1;
+}
+
+/* 1 the next row (*id, and *pos: the cursor just past it), 2 a row of the rest whose
+ * title matches (listed in the title stream already), 0 the end, -1 a database error. */
+static int scan_next(scan *s, int64_t *id, int64_t *pos)
+{
+    for (;;) {
+        int rc = sqlite3_step(s->st);
+        if (rc == SQLITE_ROW) {
+            *id = sqlite3_column_int64(s->st, 0);
+            *pos = s->fts && s->tier == 1 ? TIER1 + *id : *id;
+            if (!s->fts || s->tier == 0)
+                return 1;
+            while (s->ex_id > *id) {
+                int erc = sqlite3_step(s->ex);
+                if (erc != SQLITE_ROW && erc != SQLITE_DONE)
+                    return -1;
+                s->ex_id = erc == SQLITE_ROW ? sqlite3_column_int64(s->ex, 0) : 0;
+            }
+            return s->ex_id == *id ? 2 : 1;
+        }
+        if (rc != SQLITE_DONE)
+            return -1;
+        if (!s->fts || s->tier == 1)
+            return 0;
+        sqlite3_reset(s->st); /* the titles are done: the rest, from the newest */
+        if (scan_open(s, 1, INT64_MAX) < 0)
+            return -1;
+    }
+}
+
 static void search_get(ym_request *r, void *ud)
 {
     (void)ud;
@@ -326,13 +428,13 @@ static void search_get(ym_request *r, void *ud)
         free(kind);
         kind = NULL;
     }
-    bool fts = qlen >= 3;
-    sqlite3_stmt *st;
-    char *match = NULL, *title_expr = NULL, *rest_expr = NULL;
-    if (fts) {
+    scan s = {.db = db, .fts = qlen >= 3, .kind = kind};
+    char *match = NULL;
+    sqlite3_stmt *doc = NULL;
+    int opened = -1;
+    if (s.fts) {
         /* one phrase: the trigram tokenizer then finds q as a substring */
-        size_t n = strlen(q);
-        match = malloc(2 * n + 3);
+        match = malloc(2 * strlen(q) + 3);
         if (match) {
             char *o = match;
             *o++ = '"';
@@ -343,75 +445,58 @@ static void search_get(ym_request *r, void *ud)
             }
             *o++ = '"';
             *o = 0;
+            s.match = match;
+            opened = after >= TIER1 ? scan_open(&s, 1, after - TIER1) : scan_open(&s, 0, after ? after : INT64_MAX);
         }
-        /* title matches first, then the others, newest first in each: two streams the
-         * index yields in rowid order, merged without a sort, so a page stops after
-         * limit + 1 visible rows. bm25 over every match was the cost before: ranking
-         * (and snippet()) for the 45,000 matches of a common word took ~250 ms over
-         * 100,000 documents; bm25 even over only the 2,000 newest matches ~8 ms, as
-         * its first call counts all matches (tests/bench/search.sh). Each examined row
-         * is then read by id (doc below); the snippet is cut in C (like_snippet). */
-        if (match) {
-            size_t m = strlen(match);
-            title_expr = malloc(m + 16);
-            rest_expr = malloc(2 * m + 24);
-            if (title_expr && rest_expr) {
-                snprintf(title_expr, m + 16, "title : %s", match);
-                snprintf(rest_expr, 2 * m + 24, "%s NOT (title : %s)", match, match);
-            }
-        }
-        st = ym_db_prepare(db, "core",
-            "SELECT id, tier FROM (SELECT rowid AS id, 0 AS tier FROM core_search_fts WHERE core_search_fts MATCH ?1 "
-            "AND (?2 IS NULL OR (SELECT kind FROM core_search_docs WHERE id = core_search_fts.rowid) = ?2) "
-            "ORDER BY rowid DESC) "
-            "UNION ALL SELECT id, tier FROM (SELECT rowid AS id, 1 AS tier FROM core_search_fts "
-            "WHERE core_search_fts MATCH ?5 "
-            "AND (?2 IS NULL OR (SELECT kind FROM core_search_docs WHERE id = core_search_fts.rowid) = ?2) "
-            "ORDER BY rowid DESC) ORDER BY tier, id DESC LIMIT ?4 OFFSET ?3");
+        /* each examined row is read by its id; the snippet is cut in C (like_snippet) */
+        doc = opened == 0 ? ym_db_prepare(db, "core",
+            "SELECT id, kind, ref, title, NULL, unit_id, permission, body FROM core_search_docs WHERE id = ?1") : NULL;
+        if (!doc)
+            opened = -1;
     } else {
-        st = ym_db_prepare(db, "core",
+        s.st = ym_db_prepare(db, "core",
             "SELECT id, kind, ref, title, NULL, unit_id, permission, body FROM core_search_docs "
             "WHERE id > ?3 AND (?2 IS NULL OR kind = ?2) AND (title LIKE ?1 ESCAPE '\\' OR body LIKE ?1 ESCAPE '\\') "
             "ORDER BY id LIMIT ?4");
+        if (s.st) {
+            char pat[4 * YM_SEARCH_Q_MAX + 8];
+            ym_api_like(q, pat, sizeof pat);
+            sqlite3_bind_text(s.st, 1, pat, -1, SQLITE_TRANSIENT);
+            if (kind)
+                sqlite3_bind_text(s.st, 2, kind, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_int64(s.st, 3, after);
+            sqlite3_bind_int(s.st, 4, YM_SEARCH_SCAN_MAX);
+            opened = 0;
+        }
     }
-    /* FTS: the ranked ids, and each examined document read by its id */
-    sqlite3_stmt *doc = fts && st ? ym_db_prepare(db, "core",
-        "SELECT id, kind, ref, title, NULL, unit_id, permission, body FROM core_search_docs WHERE id = ?1") : NULL;
-    if (!st || (fts && (!match || !doc || !title_expr || !rest_expr))) {
-        free(title_expr);
-        free(rest_expr);
+    if (opened < 0) {
+        sqlite3_reset(s.st);
+        sqlite3_reset(s.ex);
         free(q);
         free(kind);
         free(match);
         ym_api_busy(r);
         return;
     }
-    if (fts) {
-        sqlite3_bind_text(st, 1, title_expr, -1, SQLITE_TRANSIENT);
-        sqlite3_bind_text(st, 5, rest_expr, -1, SQLITE_TRANSIENT);
-    } else {
-        char pat[4 * YM_SEARCH_Q_MAX + 8];
-        ym_api_like(q, pat, sizeof pat);
-        sqlite3_bind_text(st, 1, pat, -1, SQLITE_TRANSIENT);
-    }
-    if (kind)
-        sqlite3_bind_text(st, 2, kind, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(st, 3, after);
-    sqlite3_bind_int(st, 4, YM_SEARCH_SCAN_MAX);
 
     ym_principal *p = r->who;
     may_cache *cache = calloc(1, sizeof *cache);
     json_t *items = json_array();
     int64_t next = 0, examined = 0, last_pos = 0, seen_pos = 0;
     bool failed = !cache, more = false;
-    int rc = SQLITE_DONE;
-    while (!failed && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while (!failed && examined < YM_SEARCH_SCAN_MAX) {
+        int64_t id, pos;
+        int got = scan_next(&s, &id, &pos);
+        if (got <= 0) {
+            failed = got < 0;
+            break;
+        }
         examined++;
-        int64_t id = sqlite3_column_int64(st, 0);
-        int64_t pos = fts ? after + examined : id; /* the cursor just past this row */
         seen_pos = pos;
-        sqlite3_stmt *row = st;
-        if (fts) {
+        if (got == 2)
+            continue;
+        sqlite3_stmt *row = s.st;
+        if (s.fts) {
             row = doc;
             sqlite3_bind_int64(row, 1, id);
             int drc = sqlite3_step(row);
@@ -439,16 +524,15 @@ static void search_get(ym_request *r, void *ud)
                                                    (json_int_t)sqlite3_column_int64(row, 5)));
             last_pos = pos;
         }
-        if (fts)
+        if (s.fts)
             sqlite3_reset(row);
         if (ok < 0)
             failed = true;
         if (ok < 0 || ok == 2)
             break;
     }
-    if (!failed && rc != SQLITE_ROW && rc != SQLITE_DONE)
-        failed = true;
-    sqlite3_reset(st);
+    sqlite3_reset(s.st);
+    sqlite3_reset(s.ex);
     if (!failed) {
         if (more)
             next = last_pos;
@@ -459,8 +543,6 @@ static void search_get(ym_request *r, void *ud)
     free(q);
     free(kind);
     free(match);
-    free(title_expr);
-    free(rest_expr);
     if (failed) {
         json_decref(items);
         ym_api_busy(r);

@@ -1,5 +1,6 @@
-/* search: one FTS5 (trigram) index over documents that the core and (later) plugins
- * feed from C, and GET /api/search?q= that answers only what the caller may see. */
+/* search: FTS5 (trigram) indexes over documents that the core and plugins feed from C
+ * (core_search_fts: title and body; core_search_title: the title alone, for "title
+ * matches first"), and GET /api/search?q= that answers only what the caller may see. */
 #ifndef YM_SEARCH_H
 #define YM_SEARCH_H
 #include <stddef.h>
