@@ -175,36 +175,52 @@ static int in_todo(ym_plugin *self, ym_request *r, int64_t id, const char *suffi
     return 0;
 }
 
-/* UPDATE … WHERE state = from (or from2) */
-static int in_move(ym_plugin *self, int64_t id, const char *from, const char *from2, const char *to)
+/* The move of a record, UPDATE … SET state = to[, set] WHERE state = from (or from2),
+ * prepared and bound but for set's own parameters (?6 on): a step writes the row once. */
+static ym_stmt *in_move_stmt(ym_plugin *self, int64_t id, const char *from, const char *from2, const char *to,
+                             const char *set)
 {
-    ym_stmt *st = api->db_prepare(self, "UPDATE documents_incoming SET state = ?1, updated_at = ?2 "
-                                        "WHERE id = ?3 AND state IN (?4, ?5)");
+    char sql[300];
+    snprintf(sql, sizeof sql, "UPDATE documents_incoming SET state = ?1, updated_at = ?2%s WHERE id = ?3 "
+                              "AND state IN (?4, ?5)", set);
+    ym_stmt *st = api->db_prepare(self, sql);
     if (!st)
-        return -1;
+        return NULL;
     api->db_bind_text(st, 1, to);
     api->db_bind_int(st, 2, api->now());
     api->db_bind_int(st, 3, id);
     api->db_bind_text(st, 4, from);
     api->db_bind_text(st, 5, from2 ? from2 : from);
+    return st;
+}
+
+/* Runs a move: 1 when it moved, 0 when the state was another, -1 on error. */
+static int in_move_run(ym_plugin *self, ym_stmt *st)
+{
+    if (!st)
+        return -1;
     int rc = api->db_step(st) == YM_DONE ? api->db_changes(self) : -1;
     api->db_reset(st);
     return rc;
 }
 
-static int set_text(ym_plugin *self, int64_t id, const char *col_sql, const char *text)
+static int in_move(ym_plugin *self, int64_t id, const char *from, const char *from2, const char *to)
 {
-    ym_stmt *st = api->db_prepare(self, col_sql);
-    if (!st)
-        return -1;
-    if (text)
-        api->db_bind_text(st, 1, text);
-    else
-        api->db_bind_null(st, 1);
-    api->db_bind_int(st, 2, id);
-    int rc = api->db_step(st) == YM_DONE ? 0 : -1;
-    api->db_reset(st);
-    return rc;
+    return in_move_run(self, in_move_stmt(self, id, from, from2, to, ""));
+}
+
+/* A move that also sets one text column (a literal name) to text. */
+static int in_move_text(ym_plugin *self, int64_t id, const char *from, const char *to, const char *set,
+                        const char *text)
+{
+    ym_stmt *st = in_move_stmt(self, id, from, NULL, to, set);
+    if (st) {
+        if (text)
+            api->db_bind_text(st, 6, text);
+        else
+            api->db_bind_null(st, 6);
+    }
+    return in_move_run(self, st);
 }
 
 /* 1 when the record is in state one (or other); else frees body, answers 409, 0. */
@@ -354,8 +370,7 @@ static void propose_incoming(ym_request *r, void *ud)
     if (!b || !in_is(r, b, &in, "registered", NULL, "registered"))
         return;
     api->db_write_begin(self);
-    int ok = in_move(self, in.id, "registered", NULL, "proposed") == 1 &&
-             set_text(self, in.id, "UPDATE documents_incoming SET proposal = ?1 WHERE id = ?2", opinion) == 0 &&
+    int ok = in_move_text(self, in.id, "registered", "proposed", ", proposal = ?6", opinion) == 1 &&
              flow_add(self, in.doc_id, in.id, api->req_user_id(r), in.unit_id, "propose", opinion) == 0 &&
              in_todo(self, r, in.id, "instruct", 0, in.unit_id, role_leader, "批示", 0) == 0 &&
              audit_in(r, "documents.propose", in.id, NULL) == 0;
@@ -434,21 +449,17 @@ static void instruct_incoming(ym_request *r, void *ud)
         json_decref(json_object_get(ev, "units"));
     char *payload = json_dumps(ev, JSON_COMPACT);
     json_decref(ev);
-    ym_stmt *st = ok ? api->db_prepare(self, "UPDATE documents_incoming SET instruction = ?1, leader_id = ?2, item_id = ?3 "
-                                             "WHERE id = ?4") : NULL;
+    ym_stmt *st = ok ? in_move_stmt(self, in.id, "registered", "proposed", "instructed",
+                                    ", instruction = ?6, leader_id = ?7, item_id = ?8") : NULL;
     if (st) {
-        api->db_bind_text(st, 1, text);
-        api->db_bind_int(st, 2, uid);
+        api->db_bind_text(st, 6, text);
+        api->db_bind_int(st, 7, uid);
         if (item > 0)
-            api->db_bind_int(st, 3, item);
+            api->db_bind_int(st, 8, item);
         else
-            api->db_bind_null(st, 3);
-        api->db_bind_int(st, 4, in.id);
-        ok = api->db_step(st) == YM_DONE;
-        api->db_reset(st);
-    } else
-        ok = 0;
-    ok = ok && in_move(self, in.id, "registered", "proposed", "instructed") == 1 &&
+            api->db_bind_null(st, 8);
+    }
+    ok = ok && in_move_run(self, st) == 1 &&
          flow_add(self, in.doc_id, in.id, uid, in.unit_id, "instruct", text) == 0 &&
          api->emit(self, "documents.instruction.created", payload) == 0 &&
          in_todo(self, r, in.id, "assign", 0, in.unit_id, role_clerk, "分办", 0) == 0 &&
@@ -494,16 +505,12 @@ static void assign_incoming(ym_request *r, void *ud)
         return;
     int64_t dept = json_integer_value(dep), uid = api->req_user_id(r);
     api->db_write_begin(self);
-    ym_stmt *st = api->db_prepare(self, "UPDATE documents_incoming SET handler_unit = ?1, deadline = ?2 WHERE id = ?3");
-    int ok = st != NULL;
-    if (ok) {
-        api->db_bind_int(st, 1, dept);
-        api->db_bind_text(st, 2, deadline);
-        api->db_bind_int(st, 3, in.id);
-        ok = api->db_step(st) == YM_DONE;
-        api->db_reset(st);
+    ym_stmt *st = in_move_stmt(self, in.id, "proposed", "instructed", "handling", ", handler_unit = ?6, deadline = ?7");
+    if (st) {
+        api->db_bind_int(st, 6, dept);
+        api->db_bind_text(st, 7, deadline);
     }
-    ok = ok && in_move(self, in.id, "proposed", "instructed", "handling") == 1 &&
+    int ok = in_move_run(self, st) == 1 &&
          flow_add(self, in.doc_id, in.id, uid, in.unit_id, "assign", comment) == 0 &&
          in_todo(self, r, in.id, "handle", 0, dept, role_clerk, "承办", api->date_end_ms(deadline)) == 0 &&
          audit_in(r, "documents.assign", in.id, NULL) == 0;
@@ -522,8 +529,7 @@ static void complete_incoming(ym_request *r, void *ud)
         return;
     int64_t uid = api->req_user_id(r);
     api->db_write_begin(self);
-    int ok = in_move(self, in.id, "handling", NULL, "completed") == 1 &&
-             set_text(self, in.id, "UPDATE documents_incoming SET result = ?1 WHERE id = ?2", result) == 0 &&
+    int ok = in_move_text(self, in.id, "handling", "completed", ", result = ?6", result) == 1 &&
              flow_add(self, in.doc_id, in.id, uid, in.handler_unit ? in.handler_unit : in.unit_id, "complete", result) == 0 &&
              in_todo(self, r, in.id, "archive", 0, in.unit_id, role_clerk, "归档", 0) == 0 &&
              audit_in(r, "documents.complete", in.id, NULL) == 0;

@@ -83,17 +83,23 @@ static int step_move(ym_plugin *self, ym_request *r, const doc *d, const char *f
                : -1;
 }
 
-/* Writes the elements as the current version and keeps a copy in documents_versions. */
-static int store(ym_plugin *self, int64_t id, json_t *el, int64_t version, int64_t uid)
+/* Writes the elements as the current version of a draft and keeps a copy in
+ * documents_versions: id 0 inserts a new draft of unit (one row write, its indexes once);
+ * else updates draft id (the state is checked in the same statement). The document's id,
+ * 0 when id is no longer a draft, -1 on error. */
+static int64_t store(ym_plugin *self, int64_t id, int64_t unit, json_t *el, int64_t version, int64_t uid)
 {
     char *text = json_dumps(el, JSON_COMPACT | JSON_SORT_KEYS);
     const char *sec = json_string_value(json_object_get(el, "secrecy"));
     const char *urg = json_string_value(json_object_get(el, "urgency"));
-    ym_stmt *st = api->db_prepare(self, "UPDATE documents_docs SET doc_type = ?1, title = ?2, urgency = ?3, secrecy = ?4, "
-                                        "org_code = ?5, doc_date = ?6, elements = ?7, version = ?8, updated_at = ?9 "
-                                        "WHERE id = ?10");
-    int ok = st && text;
-    if (ok) {
+    ym_stmt *st = api->db_prepare(self, id ? "UPDATE documents_docs SET doc_type = ?1, title = ?2, urgency = ?3, "
+                                             "secrecy = ?4, org_code = ?5, doc_date = ?6, elements = ?7, version = ?8, "
+                                             "updated_at = ?9 WHERE id = ?10 AND state = 'draft'"
+                                           : "INSERT INTO documents_docs (doc_type, title, urgency, secrecy, org_code, "
+                                             "doc_date, elements, version, updated_at, created_at, unit_id, state, "
+                                             "created_by) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, 'draft', ?11)");
+    int64_t now = api->now(), out = -1;
+    if (st && text) {
         api->db_bind_text(st, 1, json_string_value(json_object_get(el, "doc_type")));
         api->db_bind_text(st, 2, json_string_value(json_object_get(el, "title")));
         api->db_bind_text(st, 3, urg ? urg : "");
@@ -102,25 +108,29 @@ static int store(ym_plugin *self, int64_t id, json_t *el, int64_t version, int64
         api->db_bind_text(st, 6, json_string_value(json_object_get(el, "doc_date")));
         api->db_bind_text(st, 7, text);
         api->db_bind_int(st, 8, version);
-        api->db_bind_int(st, 9, api->now());
-        api->db_bind_int(st, 10, id);
-        ok = api->db_step(st) == YM_DONE;
+        api->db_bind_int(st, 9, now);
+        api->db_bind_int(st, 10, id ? id : unit);
+        if (!id)
+            api->db_bind_int(st, 11, uid);
+        if (api->db_step(st) == YM_DONE)
+            out = id ? (api->db_changes(self) == 1 ? id : 0) : api->db_last_insert_id(self);
         api->db_reset(st);
     }
-    st = ok ? api->db_prepare(self, "INSERT INTO documents_versions (doc_id, version, elements, saved_by, saved_at) "
-                                    "VALUES (?1, ?2, ?3, ?4, ?5)") : NULL;
+    st = out > 0 ? api->db_prepare(self, "INSERT INTO documents_versions (doc_id, version, elements, saved_by, saved_at) "
+                                         "VALUES (?1, ?2, ?3, ?4, ?5)") : NULL;
     if (st) {
-        api->db_bind_int(st, 1, id);
+        api->db_bind_int(st, 1, out);
         api->db_bind_int(st, 2, version);
         api->db_bind_text(st, 3, text);
         api->db_bind_int(st, 4, uid);
-        api->db_bind_int(st, 5, api->now());
-        ok = api->db_step(st) == YM_DONE;
+        api->db_bind_int(st, 5, now);
+        if (api->db_step(st) != YM_DONE)
+            out = -1;
         api->db_reset(st);
-    } else
-        ok = 0;
+    } else if (out > 0)
+        out = -1;
     free(text);
-    return ok ? 0 : -1;
+    return out;
 }
 
 /* The request body as elements; answers 400 itself. With base, the body is merged into
@@ -181,20 +191,9 @@ static void create_doc(ym_request *r, void *ud)
     if (!el)
         return;
     api->db_write_begin(self);
-    ym_stmt *st = api->db_prepare(self, "INSERT INTO documents_docs (unit_id, state, doc_type, title, org_code, elements, "
-                                        "version, created_by, created_at, updated_at) "
-                                        "VALUES (?1, 'draft', '', '', '', '{}', 1, ?2, ?3, ?3)");
-    int ok = st != NULL;
-    if (ok) {
-        api->db_bind_int(st, 1, unit);
-        api->db_bind_int(st, 2, uid);
-        api->db_bind_int(st, 3, api->now());
-        ok = api->db_step(st) == YM_DONE;
-        api->db_reset(st);
-    }
-    int64_t id = ok ? api->db_last_insert_id(self) : 0;
-    ok = ok && store(self, id, el, 1, uid) == 0 && flow_add(self, id, 0, uid, unit, "draft", NULL) == 0 &&
-         search_doc(self, id) == 0 && audit_doc(r, "documents.create", id, NULL) == 0;
+    int64_t id = store(self, 0, unit, el, 1, uid);
+    int ok = id > 0 && flow_add(self, id, 0, uid, unit, "draft", NULL) == 0 && search_draft(self, id, unit, el) == 0 &&
+             audit_doc(r, "documents.create", id, NULL) == 0;
     api->db_write_end(self, ok);
     json_decref(el);
     if (ok)
@@ -221,8 +220,9 @@ static void update_doc(ym_request *r, void *ud)
     char detail[40];
     snprintf(detail, sizeof detail, "{\"version\":%lld}", (long long)d.version + 1);
     api->db_write_begin(self);
-    int ok = move(self, d.id, "draft", "draft") == 1 && store(self, d.id, el, d.version + 1, uid) == 0 &&
-             flow_add(self, d.id, 0, uid, api->req_unit_id(r), "save", NULL) == 0 && search_doc(self, d.id) == 0 &&
+    int ok = store(self, d.id, d.unit_id, el, d.version + 1, uid) == d.id &&
+             flow_add(self, d.id, 0, uid, api->req_unit_id(r), "save", NULL) == 0 &&
+             search_draft(self, d.id, d.unit_id, el) == 0 &&
              audit_doc(r, "documents.update", d.id, detail) == 0;
     step_end(r, self, ok, el, answer_doc, d.id, "cannot save the document");
 }

@@ -528,6 +528,23 @@ int search_doc(ym_plugin *self, int64_t id)
     return rc;
 }
 
+/* The search entry of a draft from its elements as just stored (a draft has no number
+ * yet): the same entry as search_doc without reading the row back. */
+int search_draft(ym_plugin *self, int64_t id, int64_t unit, json_t *el)
+{
+    const char *title = json_string_value(json_object_get(el, "title"));
+    const char *body = json_string_value(json_object_get(el, "body"));
+    size_t n = (body ? strlen(body) : 0) + 2;
+    char *text = malloc(n), ref[40];
+    if (!text)
+        return -1;
+    snprintf(text, n, "\n%s", body ? body : "");
+    snprintf(ref, sizeof ref, "doc:%lld", (long long)id);
+    int rc = api->search_put(self, "documents", ref, title ? title : "", text, unit, "documents.read");
+    free(text);
+    return rc;
+}
+
 /* ---- settings and init ---- */
 
 static int check_settings(ym_plugin *self)

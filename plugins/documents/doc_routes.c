@@ -213,16 +213,47 @@ static const struct box {
 enum { BY_NONE, BY_UNIT, BY_SET };
 
 /* The box's query: its rows below ?2 with the filters, restricted to one unit (?8), to a
- * set of units (?8, ",3,17,") or (mine) to ?8 when not 0; ?9 rows at most. */
-static ym_stmt *box_stmt(ym_plugin *self, const struct box *b, int by)
+ * set of units (?8, ",3,17,") or (mine) to ?8 when not 0; ?9 rows at most. dated (one
+ * unit of an outgoing box, from and to given): the rows come from the unit's date index,
+ * the range [?6, ?7] read whole and sorted, instead of a walk of the key index down to it. */
+static ym_stmt *box_stmt(ym_plugin *self, const struct box *b, int by, int dated)
 {
-    char sql[1400];
+    static const char DOCS_FROM[] = " FROM documents_docs d WHERE ";
+    char sql[1400], base[600];
+    const char *src = by != BY_UNIT && b->set_sql ? b->set_sql : b->sql, *at = strstr(src, DOCS_FROM);
+    if (dated && by == BY_UNIT && at && strcmp(b->key, "d.id") == 0) {
+        snprintf(base, sizeof base, "%.*s FROM documents_docs d INDEXED BY documents_docs_unit_date WHERE "
+                 "d.doc_date BETWEEN ?6 AND ?7 AND %s", (int)(at - src), src, at + sizeof DOCS_FROM - 1);
+        src = base;
+    }
     /* the set is ",3,17,…,": a filter on the walk of the key index, not a way in */
-    snprintf(sql, sizeof sql, "%s AND %s < ?2" FILTERS " AND %s%s%s ORDER BY %s DESC LIMIT ?9",
-             by != BY_UNIT && b->set_sql ? b->set_sql : b->sql, b->key,
+    snprintf(sql, sizeof sql, "%s AND %s < ?2" FILTERS " AND %s%s%s ORDER BY %s DESC LIMIT ?9", src, b->key,
              by == BY_SET ? "instr(?8, ',' || " : by == BY_NONE ? "(?8 = 0 OR " : "", b->unit,
              by == BY_SET ? " || ',') > 0" : by == BY_NONE ? " = ?8)" : " = ?8", b->key);
     return api->db_prepare(self, sql);
+}
+
+/* Days since 1970-01-01 of a checked date YYYY-MM-DD. */
+static long day_number(const char *s)
+{
+    long y = strtol(s, NULL, 10), m = strtol(s + 5, NULL, 10), d = strtol(s + 8, NULL, 10);
+    y -= m <= 2;
+    long era = (y >= 0 ? y : y - 399) / 400, yoe = y - era * 400;
+    long doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+/* Is a date range better read from the date index than by walking the key index from the
+ * newest row? The walk passes every row newer than to (about today - to days of rows);
+ * the date index reads the range (to - from days) and sorts it. */
+static int range_dated(const char *from, const char *to)
+{
+    if (!from || !to)
+        return 0;
+    char now[11];
+    today(now);
+    long f = day_number(from), t = day_number(to), n = day_number(now);
+    return t >= f && t - f < n - t;
 }
 
 /* Does a scope ([{"p": path, "d": 0|1}], from req_scope) reach path? */
@@ -320,6 +351,7 @@ typedef struct list_row {
 
 typedef struct list_q {
     const char *type, *urgency, *secrecy, *from, *to;
+    int dated;                          /* range_dated(from, to) */
     int64_t user, after;
     long long limit;
 } list_q;
@@ -403,7 +435,7 @@ static long box_page(ym_request *r, ym_plugin *self, const struct box *b, const 
     if (!b->perm || (k > PER_UNIT_MAX && k == total)) {
         /* the caller's own rows, or every unit of the directory: no unit to keep */
         free(units);
-        ym_stmt *st = box_stmt(self, b, BY_NONE);
+        ym_stmt *st = box_stmt(self, b, BY_NONE, 0);
         if (!st)
             return -1;
         api->db_bind_int(st, 8, unit);
@@ -418,7 +450,7 @@ static long box_page(ym_request *r, ym_plugin *self, const struct box *b, const 
         /* each unit's newest rows, merged: the page is the newest of them all */
         list_row *all = k > 1 ? malloc((size_t)k * cap * sizeof *all) : rows;
         size_t m = 0;
-        ym_stmt *st = all ? box_stmt(self, b, BY_UNIT) : NULL;
+        ym_stmt *st = all ? box_stmt(self, b, BY_UNIT, q->dated) : NULL;
         for (long i = 0; st && rc == 0 && i < k; i++) {
             api->db_bind_int(st, 8, units[i]);
             rc = box_rows(st, q, all, &m, m + cap);
@@ -440,7 +472,7 @@ static long box_page(ym_request *r, ym_plugin *self, const struct box *b, const 
             for (long i = 0; i < k; i++)
                 len += (size_t)snprintf(text + len, cap_text - len, "%lld,", (long long)units[i]);
         }
-        ym_stmt *st = text ? box_stmt(self, b, BY_SET) : NULL;
+        ym_stmt *st = text ? box_stmt(self, b, BY_SET, 0) : NULL;
         if (st) {
             api->db_bind_text(st, 8, text);
             rc = box_rows(st, q, rows, &n, cap);
@@ -497,6 +529,7 @@ static void list_docs(ym_request *r, void *ud)
         api->resp_invalid(r, bad_date(q.from) ? "from" : "to", "from and to are dates YYYY-MM-DD");
         return;
     }
+    q.dated = range_dated(q.from, q.to);
     list_row *rows = malloc(((size_t)q.limit + 1) * sizeof *rows);
     long n = rows ? box_page(r, self, b, &q, unit, rows) : -1;
     if (n < 0) {

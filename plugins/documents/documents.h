@@ -72,6 +72,7 @@ char *doc_text(ym_plugin *self, int64_t id);
 int doc_visible(ym_request *r, ym_plugin *self, const char *perm, doc *d);
 void answer_doc(ym_request *r, ym_plugin *self, int64_t id, int status);
 int search_doc(ym_plugin *self, int64_t id);
+int search_draft(ym_plugin *self, int64_t id, int64_t unit, json_t *el);
 
 /* ---- doc_out.c ---- */
 int out_routes(ym_plugin *self);

@@ -455,6 +455,39 @@ def test_lists_filter_and_page(d):
     assert d.xclerk.get("/api/documents?box=signoff").json()["items"] == []
 
 
+def test_lists_date_range_far_back(d):
+    old = [to_signing(d, title="旧日期%d" % k, doc_date="2018-05-%02d" % (k + 1)) for k in range(3)]
+    later = to_signing(d, title="旧日期之后", doc_date="2018-09-01")
+    now = to_signing(d, title="今日之文")
+    # a narrow range far back: read from the date index, newest id first, paged by id
+    q = "/api/documents?box=signoff&from=2018-05-01&to=2018-05-31"
+    p1 = d.leader.get(q + "&limit=2").json()
+    assert [x["id"] for x in p1["items"]] == [old[2], old[1]] and p1["next"] == old[1], p1
+    p2 = d.leader.get(q + "&limit=2&after=%d" % p1["next"]).json()
+    assert [x["id"] for x in p2["items"]] == [old[0]] and p2["next"] is None, p2
+    assert [x["id"] for x in d.leader.get(q + "&type=%s" % quote("函")).json()["items"]] == []
+    # a range reaching today: walked from the newest row, the same filter
+    wide = [x["id"] for x in d.leader.get("/api/documents?box=signoff&limit=200&from=2018-05-01&to=%d-12-31"
+                                          % YEAR).json()["items"]]
+    assert set(old + [later, now]) <= set(wide) and wide == sorted(wide, reverse=True)
+    assert d.leader.get("/api/documents?box=signoff&from=2018-06-01&to=2018-05-01").json()["items"] == []
+    assert d.xclerk.get(q).json()["items"] == []                      # another unit's clerk
+    error(d.leader.get("/api/documents?box=signoff&from=2018-05-01&to=2018-05-32"), 400, "invalid", "to")
+
+
+def test_search_entry_follows_the_draft(d):
+    doc = create(d, title="关于草稿检索的通知", body="正文里有独特词汇丹顶鹤")
+    ref = "doc:%d" % doc["id"]
+    hits = lambda who, q: [h["ref"] for h in who.get("/api/search?kind=documents&q=" + quote(q)).json()["items"]]
+    assert ref in hits(d.drafter, "丹顶鹤")
+    r = d.drafter.call("PATCH", "/api/documents/%d" % doc["id"], {"body": "正文改为独特词汇白头鹤"})
+    assert r.status_code == 200 and r.json()["version"] == 2, r.text
+    assert ref in hits(d.drafter, "白头鹤") and ref not in hits(d.drafter, "丹顶鹤")
+    assert ref not in hits(d.xclerk, "白头鹤")                         # another unit
+    error(d.drafter.call("PATCH", "/api/documents/%d" % doc["id"], {"title": 5}), 400, "invalid", "title")
+    assert d.drafter.get("/api/documents/%d" % doc["id"]).json()["version"] == 2   # nothing written
+
+
 def test_circulation_shows_reader_names(d):
     n = registered(d, "传阅显示姓名")["id"]
     r1, r2 = d.readers[:2]

@@ -8,10 +8,11 @@
 #      tests/bench/documents_bench.py setup makes the roles and users over HTTP.
 #   1. The disk's ceiling: COMMITS one-row commits with SQLite WAL synchronous=FULL in the
 #      same data directory (documents_bench.py fsync): fsync'd commits per second.
-#   2. Replay: documents_bench.py replay runs realistic flows (draft → submit → review →
-#      sign-off → dispatch to 1..22 units → archive; per recipient: sign → register →
-#      handling or circulation to 3 readers → archive) through the HTTP API from PROCS
-#      processes × CTHREADS threads until STEPS rows of the flow log (流转) are written.
+#   2. Replay: tests/bench/documents_replay.c (built here with the system compiler against
+#      libcurl and jansson) runs realistic flows (draft → submit → review → sign-off →
+#      dispatch to 1..22 units → archive; per recipient: sign → register → handling or
+#      circulation to 3 readers → archive) through the HTTP API from PROCS × CTHREADS
+#      threads until STEPS rows of the flow log (流转) are written.
 #      Total time and steps/s next to the ceiling; extrapolated to 619,184 steps when STEPS
 #      is smaller; the rows in documents_flow are counted to check.
 #   3. Dispatch of one document to all 573 units: DISPATCHES documents signed off, then
@@ -29,7 +30,7 @@
 #
 # Run from the repository root once build/yimen and build/plugins exist. Knobs:
 #   STEPS       flow-log rows of the replay (default 619184; e.g. STEPS=30000 for a quick run)
-#   PROCS, CTHREADS replay client processes and threads per process (default 4 and 8)
+#   PROCS, CTHREADS replay client threads: PROCS × CTHREADS flows at once (default 4 and 8)
 #   COMMITS     commits of the ceiling probe (default 300)
 #   DISPATCHES  documents dispatched to 573 units (default 40)
 #   DOCS        documents written for the lists (default 1000000; 0 skips part 4)
@@ -68,13 +69,17 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 [[ $CONNS =~ ^[0-9]+$ && $CONNS -ge 2 ]] || die "CONNS must be a number >= 2"
 [[ -x $YIMEN_BIN ]] || die "$YIMEN_BIN not found or not executable (run 'make' first)"
 [[ -x $NGINX_BIN ]] || die "$NGINX_BIN not found (apt-get install nginx-light, or 'make bench')"
-need_tools wrk curl python3 sqlite3
+need_tools wrk curl python3 sqlite3 cc pkg-config
 YIMEN_BIN=$(cd "$(dirname "$YIMEN_BIN")" && pwd)/$(basename "$YIMEN_BIN")
 PLUGINS=$(dirname "$YIMEN_BIN")/plugins
 [[ -f $PLUGINS/documents/documents.so ]] || die "$PLUGINS/documents/documents.so not found (run 'make' first)"
 CLIENT=$HERE/documents_bench.py
 
 bench_tmp
+REPLAY=$TMP/documents_replay
+# shellcheck disable=SC2046
+cc -O2 -Wall -Wextra -o "$REPLAY" "$HERE/documents_replay.c" $(pkg-config --cflags --libs libcurl jansson) -pthread \
+    || die "building documents_replay.c failed (apt-get install libcurl4-openssl-dev libjansson-dev)"
 
 # ---- 0. schema, units, users ----
 PASSWORD="bench-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')"
@@ -106,9 +111,9 @@ echo "   $CEIL_JSON"
 
 # ---- 2. the replay ----
 echo
-echo "== 2. replay: $STEPS flow-log steps through the HTTP API ($PROCS processes x $CTHREADS threads = $((PROCS * CTHREADS)) concurrent flows)"
+echo "== 2. replay: $STEPS flow-log steps through the HTTP API ($PROCS x $CTHREADS client threads = $((PROCS * CTHREADS)) concurrent flows)"
 FLOW0=$(sqlite3 "$DB" "SELECT count(*) FROM documents_flow")
-REPLAY_JSON=$(python3 "$CLIENT" replay "$URL" "$TMP/users.json" "$STEPS" "$PROCS" "$CTHREADS")
+REPLAY_JSON=$("$REPLAY" "$URL" "$TMP/users.json" "$STEPS" "$PROCS" "$CTHREADS")
 echo "   $REPLAY_JSON"
 read -r RSTEPS RREQ RSECS RERR < <(python3 -c 'import json,sys; j=json.loads(sys.argv[1]); print(j["steps"], j["requests"], j["seconds"], j["errors"])' "$REPLAY_JSON")
 FLOW1=$(sqlite3 "$DB" "SELECT count(*) FROM documents_flow")
@@ -138,6 +143,10 @@ print(u["office"]["id"], u["desk"]["id"], u["t1clerk"]["id"], u["readers"][0]["i
     T0=$SECONDS
     python3 "$CLIENT" fill "$DB" "$DOCS" "$OFFICE_U" "$DESK_U" "$READERS" | sqlite3 -bail "$DB" > /dev/null \
         || die "filling the documents failed"
+    # the title-only index (schema 016) as ym_search_put writes it, for rows the fill left out
+    sqlite3 -bail "$DB" "INSERT INTO core_search_title (rowid, title) SELECT id, title FROM core_search_docs
+        WHERE id > (SELECT coalesce(max(rowid), 0) FROM core_search_title) ORDER BY id" \
+        || die "indexing the titles failed"
     FILL_S=$((SECONDS - T0))
     NDOCS=$(sqlite3 "$DB" "SELECT count(*) FROM documents_docs")
     NINC=$(sqlite3 "$DB" "SELECT count(*) FROM documents_incoming")

@@ -7,19 +7,11 @@
                                  done): office (drafts, reviews, signs off, sends on the
                                  office), desk (receives, instructs, handles: the county with
                                  its subtree), t1clerk (one township), 8 readers; tokens to OUT
-  replay URL USERS STEPS PROCS THREADS
-                                 realistic flows through the HTTP API until STEPS flow-log
-                                 rows (流转) are written: draft (sometimes saved again) →
-                                 submit → review → sign-off → dispatch to 1..22 units →
-                                 archive; at each recipient unit: sign (dispatch engine) →
-                                 register → propose → instruct → assign → complete → archive,
-                                 or register → circulate to 3 readers → each reads → propose →
-                                 assign → complete → archive.
-                                 Prints one JSON line: steps, requests, seconds, errors
   dispatch URL USERS N           N documents signed off, then each dispatched to all 573 units
                                  (one request each, timed); prints JSON with the latencies
   fsync DIR N                    N one-row commits with SQLite WAL synchronous=FULL in DIR
                                  (the disk's fsync'd-commit ceiling); prints commits/s
+  (the replay of part 2 is tests/bench/documents_replay.c)
   fill DB N OFFICE_USER DESK_USER READERS
                                  prints SQL (one transaction) adding N documents with their
                                  recipients, incoming records, circulation rows and search
@@ -27,12 +19,10 @@
 """
 import http.client
 import json
-import multiprocessing
 import os
 import random
 import sqlite3
 import sys
-import threading
 import time
 import datetime
 
@@ -128,7 +118,7 @@ def setup(url, admin_pw, out):
                "all": towns + [v for vs in villages.values() for v in vs] + depts, "users": users}, open(out, "w"))
 
 
-# ---------------------------------------------------------------- replay
+# ---------------------------------------------------------------- documents
 
 def elements(rnd, n):
     topics = ["森林防火", "安全生产", "防汛抗旱", "春耕备耕", "人居环境整治", "乡村振兴", "疫情防控", "信访维稳",
@@ -140,104 +130,6 @@ def elements(rnd, n):
                     "二、突出重点，狠抓落实。三、强化督查，严肃问责。" % topic,
             "signature_organ": "某县人民政府办公室", "doc_date": "%d-11-20" % YEAR,
             "urgency": rnd.choice(["", "", "", "加急", "特急"])}
-
-
-class Flow:
-    """One worker thread's flows; counts flow-log rows (steps) and requests."""
-
-    def __init__(self, url, cfg, seed):
-        self.c = Client(url)
-        self.cfg = cfg
-        self.rnd = random.Random(seed)
-        self.office = cfg["users"]["office"]["token"]
-        self.desk = cfg["users"]["desk"]["token"]
-        self.readers = cfg["users"]["readers"]
-        self.steps = self.requests = 0
-        self.seq = seed * 1000000
-
-    def do(self, method, path, body=None, token=None, steps=1):
-        j = self.c.ok(method, path, body, token)
-        self.requests += 1
-        self.steps += steps
-        return j
-
-    def document(self):
-        rnd, off = self.rnd, self.office
-        self.seq += 1
-        doc = self.do("POST", "/api/documents", elements(rnd, self.seq), off)
-        p = "/api/documents/%d" % doc["id"]
-        if rnd.random() < 0.3:
-            self.do("PATCH", p, {"notes": "（此件公开发布）"}, off)
-        self.do("POST", p + "/submit", None, off)
-        self.do("POST", p + "/review", {"decision": "pass", "comment": "同意"}, off)
-        self.do("POST", p + "/signoff", {"decision": "approve", "comment": "同意印发"}, off)
-        k = rnd.choice([1, 1, 2, 2, 3, 3, 4, 5, 8, 22])
-        units = rnd.sample(self.cfg["towns"] + self.cfg["depts"], k) if k < 22 else list(self.cfg["towns"])
-        did = self.do("POST", p + "/dispatch", {"main": units}, off)["dispatch_id"]
-        for u in units:
-            self.incoming(did, u)
-        self.do("POST", p + "/archive", {"comment": "归档"}, off)
-
-    def incoming(self, did, unit):
-        rnd, desk = self.rnd, self.desk
-        self.do("POST", "/api/dispatches/%d/sign" % did, {"unit_id": unit}, desk, steps=0)
-        inc = self.do("POST", "/api/documents/incoming", {"dispatch_id": did, "unit_id": unit}, desk)
-        p = "/api/documents/incoming/%d" % inc["id"]
-        if rnd.random() < 0.6:
-            self.do("POST", p + "/propose", {"opinion": "拟请分管领导阅示"}, desk)
-            self.do("POST", p + "/instruct", {"text": "请抓好落实"}, desk)
-            self.do("POST", p + "/assign", {"department": rnd.choice(self.cfg["depts"]), "deadline": "%d-12-31" % YEAR},
-                    desk)
-            self.do("POST", p + "/complete", {"result": "已按要求办结"}, desk)
-        else:
-            readers = rnd.sample(self.readers, 3)
-            mode = rnd.choice(["sequence", "parallel"])
-            self.do("POST", p + "/circulate", {"user_ids": [r["id"] for r in readers], "mode": mode}, desk)
-            for r in readers:
-                self.do("POST", p + "/read", {"comment": "已阅"}, r["token"])
-            self.do("POST", p + "/propose", {"opinion": "传阅后由承办部门办理"}, desk)
-            self.do("POST", p + "/assign", {"department": rnd.choice(self.cfg["depts"]), "deadline": "%d-12-31" % YEAR},
-                    desk)
-            self.do("POST", p + "/complete", {"result": "已按要求办结"}, desk)
-        self.do("POST", p + "/archive", {"comment": "归档"}, desk)
-
-
-def replay_proc(url, cfg, quota, threads, seed, q):
-    counts = []
-    errors = []
-
-    def run(k):
-        f = Flow(url, cfg, seed * 100 + k)
-        counts.append(f)
-        try:
-            while f.steps < quota:
-                f.document()
-        except Exception as e:                     # noqa: BLE001 -- reported, counted
-            errors.append(str(e)[:300])
-
-    ts = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
-    q.put((sum(f.steps for f in counts), sum(f.requests for f in counts), errors))
-
-
-def replay(url, cfg_path, steps, procs, threads):
-    cfg = json.load(open(cfg_path))
-    quota = max(1, steps // (procs * threads))
-    q = multiprocessing.Queue()
-    t0 = time.monotonic()
-    ps = [multiprocessing.Process(target=replay_proc, args=(url, cfg, quota, threads, k + 1, q)) for k in range(procs)]
-    for p in ps:
-        p.start()
-    res = [q.get() for _ in ps]
-    for p in ps:
-        p.join()
-    secs = time.monotonic() - t0
-    errors = [e for r in res for e in r[2]]
-    print(json.dumps({"steps": sum(r[0] for r in res), "requests": sum(r[1] for r in res), "seconds": round(secs, 2),
-                      "errors": len(errors), "first_error": errors[0] if errors else None}, ensure_ascii=False))
 
 
 # ---------------------------------------------------------------- dispatch to 573
@@ -379,8 +271,6 @@ if __name__ == "__main__":
         sys.stdout.write(units_csv())
     elif cmd == "setup":
         setup(a[0], a[1], a[2])
-    elif cmd == "replay":
-        replay(a[0], a[1], int(a[2]), int(a[3]), int(a[4]))
     elif cmd == "dispatch":
         dispatch(a[0], a[1], int(a[2]))
     elif cmd == "fsync":
