@@ -263,42 +263,41 @@ static void register_incoming(ym_request *r, void *ud)
     }
     int64_t did = json_integer_value(dj), want = uj ? json_integer_value(uj) : 0;
     json_decref(b);
-    char *board_text = api->dispatch_board(self, did);
-    json_t *board = board_text ? json_loads(board_text, 0, NULL) : NULL;
-    api->free(board_text);
-    const char *record = json_string_value(json_object_get(board, "record"));
-    int64_t docid = record && strncmp(record, "documents_docs:", 15) == 0 ? atoll(record + 15) : 0;
-    /* the caller's receipt: a unit receipt where they may receive */
-    json_t *rc, *found = NULL;
-    size_t i;
-    json_array_foreach(json_object_get(board, "receipts"), i, rc) {
-        int64_t u = json_integer_value(json_object_get(json_object_get(rc, "unit"), "id"));
-        if (u && (!want || want == u) && api->req_may(r, "documents.receive", u) == 1) {
-            const char *s = json_string_value(json_object_get(rc, "state"));
-            int done = s && (strcmp(s, "signed") == 0 || strcmp(s, "replied") == 0);
-            if (!found || done)
-                found = rc;
-            if (done)
-                break;
+    /* the caller's receipt: a unit receipt where they may receive, a signed one first */
+    ym_stmt *rs = api->db_prepare(self,
+        "SELECT unit_id, state, record FROM core_v_dispatch_receipts WHERE dispatch_id = ?1 AND source = 'documents' "
+        "AND unit_id IS NOT NULL AND (?2 = 0 OR unit_id = ?2) ORDER BY state IN ('signed', 'replied') DESC, id");
+    if (!rs) {
+        internal_error(r, self, "cannot read the dispatch");
+        return;
+    }
+    api->db_bind_int(rs, 1, did);
+    api->db_bind_int(rs, 2, want);
+    int64_t unit = 0, docid = 0;
+    char rstate[16] = "";
+    while (!unit && api->db_step(rs) == YM_ROW) {
+        int64_t u = api->db_column_int(rs, 0);
+        const char *record = api->db_column_text(rs, 2);
+        if (!docid && record && strncmp(record, "documents_docs:", 15) == 0)
+            docid = atoll(record + 15);
+        if (api->req_may(r, "documents.receive", u) == 1) {
+            unit = u;
+            snprintf(rstate, sizeof rstate, "%s", api->db_column_text(rs, 1) ? api->db_column_text(rs, 1) : "");
         }
     }
+    api->db_reset(rs);
     doc d;
-    if (!docid || !found || doc_load(self, docid, &d) != 1) {
-        json_decref(board);
+    if (!docid || !unit || doc_load(self, docid, &d) != 1) {
         api->resp_error(r, 404, "not_found", "no such dispatch of a document for your unit");
         return;
     }
-    int64_t unit = json_integer_value(json_object_get(json_object_get(found, "unit"), "id"));
-    const char *rstate = json_string_value(json_object_get(found, "state"));
-    if (!rstate || (strcmp(rstate, "signed") != 0 && strcmp(rstate, "replied") != 0)) {
+    if (strcmp(rstate, "signed") != 0 && strcmp(rstate, "replied") != 0) {
         char msg[160];
         snprintf(msg, sizeof msg, "the receipt is %s: sign for it first (POST /api/dispatches/%lld/sign)",
-                 rstate ? rstate : "?", (long long)did);
-        json_decref(board);
+                 rstate[0] ? rstate : "?", (long long)did);
         api->resp_error(r, 409, "conflict", msg);
         return;
     }
-    json_decref(board);
     ym_stmt *st = api->db_prepare(self, "SELECT id FROM documents_incoming WHERE doc_id = ?1 AND unit_id = ?2");
     int64_t existing = 0;
     if (st) {
