@@ -96,11 +96,8 @@ static void get_retention(ym_request *r, void *ud)
 {
     ym_plugin *self = ud;
     doc d;
-    int64_t id = id_param(r, "id");
-    if (!id || doc_load(self, id, &d) != 1 || !doc_may_see(r, self, &d)) {
-        api->resp_error(r, 404, "not_found", "no such document");
+    if (!doc_seen(r, self, &d))
         return;
-    }
     answer_retention(r, self, d.id, 200);
 }
 

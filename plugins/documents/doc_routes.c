@@ -27,7 +27,7 @@ int doc_may_see(ym_request *r, ym_plugin *self, const doc *d)
     return ok;
 }
 
-static int seen_doc(ym_request *r, ym_plugin *self, doc *d)
+int doc_seen(ym_request *r, ym_plugin *self, doc *d)
 {
     int64_t id = id_param(r, "id");
     if (!id || doc_load(self, id, d) != 1 || !doc_may_see(r, self, d)) {
@@ -53,7 +53,7 @@ static void get_doc(ym_request *r, void *ud)
 {
     ym_plugin *self = ud;
     doc d;
-    if (seen_doc(r, self, &d))
+    if (doc_seen(r, self, &d))
         answer_doc(r, self, d.id, 200);
 }
 
@@ -88,7 +88,7 @@ static void get_flow(ym_request *r, void *ud)
 {
     ym_plugin *self = ud;
     doc d;
-    if (seen_doc(r, self, &d))
+    if (doc_seen(r, self, &d))
         answer(r, self, json_pack("{s:o}", "items", flow_json(self, d.id, 0)));
 }
 
@@ -97,7 +97,7 @@ static void list_versions(ym_request *r, void *ud)
 {
     ym_plugin *self = ud;
     doc d;
-    if (!seen_doc(r, self, &d))
+    if (!doc_seen(r, self, &d))
         return;
     ym_stmt *st = api->db_prepare(self, "SELECT version, saved_by, saved_at FROM documents_versions WHERE doc_id = ?1 "
                                         "ORDER BY version");
@@ -138,7 +138,7 @@ static void get_version(ym_request *r, void *ud)
 {
     ym_plugin *self = ud;
     doc d;
-    if (!seen_doc(r, self, &d))
+    if (!doc_seen(r, self, &d))
         return;
     int64_t v = id_param(r, "v"), by = 0, at = 0;
     json_t *el = v ? version_elements(self, d.id, v, &by, &at) : NULL;

@@ -99,6 +99,8 @@ int annot_routes(ym_plugin *self);
 /* Loads :id for a reader: doc_may_see, or a reader of one of its incoming records;
  * else 404 (answered) and 0. */
 int doc_reader(ym_request *r, ym_plugin *self, doc *d);
+/* The document :id into d when the caller may see it (doc_may_see), else a 404 answered: 1 or 0. */
+int doc_seen(ym_request *r, ym_plugin *self, doc *d);
 /* The annotations of a document in drawing order; target -1, page 0, user 0 and unit 0
  * (the annotating user's primary unit) mean any. */
 json_t *annotations_json(ym_plugin *self, int64_t docid, int64_t target, int64_t page, int64_t user, int64_t unit);

@@ -151,24 +151,17 @@ static bool child_body(ym_request *r, ym_plugin *self, json_t *body, const sv_ca
     }
     if (rc == 0)
         BAD("lead_unit", "must be a department or township under the parent case's lead unit");
-    v = json_object_get(body, "co_units");
-    if (v) {
-        size_t i;
-        json_t *u;
-        if (!json_is_array(v) || json_array_size(v) > 50)
-            BAD("co_units", "an array of at most 50 unit ids");
-        json_array_foreach(v, i, u) {
-            if (!json_is_integer(u) || json_integer_value(u) <= 0)
-                BAD("co_units", "an array of unit ids");
-            rc = under(self, parent->lead_unit, json_integer_value(u));
-            if (rc < 0) {
-                api->resp_error(r, 503, "storage_busy", "cannot read the units");
-                return false;
-            }
-            if (rc == 0)
-                BAD("co_units", "each must be a unit under the parent case's lead unit");
-            n->co[n->nco++] = json_integer_value(u);
+    const char *why = sv_take_co_units(json_object_get(body, "co_units"), n);
+    if (why)
+        BAD("co_units", why);
+    for (size_t k = 0; k < n->nco; k++) {
+        rc = under(self, parent->lead_unit, n->co[k]);
+        if (rc < 0) {
+            api->resp_error(r, 503, "storage_busy", "cannot read the units");
+            return false;
         }
+        if (rc == 0)
+            BAD("co_units", "each must be a unit under the parent case's lead unit");
     }
     v = json_object_get(body, "text");
     if (v && (!json_is_string(v) || !json_string_length(v) || ym_utf8_len(json_string_value(v)) > 10000))

@@ -174,6 +174,23 @@ static bool is_record(const char *s)
     return true;
 }
 
+const char *sv_take_co_units(json_t *v, sv_new *n)
+{
+    size_t i;
+    json_t *u;
+    n->nco = 0;
+    if (!v)
+        return NULL;
+    if (!json_is_array(v) || json_array_size(v) > sizeof n->co / sizeof n->co[0])
+        return "an array of at most 50 unit ids";
+    json_array_foreach(v, i, u) {
+        if (!json_is_integer(u) || json_integer_value(u) <= 0)
+            return "an array of unit ids";
+        n->co[n->nco++] = json_integer_value(u);
+    }
+    return NULL;
+}
+
 /* checks the body into n; answers 400/403 itself and returns false */
 static bool hand_body(ym_request *r, ym_plugin *self, json_t *body, sv_new *n, char *title, size_t tlen)
 {
@@ -235,18 +252,9 @@ static bool hand_body(ym_request *r, ym_plugin *self, json_t *body, sv_new *n, c
     if (!json_is_integer(v) || json_integer_value(v) <= 0)
         BAD("lead_unit", "a unit id is required");
     n->lead_unit = json_integer_value(v);
-    v = json_object_get(body, "co_units");
-    if (v) {
-        size_t i;
-        json_t *u;
-        if (!json_is_array(v) || json_array_size(v) > 50)
-            BAD("co_units", "an array of at most 50 unit ids");
-        json_array_foreach(v, i, u) {
-            if (!json_is_integer(u) || json_integer_value(u) <= 0)
-                BAD("co_units", "an array of unit ids");
-            n->co[n->nco++] = json_integer_value(u);
-        }
-    }
+    const char *why = sv_take_co_units(json_object_get(body, "co_units"), n);
+    if (why)
+        BAD("co_units", why);
     json_t *dl = json_object_get(body, "deadline"), *wd = json_object_get(body, "deadline_workdays");
     if (dl && wd)
         BAD("deadline", "give a date or deadline_workdays, not both");

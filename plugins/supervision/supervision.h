@@ -45,6 +45,8 @@ int sv_on_minutes(ym_plugin *self, const char *name, const char *payload, void *
 int sv_on_task_lagging(ym_plugin *self, const char *name, const char *payload, void *ud);
 void sv_engine_error(ym_request *r, ym_plugin *self, int64_t rc);
 void sv_clip(const char *s, size_t max_chars, char *out, size_t outlen);
+/* co_units (an array of at most 50 unit ids; absent: none) into n->co: NULL, or what is wrong. */
+const char *sv_take_co_units(json_t *v, sv_new *n);
 /* A decimal id (1..18 digits) from a path or query parameter, or -1. */
 int64_t sv_parse_id(const char *s);
 
