@@ -22,16 +22,7 @@ static const char *const EDITABLE[] = {"draft", "assigned", "returned", "accepte
 /* Runs sql with ?1 = id, ?2 = now, ?3 = text (NULL binds NULL). 0, or -1. */
 static int exec_text(ym_db *db, const char *sql, int64_t id, const char *text)
 {
-    sqlite3_stmt *st = ym_db_prepare(db, "core", sql);
-    if (!st)
-        return -1;
-    sqlite3_bind_int64(st, 1, id);
-    sqlite3_bind_int64(st, 2, ym_now());
-    if (text)
-        sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return ym__item_exec(db, sql, id, text, 0);
 }
 
 /* The current text of a column (title, content, leader) as a new JSON string or null. */

@@ -97,8 +97,7 @@ static bool in_states(const char *state, const char *const *states)
 
 /* ---------- shared steps ---------- */
 
-/* Runs sql with ?1 = id, ?2 = now, ?3 = text (or NULL), ?4 = integer. */
-static int exec4(ym_db *db, const char *sql, int64_t id, const char *text, int64_t n)
+int ym__item_exec(ym_db *db, const char *sql, int64_t id, const char *text, int64_t n)
 {
     sqlite3_stmt *st = ym_db_prepare(db, "core", sql);
     if (!st)
@@ -118,7 +117,7 @@ static int move(ym_db *db, int64_t id, const item_row *it, const char *to, const
                 int64_t unit, json_t *detail)
 {
     char err[256], payload[200];
-    if (exec4(db, "UPDATE core_items SET state = ?3, updated_at = ?2 WHERE id = ?1", id, to, 0) < 0 ||
+    if (ym__item_exec(db, "UPDATE core_items SET state = ?3, updated_at = ?2 WHERE id = ?1", id, to, 0) < 0 ||
         ym__item_timeline(db, id, kind, user, unit, to, NULL, detail) < 0)
         return -1;
     if (strcmp(it->state, to) != 0) {
@@ -445,18 +444,18 @@ int ym_item_assign(ym_db *db, int64_t id, int64_t by_user, char *err, size_t err
         char dl[11];
         int32_t today = ym__item_day_of(ym_now());
         ym_date_format(ym_calendar_add_working_days(ym_calendar_current(), today, it.deadline_workdays), dl);
-        if (exec4(db, "UPDATE core_items SET deadline = ?3 WHERE id = ?1", id, dl, 0) < 0)
+        if (ym__item_exec(db, "UPDATE core_items SET deadline = ?3 WHERE id = ?1", id, dl, 0) < 0)
             return DBERR(db);
         snprintf(it.deadline, sizeof it.deadline, "%s", dl);
     }
     /* the return window: through the N-th working day after the day of assignment */
     char until[11];
     ym__item_return_until(db, id, until);
-    if (exec4(db, "UPDATE core_items SET return_until = nullif(?3, '') WHERE id = ?1", id, until, 0) < 0)
+    if (ym__item_exec(db, "UPDATE core_items SET return_until = nullif(?3, '') WHERE id = ?1", id, until, 0) < 0)
         return DBERR(db);
     char title[800];
     json_t *d = json_pack("{s:s}", "deadline", it.deadline);
-    bool ok = exec4(db, "UPDATE core_items SET assigned_at = ?2, accepted_at = NULL WHERE id = ?1", id, NULL, 0) == 0 &&
+    bool ok = ym__item_exec(db, "UPDATE core_items SET assigned_at = ?2, accepted_at = NULL WHERE id = ?1", id, NULL, 0) == 0 &&
               move(db, id, &it, "assigned", "assigned", by_user, it.supervisor, d) == 0 &&
               todo_done(db, id, "reassign", by_user) == 0 &&
               todo_put(db, id, "accept", it.lead, todo_title(db, id, "签收督办：", title, sizeof title), "sign",
@@ -476,7 +475,7 @@ int ym_item_accept(ym_db *db, int64_t id, int64_t by_user, char *err, size_t err
     if (rc < 0)
         return rc;
     char title[800];
-    bool ok = exec4(db, "UPDATE core_items SET accepted_at = ?2 WHERE id = ?1", id, NULL, 0) == 0 &&
+    bool ok = ym__item_exec(db, "UPDATE core_items SET accepted_at = ?2 WHERE id = ?1", id, NULL, 0) == 0 &&
               todo_done(db, id, "accept", by_user) == 0 &&
               todo_put(db, id, "handle", it.lead, todo_title(db, id, "办理督办：", title, sizeof title), "handle",
                        it.deadline) == 0 &&
@@ -612,9 +611,9 @@ int64_t ym_item_report(ym_db *db, int64_t id, int64_t by_user, int64_t unit, con
         return rc;
     bool ok = true;
     if (role == 2)
-        ok = exec4(db, "UPDATE core_items SET last_report_at = ?2 WHERE id = ?1", id, NULL, 0) == 0;
+        ok = ym__item_exec(db, "UPDATE core_items SET last_report_at = ?2 WHERE id = ?1", id, NULL, 0) == 0;
     if (ok && role == 2 && a->node_id && (a->percent < 0 || a->percent == 100))
-        ok = exec4(db, "UPDATE core_item_nodes SET done_at = ?2 WHERE id = ?4 AND done_at IS NULL", id, NULL,
+        ok = ym__item_exec(db, "UPDATE core_item_nodes SET done_at = ?2 WHERE id = ?4 AND done_at IS NULL", id, NULL,
                    a->node_id) == 0;
     json_t *d = json_pack("{s:I,s:s,s:o,s:o}", "report_id", (json_int_t)rid, "part", role == 2 ? "lead" : "co",
                           "node_id", a->node_id ? json_integer(a->node_id) : json_null(),
@@ -648,7 +647,7 @@ int64_t ym_item_complete(ym_db *db, int64_t id, int64_t by_user, const char *tex
         return rc;
     char title[800];
     json_t *d = json_pack("{s:I}", "report_id", (json_int_t)rid);
-    bool ok = exec4(db, "UPDATE core_items SET completed_at = ?2, last_report_at = ?2 WHERE id = ?1", id, NULL, 0) == 0 &&
+    bool ok = ym__item_exec(db, "UPDATE core_items SET completed_at = ?2, last_report_at = ?2 WHERE id = ?1", id, NULL, 0) == 0 &&
               move(db, id, &it, "completed", "completed", by_user, it.lead, d) == 0 &&
               todo_done(db, id, "handle", by_user) == 0 &&
               todo_put(db, id, "review", it.supervisor, todo_title(db, id, "审核办结：", title, sizeof title),
@@ -672,7 +671,7 @@ int ym_item_review(ym_db *db, int64_t id, int64_t by_user, bool accept, const ch
     char title[800];
     json_t *d = json_pack("{s:b,s:s}", "accept", accept, "comment", comment ? comment : "");
     bool ok = todo_done(db, id, "review", by_user) == 0 &&
-              (accept || (exec4(db, "UPDATE core_items SET completed_at = NULL WHERE id = ?1", id, NULL, 0) == 0 &&
+              (accept || (ym__item_exec(db, "UPDATE core_items SET completed_at = NULL WHERE id = ?1", id, NULL, 0) == 0 &&
                           todo_put(db, id, "handle", it.lead, todo_title(db, id, "办理督办：", title, sizeof title),
                                    "handle", it.deadline) == 0)) &&
               move(db, id, &it, accept ? "reviewed" : "in_progress", "reviewed", by_user, it.supervisor, d) == 0 &&
@@ -691,7 +690,7 @@ int ym_item_close(ym_db *db, int64_t id, int64_t by_user, char *err, size_t errl
         return rc;
     char prefix[48];
     snprintf(prefix, sizeof prefix, "item:%lld:", (long long)id);
-    bool ok = exec4(db, "UPDATE core_items SET closed_at = ?2 WHERE id = ?1", id, NULL, 0) == 0 &&
+    bool ok = ym__item_exec(db, "UPDATE core_items SET closed_at = ?2 WHERE id = ?1", id, NULL, 0) == 0 &&
               ym_todo_resolve_prefix(db, "core", prefix, by_user > 0 ? by_user : 0) >= 0 &&
               move(db, id, &it, "closed", "closed", by_user, it.supervisor, NULL) == 0;
     return ok ? 0 : DBERR(db);
@@ -792,7 +791,7 @@ int ym_item_extend_decide(ym_db *db, int64_t id, int64_t ext_id, int64_t by_user
     snprintf(what, sizeof what, "extension:%lld", (long long)ext_id);
     json_t *d = json_pack("{s:I,s:b,s:s,s:s}", "extension_id", (json_int_t)ext_id, "approve", approve, "until", until,
                           "comment", comment ? comment : "");
-    bool ok = (!approve || exec4(db, "UPDATE core_items SET deadline = ?3, updated_at = ?2 WHERE id = ?1", id, until, 0) == 0) &&
+    bool ok = (!approve || ym__item_exec(db, "UPDATE core_items SET deadline = ?3, updated_at = ?2 WHERE id = ?1", id, until, 0) == 0) &&
               todo_done(db, id, what, by_user) == 0 &&
               ym__item_timeline(db, id, approve ? "extension_approved" : "extension_denied", by_user, it.supervisor,
                                 it.state, NULL, d) == 0 &&
@@ -846,7 +845,7 @@ int ym_item_urge(ym_db *db, int64_t id, int64_t by_user, const char *message, ch
         return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "message: at most %d characters", YM_ITEM_NOTE_MAX);
     json_t *d = json_pack("{s:s,s:b}", "message", message ? message : "", "auto", by_user == 0);
     char why[256];
-    bool ok = exec4(db, "UPDATE core_items SET urge_count = urge_count + 1, updated_at = ?2 WHERE id = ?1", id, NULL, 0) == 0 &&
+    bool ok = ym__item_exec(db, "UPDATE core_items SET urge_count = urge_count + 1, updated_at = ?2 WHERE id = ?1", id, NULL, 0) == 0 &&
               ym__item_timeline(db, id, "urge", by_user, it.supervisor, it.state, NULL, d) == 0 &&
               ym__item_notify(db, id, it.lead, "urgent", "催办督办事项", message && *message ? message : NULL, why,
                               sizeof why) == 0;
@@ -863,7 +862,7 @@ int ym_item_escalate(ym_db *db, int64_t id, int64_t by_user, bool on, const char
     if (reason && !ym__item_text_ok(reason, YM_ITEM_NOTE_MAX, true, true))
         return ym__item_ret(err, errlen, YM_ITEM_EINVAL, "reason: at most %d characters", YM_ITEM_NOTE_MAX);
     json_t *d = json_pack("{s:b,s:s}", "escalated", on, "reason", reason ? reason : "");
-    bool ok = exec4(db, "UPDATE core_items SET escalated = ?4, updated_at = ?2 WHERE id = ?1", id, NULL, on) == 0 &&
+    bool ok = ym__item_exec(db, "UPDATE core_items SET escalated = ?4, updated_at = ?2 WHERE id = ?1", id, NULL, on) == 0 &&
               ym__item_timeline(db, id, on ? "escalated" : "deescalated", by_user, it.supervisor, it.state, NULL, d) == 0 &&
               ym_item_recolour(db, id, ym_now()) >= 0;
     json_decref(d);

@@ -8,6 +8,8 @@
 #include <jansson.h>
 #include "db.h"
 
+/* Runs sql with ?1 = id, ?2 = now, ?3 = text (NULL binds NULL), ?4 = n; 0, or -1. */
+int ym__item_exec(ym_db *db, const char *sql, int64_t id, const char *text, int64_t n);
 /* Writes the reason into err (when given) and returns code: the engine's refusals. */
 int ym__item_ret(char *err, size_t errlen, int code, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 #define DBERR(db) ym__item_ret(err, errlen, YM_ITEM_EDB, "database error: %s", ym_db_errmsg(db))
