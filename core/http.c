@@ -1,5 +1,6 @@
-/* http: one worker's HTTP/1.1 server on libuv: accept under a connection cap,
- * parse with request.c, answer pipelined requests in order, enforce timeouts. */
+/* http: one worker's HTTP/1.1 connections on libuv: accept under a connection cap,
+ * parse with request.c, answer pipelined requests in order, enforce timeouts; the server
+ * as a whole (listeners, drain) is http_server.c. */
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -16,56 +17,10 @@
 #include "metrics.h"
 #include "auth.h"
 #include "proxy.h"
+#include "http_int.h"
 
 #define LINGER_MS 2000
 #define PENDING_MAX (64 * 1024) /* pipelined bytes held while a request runs */
-
-enum { T_NONE, T_IDLE, T_HEADER, T_BODY, T_LINGER };
-
-typedef struct conn {
-    uv_tcp_t tcp;
-    uv_timer_t timer;
-    uv_shutdown_t shutdown;
-    ym_server *srv;
-    ym_parser ps;
-    struct conn *prev, *next;
-    char *pending;             /* received, not yet parsed (pipelined) */
-    size_t pending_len, pending_cap;
-    ym_request *cur;           /* the request being answered; one at a time */
-    size_t wbytes;             /* bytes queued for writing */
-    int tstate;
-    int handles;               /* open libuv handles; freed at 0 with no request */
-    bool reading, read_paused, closing, close_after, in_feed, eof;
-    uint64_t requests;
-    char peer[48];
-    bool loopback;
-    bool streaming;            /* handed to ym_resp_stream: no more requests on it */
-    void (*on_close)(void *ud);
-    void *close_ud;
-} conn;
-
-struct ym_server {
-    uv_loop_t *loop;
-    const ym_config *cfg;
-    ym_router *router;
-    ym_db *db;
-    ym_static *www;
-    ym_proxies *proxies;
-    ym_http_limits lim;
-    uv_tcp_t *listeners[YM_MAX_LISTEN];
-    bool listener_waiting[YM_MAX_LISTEN]; /* a connection waits for room under the cap */
-    size_t nlisteners;
-    conn *conns;
-    size_t nconns;
-    bool draining;
-    uv_timer_t drain_timer;
-    void (*drain_done)(void *);
-    void *drain_ud;
-    uint64_t req_seq;
-    unsigned pid;               /* for request ids: getpid() is a system call each time */
-    time_t date_sec;
-    char date[40];
-};
 
 typedef struct wreq {
     uv_write_t w;
@@ -265,7 +220,6 @@ static void on_handle_closed(uv_handle_t *h)
     conn_free_if_done(c);
 }
 
-static void server_check_drained(ym_server *s);
 
 static void stream_closed(conn *c)
 {
@@ -297,7 +251,7 @@ static void conn_close(conn *c)
             break;
         }
     }
-    server_check_drained(s);
+    ym__http_check_drained(s);
 }
 
 /* Lingering close (as nginx does): stop writing, then read and discard what the
@@ -812,7 +766,7 @@ static void accept_one(ym_server *s, uv_stream_t *server)
     start_reading(c);
 }
 
-static void on_connection(uv_stream_t *server, int status)
+void ym__http_on_connection(uv_stream_t *server, int status)
 {
     ym_server *s = server->data;
     if (status < 0) {
@@ -830,151 +784,4 @@ static void on_connection(uv_stream_t *server, int status)
     accept_one(s, server);
 }
 
-/* ---------- server ---------- */
-
-ym_server *ym_server_new(uv_loop_t *loop, const ym_config *cfg, ym_router *router, ym_db *db,
-                         ym_static *www)
-{
-    ym_server *s = calloc(1, sizeof *s);
-    if (!s)
-        abort();
-    s->loop = loop;
-    s->cfg = cfg;
-    s->router = router;
-    s->db = db;
-    s->www = www;
-    s->lim.uri = cfg->limits.uri;
-    s->lim.headers = cfg->limits.headers;
-    s->lim.header_count = cfg->limits.header_count;
-    s->lim.body = cfg->limits.body;
-    s->proxies = ym_proxies_new(&cfg->trusted_proxies);
-    s->pid = (unsigned)getpid();
-    uv_timer_init(loop, &s->drain_timer);
-    s->drain_timer.data = s;
-    return s;
-}
-
-static int add_listener(ym_server *s, uv_tcp_t *t, char *err, size_t errlen)
-{
-    t->data = s;
-    int rc = uv_listen((uv_stream_t *)t, 1024, on_connection);
-    if (rc < 0) {
-        snprintf(err, errlen, "listen: %s", uv_strerror(rc));
-        uv_close((uv_handle_t *)t, (uv_close_cb)free);
-        return -1;
-    }
-    s->listeners[s->nlisteners++] = t;
-    return 0;
-}
-
-int ym_server_listen_fd(ym_server *s, int fd, char *err, size_t errlen)
-{
-    if (s->nlisteners == YM_MAX_LISTEN) {
-        snprintf(err, errlen, "too many listeners");
-        return -1;
-    }
-    uv_tcp_t *t = malloc(sizeof *t);
-    if (!t)
-        abort();
-    uv_tcp_init(s->loop, t);
-    int rc = uv_tcp_open(t, fd);
-    if (rc < 0) {
-        snprintf(err, errlen, "listening socket %d: %s", fd, uv_strerror(rc));
-        uv_close((uv_handle_t *)t, (uv_close_cb)free);
-        return -1;
-    }
-    return add_listener(s, t, err, errlen);
-}
-
-int ym_server_listen_addr(ym_server *s, const ym_listen_addr *a, char *err, size_t errlen)
-{
-    struct sockaddr_storage ss;
-    if (uv_ip4_addr(a->host, a->port, (struct sockaddr_in *)&ss) != 0 &&
-        uv_ip6_addr(a->host, a->port, (struct sockaddr_in6 *)&ss) != 0) {
-        snprintf(err, errlen, "bad listen address %s", a->host);
-        return -1;
-    }
-    uv_tcp_t *t = malloc(sizeof *t);
-    if (!t)
-        abort();
-    uv_tcp_init(s->loop, t);
-    int rc = uv_tcp_bind(t, (struct sockaddr *)&ss, 0);
-    if (rc < 0) {
-        snprintf(err, errlen, "bind %s:%d: %s", a->host, a->port, uv_strerror(rc));
-        uv_close((uv_handle_t *)t, (uv_close_cb)free);
-        return -1;
-    }
-    return add_listener(s, t, err, errlen);
-}
-
-static void server_check_drained(ym_server *s)
-{
-    if (s->draining && s->nconns == 0 && s->drain_done) {
-        void (*done)(void *) = s->drain_done;
-        s->drain_done = NULL;
-        uv_timer_stop(&s->drain_timer);
-        done(s->drain_ud);
-    }
-}
-
-static void close_listeners(ym_server *s)
-{
-    for (size_t i = 0; i < s->nlisteners; i++)
-        uv_close((uv_handle_t *)s->listeners[i], (uv_close_cb)free);
-    s->nlisteners = 0;
-}
-
-static void on_drain_timeout(uv_timer_t *t)
-{
-    ym_server *s = t->data;
-    ym_log(YM_LOG_INFO, "drain deadline reached", "closing=%zu", s->nconns);
-    for (conn *c = s->conns, *n; c; c = n) {
-        n = c->next;
-        conn_close(c);
-    }
-}
-
-void ym_server_drain(ym_server *s, void (*done)(void *ud), void *ud)
-{
-    if (s->draining)
-        return;
-    s->draining = true;
-    s->drain_done = done;
-    s->drain_ud = ud;
-    close_listeners(s);
-    /* Streams never end by themselves: close them now; their clients reconnect (with
-     * Last-Event-ID) to the new generation, which is already accepting. */
-    for (conn *c = s->conns, *n; c; c = n) {
-        n = c->next;
-        if (c->streaming)
-            ym_stream_close((ym_stream *)c);
-    }
-    /* Idle connections stay until the deadline: a request may already be on the wire,
-     * and its answer (with Connection: close) is what lets the client move on cleanly. */
-    uv_timer_start(&s->drain_timer, on_drain_timeout, s->cfg->timeouts.drain, 0);
-    server_check_drained(s);
-}
-
-size_t ym_server_connections(const ym_server *s) { return s->nconns; }
-ym_db *ym_server_db(const ym_server *s) { return s->db; }
-const ym_config *ym_server_config(const ym_server *s) { return s->cfg; }
-ym_server *ym_req_server(const ym_request *r) { return ((conn *)r->conn)->srv; }
-uv_loop_t *ym_server_loop(const ym_server *s) { return s->loop; }
-bool ym_req_gone(const ym_request *r) { return ((conn *)r->conn)->closing; }
-
-void ym_server_close(ym_server *s)
-{
-    close_listeners(s);
-    for (conn *c = s->conns, *n; c; c = n) {
-        n = c->next;
-        conn_close(c);
-    }
-    uv_timer_stop(&s->drain_timer);
-    uv_close((uv_handle_t *)&s->drain_timer, NULL);
-}
-
-void ym_server_free(ym_server *s)
-{
-    ym_proxies_free(s->proxies);
-    free(s);
-}
+void ym__http_conn_close(conn *c) { conn_close(c); }
