@@ -11,6 +11,7 @@
 #define YIMEN_H
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -299,6 +300,21 @@ struct ym_api {
 /* ==== Text: header-only helpers (no ABI change), the C side of yimen.text in Lua ====
  * Field limits in county records are counted in characters (a title of 200 字), not bytes;
  * text from jansson is valid UTF-8. */
+
+/* s as a whole decimal number in lo..hi into *out (ids and paging of path and query
+ * parameters): 1, or 0 when s is NULL, empty, has a sign-less leading non-digit or any
+ * trailing character, or is out of range (*out untouched). */
+static inline int ym_parse_int(const char *s, long long lo, long long hi, long long *out)
+{
+    char *end;
+    if (!s || !(*s == '-' || (*s >= '0' && *s <= '9')))
+        return 0;
+    long long v = strtoll(s, &end, 10);
+    if (*end || v < lo || v > hi)
+        return 0;
+    *out = v;
+    return 1;
+}
 
 /* The characters (code points) of a UTF-8 string. */
 static inline size_t ym_utf8_len(const char *s)

@@ -36,9 +36,8 @@ int secrecy_rank(const char *s)
 int64_t id_param(ym_request *r, const char *name)
 {
     const char *s = api->req_param(r, name);
-    char *end;
-    long long v = s ? strtoll(s, &end, 10) : 0;
-    return s && *s && !*end && v > 0 ? v : 0;
+    long long v;
+    return ym_parse_int(s, 1, INT64_MAX, &v) ? v : 0;
 }
 
 json_t *time_json(int64_t ms)

@@ -410,14 +410,8 @@ static json_t *list_item(ym_plugin *self, int64_t docid, int64_t incoming, int64
 static int query_int(ym_request *r, const char *name, long long def, long long lo, long long hi, long long *out)
 {
     const char *s = api->req_query(r, name);
-    if (!s) {
-        *out = def;
-        return 0;
-    }
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    *out = v;
-    return *s && !*end && v >= lo && v <= hi ? 0 : -1;
+    *out = def;
+    return !s || ym_parse_int(s, lo, hi, out) ? 0 : -1;
 }
 
 static int bad_date(const char *s)

@@ -22,9 +22,8 @@ static const char *greeting; /* setting hello.greeting */
 static int64_t id_param(ym_request *r)
 {
     const char *s = api->req_param(r, "id");
-    char *end;
-    long long v = s ? strtoll(s, &end, 10) : 0;
-    return s && *s && !*end && v > 0 ? v : 0;
+    long long v;
+    return ym_parse_int(s, 1, INT64_MAX, &v) ? v : 0;
 }
 
 static json_t *time_json(int64_t ms)
@@ -114,11 +113,8 @@ static json_t *item_body(ym_request *r)
 static long long query_int(ym_request *r, const char *name, long long def, long long lo, long long hi)
 {
     const char *s = api->req_query(r, name);
-    if (!s)
-        return def;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    return *s && !*end && v >= lo && v <= hi ? v : -1;
+    long long v;
+    return !s ? def : ym_parse_int(s, lo, hi, &v) ? v : -1;
 }
 
 static void list_items(ym_request *r, void *ud)

@@ -16,9 +16,8 @@ mt_settings mt_cfg;
 int64_t mt_id_param(ym_request *r)
 {
     const char *s = api->req_param(r, "id");
-    char *end;
-    long long v = s ? strtoll(s, &end, 10) : 0;
-    return s && *s && !*end && v > 0 ? v : 0;
+    long long v;
+    return ym_parse_int(s, 1, INT64_MAX, &v) ? v : 0;
 }
 
 json_t *mt_time_json(int64_t ms)
@@ -423,11 +422,8 @@ int mt_room_clash(ym_request *r, ym_plugin *self, int64_t id, int64_t room, int6
 static long long query_int(ym_request *r, const char *name, long long def, long long lo, long long hi)
 {
     const char *s = api->req_query(r, name);
-    if (!s)
-        return def;
-    char *end;
-    long long v = strtoll(s, &end, 10);
-    return *s && !*end && v >= lo && v <= hi ? v : -1;
+    long long v;
+    return !s ? def : ym_parse_int(s, lo, hi, &v) ? v : -1;
 }
 
 /* GET /api/meetings?box=organised|invited&unit=&state=&limit=&after= */

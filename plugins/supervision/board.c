@@ -129,12 +129,8 @@ json_t *sv_case_json(ym_plugin *self, const sv_case *c, bool full)
 
 int64_t sv_parse_id(const char *s)
 {
-    if (!s || !*s || strlen(s) > 18)
-        return -1;
-    for (const char *p = s; *p; p++)
-        if (*p < '0' || *p > '9')
-            return -1;
-    return atoll(s);
+    long long v;
+    return s && strlen(s) <= 18 && *s != '-' && ym_parse_int(s, 0, INT64_MAX, &v) ? v : -1;
 }
 
 static void send_json(ym_request *r, int status, json_t *o)
